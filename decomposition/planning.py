@@ -1,0 +1,171 @@
+"""One whole-horizon run: Phi* (regret only), the plan, its check, the baseline and the lower bound.
+
+Every plan leaves through `evaluate`; a plan the evaluator rejects raises PlanRejected instead
+of being returned, so nothing downstream can store or print an unchecked plan.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from decomposition.errors import SurgeplanError
+from decomposition.evaluation import Evaluation, evaluate
+from decomposition.instance import Instance
+from decomposition.model import ModelOptions, build_model
+from decomposition.network import Lanes, shipping_lanes
+from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
+from decomposition.plan import Plan
+from decomposition.solvers import SolveOutcome, SolverOptions, extract_plan, solve
+
+# Called with a short description of the step that starts now.
+Progress = Callable[[str], None]
+
+
+class PlanRejected(SurgeplanError):
+    """The evaluator found violated constraints in a plan the solver returned."""
+
+    def __init__(self, evaluation: Evaluation):
+        self.evaluation = evaluation
+        first = evaluation.violations[0]
+        super().__init__(
+            f"the solver's plan violates {len(evaluation.violations)} constraint(s), first: "
+            f"{first.constraint} {first.detail}; the plan was not returned"
+        )
+
+
+@dataclass
+class CheckedPlan:
+    """A plan with the evaluator's verdict; only built for plans without violations."""
+
+    plan: Plan
+    evaluation: Evaluation
+    solve: SolveOutcome
+    build_seconds: float
+
+
+@dataclass
+class PlanReport:
+    """Everything `surgeplan solve` writes: the plan, the baseline, the bound and the gap."""
+
+    objective: Objective
+    solver: SolverOptions
+    tie_break: float
+    result: CheckedPlan
+    baseline: CheckedPlan
+    best_per_scenario: np.ndarray | None  # Phi*(w), regret objectives only
+    lp_bound: float  # LP relaxation of the whole-horizon model, criterion only (no tie-breaker)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def value(self) -> float:
+        """Phi (or its regret) of the plan, recomputed by the evaluator."""
+        return self.result.evaluation.value(self.objective, self.best_per_scenario)
+
+    @property
+    def baseline_value(self) -> float:
+        return self.baseline.evaluation.value(self.objective, self.best_per_scenario)
+
+    @property
+    def bound(self) -> float:
+        """The best valid lower bound on Phi: the LP bound, or the solver's own for Phi4."""
+        bound = self.lp_bound
+        if self.objective is Objective.PHI4:  # no tie-breaker: the MIP dual bound bounds Phi itself
+            bound = max(bound, self.result.solve.dual_bound)
+        return bound
+
+    @property
+    def gap(self) -> float:
+        """(value - bound) / value; 0 when both are 0."""
+        return relative_gap(self.value, self.bound)
+
+
+def relative_gap(value: float, bound: float) -> float:
+    if not math.isfinite(bound):
+        return math.inf
+    if abs(value) < 1e-9:
+        return 0.0 if bound >= -1e-9 else math.inf
+    return max(0.0, (value - bound) / abs(value))
+
+
+def make_plan(
+    instance: Instance,
+    objective: Objective,
+    solver: SolverOptions,
+    *,
+    tie_break: float = DEFAULT_TIE_BREAK,
+    progress: Progress = lambda _: None,
+) -> PlanReport:
+    """Solve the whole-horizon model and return the checked plan with its baseline and bound."""
+    timings: dict[str, float] = {}
+    lanes = shipping_lanes(instance)
+    best = None
+    if objective.is_regret:
+        started = time.perf_counter()
+        best = best_per_scenario(instance, objective.base, solver, progress)
+        timings["best_per_scenario"] = time.perf_counter() - started
+    options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
+                           best_per_scenario=None if best is None else tuple(best))
+    progress(f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
+             f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)")
+    result = solve_checked(instance, lanes, options, solver)
+    timings["plan"] = result.build_seconds + result.solve.seconds
+
+    progress("solving the no-reallocation baseline")
+    baseline = solve_checked(instance, lanes, ModelOptions(objective, tie_break=options.tie_break,
+                             reallocation=False, best_per_scenario=options.best_per_scenario), solver)
+    timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
+
+    progress("solving the LP relaxation for a lower bound")
+    started = time.perf_counter()
+    lp_bound = lp_relaxation_bound(instance, lanes, objective, best, solver)
+    timings["lp_bound"] = time.perf_counter() - started
+    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, timings)
+
+
+def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
+    """Build, solve, extract and evaluate one model; raise PlanRejected on any violation."""
+    started = time.perf_counter()
+    model = build_model(instance, lanes, options)
+    built = time.perf_counter() - started
+    outcome = solve(model, solver)
+    plan = extract_plan(model)
+    evaluation = evaluate(instance, plan)
+    if not evaluation.feasible:
+        raise PlanRejected(evaluation)
+    return CheckedPlan(plan, evaluation, outcome, built)
+
+
+def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions,
+                      progress: Progress = lambda _: None) -> np.ndarray:
+    """Phi*(w): the optimum of the plain criterion with Omega = {w}, for every scenario w.
+
+    No tie-breaker here: Phi* must be the criterion's own optimum. Each solve is independent
+    (the fan-out the next issue parallelises).
+    """
+    values = []
+    for sc in instance.scenarios:
+        progress(f"solving Phi*({sc.id}) for the regret objective")
+        single = instance.restricted_to(sc.id)
+        checked = solve_checked(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
+        values.append(checked.evaluation.phi[base.value])
+    return np.array(values)
+
+
+def lp_relaxation_bound(instance: Instance, lanes: Lanes, objective: Objective,
+                        best: np.ndarray | None, solver: SolverOptions) -> float:
+    """The LP relaxation's optimum of the criterion alone: a valid lower bound on Phi.
+
+    For regret objectives the bound is relative to the Phi*(w) used by the plan.
+    """
+    options = ModelOptions(objective, tie_break=0.0, relax=True,
+                           best_per_scenario=None if best is None else tuple(best))
+    model = build_model(instance, lanes, options)
+    outcome = solve(model, SolverOptions(solver.name, time_limit=solver.time_limit, mip_gap=solver.mip_gap))
+    if outcome.status != "optimal":
+        return outcome.dual_bound
+    return outcome.objective

@@ -1,0 +1,143 @@
+"""Run a Pyomo model through CBC (the `cbcbox` binary) or HiGHS (`highspy`) and read the plan back.
+
+A solve that stops at its time limit keeps its incumbent, marked `time_limit`; a solve with no
+incumbent raises SolverError, so no caller can mistake "nothing found" for a plan.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.factory import SolverFactory as ContribSolverFactory
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.opt import SolverStatus
+from pyomo.opt import TerminationCondition as LegacyTermination
+
+from decomposition.errors import SolverError
+from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
+
+SolverName = Literal["highs", "cbc"]
+SOLVERS: tuple[str, ...] = ("highs", "cbc")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    name: SolverName = "highs"
+    time_limit: float | None = None  # seconds; None = no limit
+    mip_gap: float = 1e-4  # relative
+    log: bool = False  # stream the solver's own log to stdout
+
+    def __post_init__(self) -> None:
+        if self.name not in SOLVERS:
+            raise ValueError(f"solver: '{self.name}' is not one of {', '.join(SOLVERS)}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit: must be > 0 seconds, got {self.time_limit}")
+        if not 0 <= self.mip_gap < 1:
+            raise ValueError(f"mip_gap: must be in [0, 1), got {self.mip_gap}")
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    status: str  # "optimal" | "time_limit" | "feasible"
+    objective: float  # the solver's objective value of the incumbent
+    dual_bound: float  # the solver's proven lower bound on the objective (-inf if none)
+    seconds: float
+
+
+def solve(model: pyo.ConcreteModel, options: SolverOptions) -> SolveOutcome:
+    """Solve in place; the incumbent is loaded into the model's variables."""
+    started = time.perf_counter()
+    if options.name == "highs":
+        status, bound = _solve_highs(model, options)
+    else:
+        status, bound = _solve_cbc(model, options)
+    return SolveOutcome(status, float(pyo.value(model.objective)), bound, time.perf_counter() - started)
+
+
+def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
+    solver = ContribSolverFactory("highs")
+    try:
+        results = solver.solve(
+            model,
+            time_limit=options.time_limit,
+            rel_gap=options.mip_gap,
+            tee=options.log,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+        )
+    except Exception as exc:  # highspy raises plain RuntimeErrors
+        raise SolverError(f"HiGHS failed: {exc}") from exc
+    if results.solution_status in (SolutionStatus.noSolution, SolutionStatus.infeasible):
+        raise SolverError(f"HiGHS found no plan ({results.termination_condition.name})")
+    results.solution_loader.load_vars()
+    term = results.termination_condition
+    if term is TerminationCondition.convergenceCriteriaSatisfied:
+        status = "optimal"
+    elif term is TerminationCondition.maxTimeLimit:
+        status = "time_limit"
+    else:
+        status = "feasible"
+    bound = results.objective_bound
+    return status, float(bound) if bound is not None and math.isfinite(bound) else -math.inf
+
+
+def cbc_executable() -> str:
+    """The cbc binary the cbcbox wheel installs next to the interpreter (or one on PATH)."""
+    beside = Path(sys.executable).with_name("cbc")
+    if beside.exists() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("cbc")
+    if found is None:
+        raise SolverError("CBC not found: install the 'cbcbox' package, or choose --solver highs")
+    return found
+
+
+def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
+    solver = pyo.SolverFactory("cbc", executable=cbc_executable())
+    cbc_options: dict[str, float] = {"ratioGap": options.mip_gap}
+    if options.time_limit is not None:
+        cbc_options["sec"] = options.time_limit
+    try:
+        results = solver.solve(model, options=cbc_options, tee=options.log, load_solutions=False)
+    except Exception as exc:
+        raise SolverError(f"CBC failed: {exc}") from exc
+    term = results.solver.termination_condition
+    if term in (LegacyTermination.infeasible, LegacyTermination.unbounded) or len(results.solution) == 0:
+        raise SolverError(f"CBC found no plan ({term})")
+    model.solutions.load_from(results)
+    if term is LegacyTermination.optimal and results.solver.status is SolverStatus.ok:
+        status = "optimal"
+    elif term in (LegacyTermination.maxTimeLimit, LegacyTermination.maxIterations):
+        status = "time_limit"
+    else:
+        status = "feasible"
+    bound = results.problem.lower_bound
+    bound = float(bound) if bound is not None and math.isfinite(float(bound)) else -math.inf
+    return status, bound
+
+
+def extract_plan(model: pyo.ConcreteModel) -> Plan:
+    """Read x and s from a solved model, rounded to the integers they are."""
+    data = model.data
+    ids = [u.id for u in data.instance.units]
+    groups = [g.id for g in data.instance.groups]
+    shipments = [
+        (t, ids[data.lanes.source[l]], ids[data.lanes.target[l]], round(v))
+        for (l, t), v in model.x.extract_values().items()
+        if v is not None and round(v) > 0
+    ]
+    shares = [
+        (t, groups[k], ids[i], round(v))
+        for (k, i, t), v in model.s.extract_values().items()
+        if v is not None and round(v) > 0
+    ]
+    return Plan(pd.DataFrame(shipments, columns=SHIPMENT_COLUMNS), pd.DataFrame(shares, columns=SHARE_COLUMNS))

@@ -1,0 +1,142 @@
+"""The `surgeplan` command line.
+
+Exit codes: 0 a checked plan was written; 2 bad input (instance, options, output directory);
+1 the solver or the evaluator could not produce a plan worth returning.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from decomposition.datasets import BUILTIN, load_instance
+from decomposition.errors import InstanceError, SolverError
+from decomposition.objectives import Objective
+from decomposition.planning import PlanRejected, make_plan
+from decomposition.solvers import SolverOptions
+from tasks.plan_files import OutputError, check_output_dir, write_plan
+from tasks.settings import get_settings
+
+app = typer.Typer(
+    help="surgeplan: plan how scarce medical equipment is shared between hospitals, depots and stockpiles.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+class Graph(str, Enum):
+    complete = "complete"
+    logistic = "logistic"
+
+
+class SolverChoice(str, Enum):
+    highs = "highs"
+    cbc = "cbc"
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def solve(
+    instance: Annotated[str, typer.Argument(help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the plan (CSV) and summary.json.")],
+    objective: Annotated[Objective, typer.Option(help="Fairness criterion: phi1 worst unit, phi2 worst unit-day, phi3 worst region, phi4 total; -regret versions minimise the worst regret over scenarios.")] = Objective.PHI4,
+    graph: Annotated[Optional[Graph], typer.Option(help="Built-in datasets only: complete graph (C-graph) or through logistic centers (LC-graph). Default: complete.")] = None,
+    solver: Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(help="Seconds per solve; the best plan found by then is kept and marked time_limit.", min=0.001)] = None,
+    mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap at which a solve stops.", min=0.0, max=0.999)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
+    solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
+) -> None:
+    """Solve the whole-horizon reallocation model and write a plan checked by the independent evaluator.
+
+    Writes shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the
+    no-reallocation baseline's shares and stock, and summary.json (Phi per scenario, non-covered
+    demand, baseline, LP lower bound and gap, times, solver status).
+    """
+    settings = get_settings()
+    try:
+        check_output_dir(out, overwrite)
+        options = SolverOptions(
+            name=(solver.value if solver else settings.solver),
+            time_limit=time_limit if time_limit is not None else settings.time_limit,
+            mip_gap=mip_gap if mip_gap is not None else settings.mip_gap,
+            log=solver_log,
+        )
+        inst = load_instance(instance, graph.value if graph else None)
+    except (InstanceError, OutputError) as exc:
+        raise _fail(str(exc), 2) from None
+
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console, transient=False, disable=solver_log) as bar:
+            state = {"task": None}
+
+            def step(description: str) -> None:
+                if state["task"] is not None:
+                    bar.update(state["task"], completed=1, total=1)
+                state["task"] = bar.add_task(description, total=None)
+
+            report = make_plan(inst, objective, options, progress=step)
+            step("checking and writing the plan")
+            doc = write_plan(out, inst, report)
+            bar.update(state["task"], completed=1, total=1)
+    except (SolverError, PlanRejected) as exc:
+        raise _fail(f"{exc}. Nothing was written to {out}.", 1) from None
+    _print_summary(doc, out)
+
+
+def _print_summary(doc: dict, out: Path) -> None:
+    plan, base = doc["plan"], doc["baseline"]
+    table = Table(title=f"{doc['instance']} - {doc['objective']} ({doc['solver']}, {plan['solver_status']})")
+    table.add_column("scenario")
+    table.add_column("non-covered, plan", justify="right")
+    table.add_column("non-covered, no reallocation", justify="right")
+    for sc, value in plan["non_covered_demand_per_scenario"].items():
+        table.add_row(sc, f"{value:,.0f}", f"{base['non_covered_demand_per_scenario'][sc]:,.0f}")
+    Console().print(table)
+    gap = "unknown" if doc["gap"] is None else f"{100 * doc['gap']:.2f} %"
+    bound = "unknown" if doc["lower_bound"] is None else f"{doc['lower_bound']:,.2f}"
+    Console().print(
+        f"{doc['objective']} = {doc['value']:,.2f} (no reallocation {doc['baseline_value']:,.2f}); "
+        f"lower bound {bound}; gap {gap}; {plan['units_shipped']} units shipped in {plan['shipments']} deliveries; "
+        f"evaluator: feasible in every scenario.\nPlan written to {out}/",
+        highlight=False,
+    )
+
+
+@app.command()
+def datasets() -> None:
+    """List the built-in datasets that `surgeplan solve` accepts by name."""
+    table = Table(title="built-in datasets")
+    table.add_column("name")
+    table.add_column("what it is")
+    for name, entry in BUILTIN.items():
+        table.add_row(name, getattr(entry, "description", ""))
+    Console().print(table)
+
+
+@app.command()
+def validate(
+    instance: Annotated[str, typer.Argument(help="A built-in dataset, a CSV directory or a .json file.")],
+    graph: Annotated[Optional[Graph], typer.Option(help="Built-in datasets only.")] = None,
+) -> None:
+    """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
+    try:
+        inst = load_instance(instance, graph.value if graph else None)
+    except InstanceError as exc:
+        raise _fail(str(exc), 2) from None
+    print(json.dumps({"instance": inst.name, "units": len(inst.units), "arcs": len(inst.arcs),
+                      "periods": inst.n_periods, "scenarios": [s.id for s in inst.scenarios],
+                      "groups": len(inst.groups), "regions": len(inst.regions)}))

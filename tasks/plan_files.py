@@ -1,0 +1,62 @@
+"""Write a checked plan to a directory, all or nothing.
+
+Files go to a hidden sibling first and are moved into place in one rename, so a crash, a
+solver error or Ctrl-C never leaves a half-written output directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from decomposition.instance import Instance
+from decomposition.planning import PlanReport
+from decomposition.report import stock_table, summary
+from decomposition.errors import SurgeplanError
+
+
+class OutputError(SurgeplanError):
+    """The output directory cannot be written as asked."""
+
+
+def check_output_dir(out: Path, overwrite: bool) -> None:
+    """Fail before any solving if `out` would be clobbered without --overwrite."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a directory; choose another path")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"--out {out}: directory is not empty; pass --overwrite to replace it")
+
+
+@contextmanager
+def atomic_directory(out: Path):
+    """Yield a temporary directory that replaces `out` only if the block succeeds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield staging
+        if out.exists():
+            retired = out.with_name(f".{out.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
+    """shipments.csv, shares.csv, stock.csv (plan and baseline) and summary.json; returns the summary."""
+    doc = summary(instance, report)
+    with atomic_directory(out) as staging:
+        report.result.plan.shipments.to_csv(staging / "shipments.csv", index=False)
+        report.result.plan.shares.to_csv(staging / "shares.csv", index=False)
+        stock_table(instance, report.result.evaluation).to_csv(staging / "stock.csv", index=False)
+        report.baseline.plan.shares.to_csv(staging / "baseline_shares.csv", index=False)
+        stock_table(instance, report.baseline.evaluation).to_csv(staging / "baseline_stock.csv", index=False)
+        (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return doc

@@ -1,0 +1,81 @@
+"""The dataset registry: built-in names, CSV directories and JSON files behind one call."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from decomposition.csv_format import load_csv_instance
+from decomposition.datasets import BUILTIN, EXAMPLES_DIR, load_instance
+from decomposition.errors import InstanceError
+from decomposition.json_format import save_json_instance
+
+
+def error_of(*args, **kwargs) -> InstanceError:
+    with pytest.raises(InstanceError) as info:
+        load_instance(*args, **kwargs)
+    return info.value
+
+
+def test_registry_names():
+    assert set(BUILTIN) == {"spain:madrid", "spain:andalucia", "example:three-hospitals"}
+
+
+def test_spain_defaults_to_the_complete_graph():
+    instance = load_instance("spain:madrid")
+    assert instance.name == "spain-madrid-complete"
+    assert {u.max_deliveries for u in instance.units} == {5}
+
+
+def test_spain_on_the_logistic_graph():
+    instance = load_instance("spain:andalucia", graph="logistic")
+    assert instance.name == "spain-andalucia-logistic"
+    assert instance.groups[-1].id == "andalucia-lcs"
+
+
+def test_unknown_graph_for_spain():
+    error = error_of("spain:madrid", graph="ring")
+    assert error.field == "graph" and "complete, logistic" in str(error)
+
+
+def test_builtin_example_equals_its_files():
+    assert load_instance("example:three-hospitals") == load_csv_instance(EXAMPLES_DIR / "three-hospitals")
+
+
+def test_builtin_example_takes_no_graph():
+    error = error_of("example:three-hospitals", graph="complete")
+    assert error.field == "graph" and "fixed arcs" in str(error)
+
+
+def test_csv_directory_and_json_file(tmp_path):
+    directory = shutil.copytree(EXAMPLES_DIR / "three-hospitals", tmp_path / "my-city")
+    from_csv = load_instance(str(directory))
+    assert from_csv.name == "my-city" and len(from_csv.units) == 4
+    path = save_json_instance(from_csv, tmp_path / "my-city.json")
+    assert load_instance(path) == from_csv
+    assert load_instance(EXAMPLES_DIR / "three-hospitals.json").name == "three-hospitals"
+
+
+def test_graph_is_refused_for_files(tmp_path):
+    error = error_of(EXAMPLES_DIR / "three-hospitals", graph="logistic")
+    assert error.field == "graph" and "comes from its arcs" in str(error)
+    assert "three-hospitals" in str(error)
+
+
+def test_unknown_name_lists_the_builtin_datasets():
+    error = error_of("spain:valencia")
+    assert error.field == "dataset" and "spain:valencia" in str(error)
+    assert "example:three-hospitals, spain:andalucia, spain:madrid" in str(error)
+
+
+def test_missing_path(tmp_path):
+    error = error_of(str(tmp_path / "absent"))
+    assert "absent" in str(error) and "spain:madrid" in str(error)
+
+
+def test_file_that_is_not_json(tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_text("id\n")
+    error = error_of(path)
+    assert error.source == str(path) and "directory of CSV files or a .json file" in str(error)

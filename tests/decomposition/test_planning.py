@@ -1,0 +1,55 @@
+"""The whole-horizon run: plan, baseline, bound and gap; a plan with a violation is never returned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import decomposition.planning as planning
+from decomposition.objectives import Objective
+from decomposition.plan import Plan
+from decomposition.planning import PlanRejected, make_plan, relative_gap
+from decomposition.solvers import SolverOptions
+from tests.decomposition.tiny_instances import half_share_donor, two_scenarios
+
+
+def test_report_has_value_baseline_bound_and_gap():
+    steps: list[str] = []
+    report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"), progress=steps.append)
+    # Hand-derived in half_share_donor: Phi4* = 1, no reallocation = 10.
+    assert report.value == pytest.approx(1.0)
+    assert report.baseline_value == pytest.approx(10.0)
+    assert report.lp_bound <= 1.0 + 1e-9
+    # Phi4 has no tie-breaker, so HiGHS's proven bound (1 at optimality) counts: gap 0.
+    assert report.bound == pytest.approx(1.0)
+    assert report.gap == pytest.approx(0.0)
+    assert any("baseline" in s for s in steps) and any("LP relaxation" in s for s in steps)
+
+
+def test_regret_run_solves_best_per_scenario_first():
+    report = make_plan(two_scenarios(), Objective.PHI4_REGRET, SolverOptions("cbc"))
+    # Hand-derived in two_scenarios: Phi*(w1) = Phi*(w2) = 0, regret* = 1.
+    assert report.best_per_scenario == pytest.approx(np.zeros(2))
+    assert report.value == pytest.approx(1.0)
+    assert report.lp_bound <= 1.0 + 1e-9
+    assert report.tie_break > 0
+
+
+def test_plan_with_a_violation_is_rejected(monkeypatch):
+    real_extract = planning.extract_plan
+
+    def extract_and_break(model):
+        plan = real_extract(model)
+        # One more unit than C1 allows on day 1 (a may send at most 4).
+        bad = pd.concat([plan.shipments, pd.DataFrame([[1, "a", "b", 1]], columns=plan.shipments.columns)])
+        return Plan(bad, plan.shares)
+
+    monkeypatch.setattr(planning, "extract_plan", extract_and_break)
+    with pytest.raises(PlanRejected, match="C1"):
+        make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
+
+
+@pytest.mark.parametrize(("value", "bound", "gap"), [(10, 9, 0.1), (0, 0, 0.0), (5, float("-inf"), float("inf")), (4, 5, 0.0)])
+def test_relative_gap(value, bound, gap):
+    assert relative_gap(value, bound) == pytest.approx(gap)
