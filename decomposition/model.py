@@ -30,7 +30,6 @@ class ModelOptions:
     objective: Objective = Objective.PHI4
     tie_break: float = DEFAULT_TIE_BREAK
     reallocation: bool = True  # False: the no-reallocation baseline (x = 0, shares still optimal)
-    relax: bool = False  # True: the LP relaxation (a lower bound)
     best_per_scenario: tuple[float, ...] | None = None  # Phi*(w), needed by regret objectives
 
     def __post_init__(self) -> None:
@@ -74,7 +73,7 @@ def build_model(instance: Instance, lanes: Lanes, options: ModelOptions) -> pyo.
     data = ModelData.of(instance, lanes, options.reallocation)
     m = pyo.ConcreteModel(name=instance.name)
     m.data = data  # kept for extraction; Pyomo ignores non-component attributes
-    define_variables(m, data, relax=options.relax)
+    define_variables(m, data)
     define_stock_balance(m, data)
     define_non_covered_demand(m, data)
     define_send_share_c1(m, data)
@@ -87,11 +86,10 @@ def build_model(instance: Instance, lanes: Lanes, options: ModelOptions) -> pyo.
     return m
 
 
-def define_variables(m: pyo.ConcreteModel, data: ModelData, relax: bool) -> None:
+def define_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     """x^t_l in Z+ (<= g_i), y^t_l, u^t_i in {0,1}, s^t_ik in Z+, H^t_i >= 0, NCD+^{tw}_i >= 0."""
     inst = data.instance
-    integer = pyo.NonNegativeReals if relax else pyo.NonNegativeIntegers
-    binary = pyo.UnitInterval if relax else pyo.Binary
+    integer, binary = pyo.NonNegativeIntegers, pyo.Binary
     m.T = pyo.RangeSet(1, inst.n_periods)
     m.I = pyo.RangeSet(0, len(inst.units) - 1)
     m.L = pyo.Set(initialize=range(len(data.lanes)))
@@ -157,15 +155,16 @@ def define_send_share_c1(m: pyo.ConcreteModel, data: ModelData) -> None:
     """C1: sum_j x^t_ij <= gamma_i E^{tw}_i + M_i (1 - u^t_i) for all w;  sum_j x^t_ij <= g_i Q_i u^t_i.
 
     E^{tw}_i decreases with d^{tw}_i, so the scenario of largest demand binds: one row per (i, t)
-    with d = max_w d^{tw}_i is exactly the 'for all w' family. M_i = gamma_i max_{w,t} d^{tw}_i
-    suffices because E >= -d whenever nothing is sent (H >= 0).
+    with d = max_w d^{tw}_i is exactly the 'for all w' family. M^t_i = gamma_i max_w d^{tw}_i
+    suffices because nothing is sent when u = 0 and then E >= -d (H >= 0); the per-period M
+    keeps the LP relaxation as tight as this big-M allows.
     """
     worst = data.demand.max(axis=0)  # [i, t-1]
     units = data.instance.units
 
     def share(m, i, t):
         gamma = units[i].send_share
-        big_m = gamma * float(worst[i].max())
+        big_m = gamma * float(worst[i, t - 1])
         sent = _sent(m, data, i, t)
         excess = m.H[i, t] + sent - float(worst[i, t - 1])
         return sent <= gamma * excess + big_m * (1 - m.u[i, t])
@@ -286,3 +285,14 @@ def define_regret(m, data: ModelData, base: Objective, best: tuple[float, ...]) 
     for w in m.W:
         for term in _criterion_terms(m, data, base, {w: 1.0}):
             m.scenario_minmax.add(m.zeta[w] >= term)
+
+
+def relax_to_criterion(m: pyo.ConcreteModel) -> None:
+    """Turn a built model, in place, into the LP relaxation of its criterion alone (no tie-breaker).
+
+    Its optimum is a valid lower bound on Phi (or the regret) of any plan; relaxing the model
+    already built saves building the largest object of a run twice.
+    """
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
+    m.objective.deactivate()
+    m.bound_objective = pyo.Objective(expr=m.criterion, sense=pyo.minimize)

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyomo.environ as pyo
 
 from decomposition.errors import SurgeplanError
 from decomposition.evaluation import Evaluation, evaluate
 from decomposition.instance import Instance
-from decomposition.model import ModelOptions, build_model
+from decomposition.model import ModelOptions, build_model, relax_to_criterion
 from decomposition.network import Lanes, shipping_lanes
 from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
@@ -112,22 +113,24 @@ def make_plan(
                            best_per_scenario=None if best is None else tuple(best))
     progress(f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
              f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)")
-    result = solve_checked(instance, lanes, options, solver)
+    result, model = solve_checked(instance, lanes, options, solver)
     timings["plan"] = result.build_seconds + result.solve.seconds
-
-    progress("solving the no-reallocation baseline")
-    baseline = solve_checked(instance, lanes, ModelOptions(objective, tie_break=options.tie_break,
-                             reallocation=False, best_per_scenario=options.best_per_scenario), solver)
-    timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
 
     progress("solving the LP relaxation for a lower bound")
     started = time.perf_counter()
-    lp_bound = lp_relaxation_bound(instance, lanes, objective, best, solver)
+    lp_bound = lp_relaxation_bound(model, solver)
     timings["lp_bound"] = time.perf_counter() - started
+    del model
+
+    progress("solving the no-reallocation baseline")
+    baseline, _ = solve_checked(instance, lanes, ModelOptions(objective, tie_break=options.tie_break,
+                             reallocation=False, best_per_scenario=options.best_per_scenario), solver)
+    timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
     return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, timings)
 
 
-def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
+def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions,
+                  solver: SolverOptions) -> tuple[CheckedPlan, pyo.ConcreteModel]:
     """Build, solve, extract and evaluate one model; raise PlanRejected on any violation."""
     started = time.perf_counter()
     model = build_model(instance, lanes, options)
@@ -137,7 +140,7 @@ def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solve
     evaluation = evaluate(instance, plan)
     if not evaluation.feasible:
         raise PlanRejected(evaluation)
-    return CheckedPlan(plan, evaluation, outcome, built)
+    return CheckedPlan(plan, evaluation, outcome, built), model
 
 
 def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions,
@@ -151,21 +154,17 @@ def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions
     for sc in instance.scenarios:
         progress(f"solving Phi*({sc.id}) for the regret objective")
         single = instance.restricted_to(sc.id)
-        checked = solve_checked(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
+        checked, _ = solve_checked(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
         values.append(checked.evaluation.phi[base.value])
     return np.array(values)
 
 
-def lp_relaxation_bound(instance: Instance, lanes: Lanes, objective: Objective,
-                        best: np.ndarray | None, solver: SolverOptions) -> float:
+def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> float:
     """The LP relaxation's optimum of the criterion alone: a valid lower bound on Phi.
 
-    For regret objectives the bound is relative to the Phi*(w) used by the plan.
+    Relaxes `model` in place (solve and extract its plan first). For regret objectives the bound
+    is relative to the Phi*(w) the model was built with.
     """
-    options = ModelOptions(objective, tie_break=0.0, relax=True,
-                           best_per_scenario=None if best is None else tuple(best))
-    model = build_model(instance, lanes, options)
-    outcome = solve(model, SolverOptions(solver.name, time_limit=solver.time_limit, mip_gap=solver.mip_gap))
-    if outcome.status != "optimal":
-        return outcome.dual_bound
-    return outcome.objective
+    relax_to_criterion(model)
+    outcome = solve(model, solver, linear_relaxation=True)
+    return outcome.objective if outcome.status == "optimal" else outcome.dual_bound

@@ -53,21 +53,28 @@ class SolveOutcome:
     seconds: float
 
 
-def solve(model: pyo.ConcreteModel, options: SolverOptions) -> SolveOutcome:
-    """Solve in place; the incumbent is loaded into the model's variables."""
+def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation: bool = False) -> SolveOutcome:
+    """Solve in place; the incumbent is loaded into the model's variables.
+
+    `linear_relaxation` tells HiGHS the model is an LP: its interior point method solves the
+    national-size relaxations several times faster than the default simplex (107 s vs > 8 min
+    on Madrid's LC-graph).
+    """
     started = time.perf_counter()
     if options.name == "highs":
-        status, bound = _solve_highs(model, options)
+        status, bound = _solve_highs(model, options, {"solver": "ipm"} if linear_relaxation else {})
     else:
         status, bound = _solve_cbc(model, options)
-    return SolveOutcome(status, float(pyo.value(model.objective)), bound, time.perf_counter() - started)
+    objective = next(model.component_data_objects(pyo.Objective, active=True))
+    return SolveOutcome(status, float(pyo.value(objective)), bound, time.perf_counter() - started)
 
 
-def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
+def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions, highs_options: dict) -> tuple[str, float]:
     solver = ContribSolverFactory("highs")
     try:
         results = solver.solve(
             model,
+            solver_options=highs_options,
             time_limit=options.time_limit,
             rel_gap=options.mip_gap,
             tee=options.log,

@@ -7,6 +7,8 @@ Exit codes: 0 a checked plan was written; 2 bad input (instance, options, output
 from __future__ import annotations
 
 import json
+import time
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -43,7 +45,7 @@ class SolverChoice(str, Enum):
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -79,22 +81,36 @@ def solve(
         raise _fail(str(exc), 2) from None
 
     try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=console, transient=False, disable=solver_log) as bar:
-            state = {"task": None}
-
-            def step(description: str) -> None:
-                if state["task"] is not None:
-                    bar.update(state["task"], completed=1, total=1)
-                state["task"] = bar.add_task(description, total=None)
-
+        with step_display(plain=solver_log) as step:
             report = make_plan(inst, objective, options, progress=step)
             step("checking and writing the plan")
             doc = write_plan(out, inst, report)
-            bar.update(state["task"], completed=1, total=1)
     except (SolverError, PlanRejected) as exc:
         raise _fail(f"{exc}. Nothing was written to {out}.", 1) from None
     _print_summary(doc, out)
+
+
+@contextmanager
+def step_display(plain: bool = False):
+    """Yield step(description): a spinner with elapsed time per step on a terminal, log lines otherwise.
+
+    `plain` forces log lines (when the solver's own log shares the screen).
+    """
+    if plain or not console.is_terminal:
+        started = time.perf_counter()
+        yield lambda d: console.print(f"[{time.perf_counter() - started:7.1f} s] {d}", highlight=False)
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        current: list[int] = []
+
+        def step(description: str) -> None:
+            if current:
+                bar.update(current[-1], completed=1, total=1)
+            current.append(bar.add_task(description, total=None))
+
+        yield step
+        if current:
+            bar.update(current[-1], completed=1, total=1)
 
 
 def _print_summary(doc: dict, out: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from decomposition.evaluation import evaluate
 from decomposition.instance import Arc, FairnessRegion, Instance, Scenario, SharingGroup
-from decomposition.model import ModelOptions, build_model
+from decomposition.model import ModelOptions, build_model, relax_to_criterion
 from decomposition.network import shipping_lanes
 from decomposition.objectives import Objective
 from decomposition.solvers import SolverOptions, extract_plan, solve
@@ -54,9 +54,11 @@ def test_baseline_ships_nothing():
 
 def test_lp_relaxation_is_a_lower_bound():
     inst = half_share_donor()
-    model = build_model(inst, shipping_lanes(inst), ModelOptions(Objective.PHI4, relax=True))
+    model = build_model(inst, shipping_lanes(inst), ModelOptions(Objective.PHI4))
+    relax_to_criterion(model)
     outcome = solve(model, SolverOptions("highs"))
-    assert outcome.objective <= 1.0 + 1e-9
+    # The big-M of C1 is weak: the relaxation lets a send more on day 1 than its integer plan.
+    assert 0.0 <= outcome.objective < 1.0
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
