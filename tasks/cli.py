@@ -24,7 +24,7 @@ from decomposition.objectives import Objective
 from decomposition.planning import PlanRejected, make_plan
 from decomposition.solvers import SolverOptions
 from tasks.plan_files import OutputError, check_output_dir, write_plan
-from tasks.settings import get_settings
+from tasks.settings import SettingsError, get_settings
 
 app = typer.Typer(
     help="surgeplan: plan how scarce medical equipment is shared between hospitals, depots and stockpiles.",
@@ -67,8 +67,8 @@ def solve(
     no-reallocation baseline's shares and stock, and summary.json (Phi per scenario, non-covered
     demand, baseline, LP lower bound and gap, times, solver status).
     """
-    settings = get_settings()
     try:
+        settings = get_settings()
         check_output_dir(out, overwrite)
         options = SolverOptions(
             name=(solver.value if solver else settings.solver),
@@ -77,7 +77,7 @@ def solve(
             log=solver_log,
         )
         inst = load_instance(instance, graph.value if graph else None)
-    except (InstanceError, OutputError) as exc:
+    except (InstanceError, OutputError, SettingsError) as exc:
         raise _fail(str(exc), 2) from None
 
     try:

@@ -8,18 +8,34 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from decomposition.errors import SurgeplanError
+
+ENV_PREFIX = "SURGEPLAN_"
+
+
+class SettingsError(SurgeplanError):
+    """An environment variable holds a value the settings cannot take."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SURGEPLAN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     solver: Literal["highs", "cbc"] = Field("highs", description="default MILP solver")
-    time_limit: float | None = Field(None, gt=0, description="default time limit per solve, seconds (none = no limit)")
+    time_limit: float = Field(600.0, gt=0, description="default time limit per solve, seconds")
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="default relative MIP gap")
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once; a bad variable raises SettingsError naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors()
+        )
+        raise SettingsError(f"bad environment setting: {problems}") from None

@@ -34,7 +34,10 @@ def solve_plan(instance: Instance, objective: Objective, solver: str, **options)
     plan = extract_plan(model)
     evaluation = evaluate(instance, plan)
     assert evaluation.violations == []
-    return float(model.criterion()), evaluation, plan
+    value = float(model.criterion())
+    # The model and the independent evaluator agree on the criterion of the plan.
+    assert evaluation.value(objective, options.get("best_per_scenario")) == pytest.approx(value, abs=1e-6)
+    return value, evaluation, plan
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -107,6 +110,15 @@ def test_phi4_regret_differs_from_phi4(solver):
     value, evaluation, plan = solve_plan(inst, Objective.PHI4_REGRET, solver, best_per_scenario=(0.0, 0.0))
     assert value == pytest.approx(1.0)
     assert evaluation.value(Objective.PHI4_REGRET, np.zeros(2)) == pytest.approx(1.0)
+    assert plan.shipments[["target", "quantity"]].values.tolist() == [["b", 2.0]]
+
+
+@pytest.mark.parametrize("objective", ["phi1-regret", "phi2-regret", "phi3-regret"])
+def test_other_regrets_on_two_scenarios(objective):
+    """In two_scenarios all demand of a scenario sits at one unit on one day and there is one
+    region, so Phi1 = Phi2 = Phi3 = Phi4 per scenario: each regret* is 1, as for Phi4."""
+    value, _, plan = solve_plan(two_scenarios(), Objective(objective), "highs", best_per_scenario=(0.0, 0.0))
+    assert value == pytest.approx(1.0)
     assert plan.shipments[["target", "quantity"]].values.tolist() == [["b", 2.0]]
 
 

@@ -137,3 +137,23 @@ def test_console_script_runs(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "feasible in every scenario" in done.stdout
     assert json.loads((out / "summary.json").read_text())["plan"]["feasible"]
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path: Path):
+    from tasks.settings import get_settings
+
+    monkeypatch.setenv("SURGEPLAN_SOLVER", "cbc")
+    get_settings.cache_clear()
+    out = tmp_path / "plan"
+    try:
+        result = runner.invoke(app, ["solve", "example:three-hospitals", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "summary.json").read_text())["solver"] == "cbc"
+
+        monkeypatch.setenv("SURGEPLAN_TIME_LIMIT", "soon")
+        get_settings.cache_clear()
+        result = runner.invoke(app, ["solve", "example:three-hospitals", "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2
+        assert "SURGEPLAN_TIME_LIMIT" in result.output
+    finally:
+        get_settings.cache_clear()
