@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -17,7 +17,7 @@ import pyomo.environ as pyo
 from decomposition.errors import SurgeplanError
 from decomposition.evaluation import Evaluation, evaluate
 from decomposition.instance import Instance
-from decomposition.model import ModelOptions, build_model, relax_to_criterion
+from decomposition.model import ModelOptions, build_model, relax_to_criterion, start_from_baseline
 from decomposition.network import Lanes, shipping_lanes
 from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
@@ -111,31 +111,36 @@ def make_plan(
         timings["best_per_scenario"] = time.perf_counter() - started
     options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
                            best_per_scenario=None if best is None else tuple(best))
+    progress("solving the no-reallocation baseline")
+    baseline, baseline_model = solve_checked(instance, lanes, replace(options, reallocation=False), solver)
+    timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
+
     progress(f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
              f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)")
-    result, model = solve_checked(instance, lanes, options, solver)
+    result, model = solve_checked(instance, lanes, options, solver, start_from=baseline_model)
     timings["plan"] = result.build_seconds + result.solve.seconds
+    del baseline_model
 
     progress("solving the LP relaxation for a lower bound")
     started = time.perf_counter()
     lp_bound = lp_relaxation_bound(model, solver)
     timings["lp_bound"] = time.perf_counter() - started
-    del model
-
-    progress("solving the no-reallocation baseline")
-    baseline, _ = solve_checked(instance, lanes, ModelOptions(objective, tie_break=options.tie_break,
-                             reallocation=False, best_per_scenario=options.best_per_scenario), solver)
-    timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
     return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, timings)
 
 
-def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions,
-                  solver: SolverOptions) -> tuple[CheckedPlan, pyo.ConcreteModel]:
-    """Build, solve, extract and evaluate one model; raise PlanRejected on any violation."""
+def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, *,
+                  start_from: pyo.ConcreteModel | None = None) -> tuple[CheckedPlan, pyo.ConcreteModel]:
+    """Build, solve, extract and evaluate one model; raise PlanRejected on any violation.
+
+    `start_from`: a solved no-reallocation model whose plan seeds the solver (see
+    `start_from_baseline`).
+    """
     started = time.perf_counter()
     model = build_model(instance, lanes, options)
+    if start_from is not None:
+        start_from_baseline(model, start_from)
     built = time.perf_counter() - started
-    outcome = solve(model, solver)
+    outcome = solve(model, solver, warm_start=start_from is not None)
     plan = extract_plan(model)
     evaluation = evaluate(instance, plan)
     if not evaluation.feasible:
@@ -154,7 +159,10 @@ def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions
     for sc in instance.scenarios:
         progress(f"solving Phi*({sc.id}) for the regret objective")
         single = instance.restricted_to(sc.id)
-        checked, _ = solve_checked(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
+        lanes = shipping_lanes(single)
+        options = ModelOptions(base, tie_break=0.0)
+        _, baseline_model = solve_checked(single, lanes, replace(options, reallocation=False), solver)
+        checked, _ = solve_checked(single, lanes, options, solver, start_from=baseline_model)
         values.append(checked.evaluation.phi[base.value])
     return np.array(values)
 
