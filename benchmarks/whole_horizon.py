@@ -10,6 +10,7 @@ of the process. A figure for the closing note, not a test: nothing here asserts 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import time
@@ -35,7 +36,7 @@ def run_once(ref: str, graph: str | None, objective: Objective, solver: SolverOp
         "solve": report.result.solve.seconds,
         "lp_bound_s": report.timings["lp_bound"],
         "baseline_s": report.timings["baseline"],
-        "status": report.result.solve.status,
+        "status": f"{report.result.solve.status}, LP {report.lp_status}",
         "value": report.value,
         "baseline_value": report.baseline_value,
         "bound": report.bound,
@@ -52,9 +53,10 @@ def main() -> None:
     parser.add_argument("--objective", default="phi4", choices=[o.value for o in Objective])
     parser.add_argument("--solver", default="highs", choices=["highs", "cbc"])
     parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--bound-time-limit", type=float, default=None)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    solver = SolverOptions(args.solver, time_limit=args.time_limit)
+    solver = SolverOptions(args.solver, time_limit=args.time_limit, bound_time_limit=args.bound_time_limit)
     objective = Objective(args.objective)
 
     table = Table(title=f"whole horizon, {objective.value}, {args.solver}, time limit {args.time_limit:.0f} s")
@@ -71,6 +73,7 @@ def main() -> None:
                       f"{last['value']:,.1f}", f"{last['baseline_value']:,.1f}", f"{last['bound']:,.1f}",
                       f"{100 * last['gap']:.1f} %", f"{last['ncd_real']:,.0f}", f"{last['ncd_real_baseline']:,.0f}",
                       str(last["shipped"]))
+        print(json.dumps({"instance": spec, **last}), flush=True)  # survives a later instance's failure
     Console().print(table)
     print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyomo.environ as pyo
 
-from decomposition.errors import SurgeplanError
+from decomposition.errors import SolverError, SurgeplanError
 from decomposition.evaluation import Evaluation, evaluate
 from decomposition.instance import Instance
 from decomposition.model import ModelOptions, build_model, relax_to_criterion, start_from_baseline
@@ -59,7 +59,8 @@ class PlanReport:
     result: CheckedPlan
     baseline: CheckedPlan
     best_per_scenario: np.ndarray | None  # Phi*(w), regret objectives only
-    lp_bound: float  # LP relaxation of the whole-horizon model, criterion only (no tie-breaker)
+    lp_bound: float  # LP relaxation of the whole-horizon model, criterion only (-inf if not solved)
+    lp_status: str  # "optimal", or why there is no LP bound ("time_limit", ...)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -123,9 +124,9 @@ def make_plan(
 
     progress("solving the LP relaxation for a lower bound")
     started = time.perf_counter()
-    lp_bound = lp_relaxation_bound(model, solver)
+    lp_bound, lp_status = lp_relaxation_bound(model, solver)
     timings["lp_bound"] = time.perf_counter() - started
-    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, timings)
+    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, lp_status, timings)
 
 
 def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, *,
@@ -167,12 +168,19 @@ def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions
     return np.array(values)
 
 
-def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> float:
-    """The LP relaxation's optimum of the criterion alone: a valid lower bound on Phi.
+def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> tuple[float, str]:
+    """The LP relaxation's optimum of the criterion alone: a valid lower bound on Phi, and its status.
 
     Relaxes `model` in place (solve and extract its plan first). For regret objectives the bound
-    is relative to the Phi*(w) the model was built with.
+    is relative to the Phi*(w) the model was built with. An LP that does not finish within
+    `bound_time_limit` gives no bound (-inf), never a failed run: the plan is already checked.
     """
     relax_to_criterion(model)
-    outcome = solve(model, solver, linear_relaxation=True)
-    return outcome.objective if outcome.status == "optimal" else outcome.dual_bound
+    limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
+    try:
+        outcome = solve(model, replace(solver, time_limit=limit), linear_relaxation=True)
+    except SolverError as exc:
+        return -math.inf, str(exc)
+    if outcome.status != "optimal":
+        return outcome.dual_bound, outcome.status
+    return outcome.objective, "optimal"

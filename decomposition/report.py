@@ -74,6 +74,8 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         "baseline_value": report.baseline_value,
         "lower_bound": _finite(report.bound),
         "lp_bound": _finite(report.lp_bound),
+        "lp_bound_status": report.lp_status,
+        "bound_time_limit": report.solver.bound_time_limit,
         "gap": _finite(report.gap),
         "best_per_scenario": None if best is None else dict(zip(scenarios, map(float, best))),
         "plan": _plan_summary(instance, report.result),

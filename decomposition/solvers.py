@@ -33,14 +33,17 @@ SOLVERS: tuple[str, ...] = ("highs", "cbc")
 class SolverOptions:
     name: SolverName = "highs"
     time_limit: float | None = None  # seconds; None = no limit
+    bound_time_limit: float | None = None  # seconds for the LP relaxation bound; None = time_limit
     mip_gap: float = 1e-4  # relative
     log: bool = False  # stream the solver's own log to stdout
 
     def __post_init__(self) -> None:
         if self.name not in SOLVERS:
             raise ValueError(f"solver: '{self.name}' is not one of {', '.join(SOLVERS)}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit: must be > 0 seconds, got {self.time_limit}")
+        for name in ("time_limit", "bound_time_limit"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name}: must be > 0 seconds, got {value}")
         if not 0 <= self.mip_gap < 1:
             raise ValueError(f"mip_gap: must be in [0, 1), got {self.mip_gap}")
 

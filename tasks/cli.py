@@ -57,6 +57,7 @@ def solve(
     graph: Annotated[Optional[Graph], typer.Option(help="Built-in datasets only: complete graph (C-graph) or through logistic centers (LC-graph). Default: complete.")] = None,
     solver: Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="Seconds per solve; the best plan found by then is kept and marked time_limit.", min=0.001)] = None,
+    bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the LP relaxation that gives the lower bound (default: --time-limit); past it the gap is reported as unknown.", min=0.001)] = None,
     mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap at which a solve stops.", min=0.0, max=0.999)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
@@ -73,6 +74,7 @@ def solve(
         options = SolverOptions(
             name=(solver.value if solver else settings.solver),
             time_limit=time_limit if time_limit is not None else settings.time_limit,
+            bound_time_limit=bound_time_limit,
             mip_gap=mip_gap if mip_gap is not None else settings.mip_gap,
             log=solver_log,
         )
