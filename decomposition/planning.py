@@ -112,15 +112,13 @@ def make_plan(
         timings["best_per_scenario"] = time.perf_counter() - started
     options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
                            best_per_scenario=None if best is None else tuple(best))
-    progress("solving the no-reallocation baseline")
-    baseline, baseline_model = solve_checked(instance, lanes, replace(options, reallocation=False), solver)
+    baseline, result, model = solve_from_baseline(
+        instance, lanes, options, solver, progress,
+        f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
+        f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)",
+    )
     timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
-
-    progress(f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
-             f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)")
-    result, model = solve_checked(instance, lanes, options, solver, start_from=baseline_model)
     timings["plan"] = result.build_seconds + result.solve.seconds
-    del baseline_model
 
     progress("solving the LP relaxation for a lower bound")
     started = time.perf_counter()
@@ -149,6 +147,17 @@ def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solve
     return CheckedPlan(plan, evaluation, outcome, built), model
 
 
+def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions,
+                        progress: Progress = lambda _: None, description: str = "solving the model",
+                        ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
+    """The no-reallocation baseline, then the full model started from it: (baseline, plan, model)."""
+    progress("solving the no-reallocation baseline")
+    baseline, baseline_model = solve_checked(instance, lanes, replace(options, reallocation=False), solver)
+    progress(description)
+    result, model = solve_checked(instance, lanes, options, solver, start_from=baseline_model)
+    return baseline, result, model
+
+
 def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions,
                       progress: Progress = lambda _: None) -> np.ndarray:
     """Phi*(w): the optimum of the plain criterion with Omega = {w}, for every scenario w.
@@ -160,10 +169,7 @@ def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions
     for sc in instance.scenarios:
         progress(f"solving Phi*({sc.id}) for the regret objective")
         single = instance.restricted_to(sc.id)
-        lanes = shipping_lanes(single)
-        options = ModelOptions(base, tie_break=0.0)
-        _, baseline_model = solve_checked(single, lanes, replace(options, reallocation=False), solver)
-        checked, _ = solve_checked(single, lanes, options, solver, start_from=baseline_model)
+        _, checked, _ = solve_from_baseline(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
         values.append(checked.evaluation.phi[base.value])
     return np.array(values)
 
