@@ -74,7 +74,7 @@ def main() -> None:
                       f"{100 * last['gap']:.1f} %", f"{last['ncd_real']:,.0f}", f"{last['ncd_real_baseline']:,.0f}",
                       str(last["shipped"]))
         print(json.dumps({"instance": spec, **last}), flush=True)  # survives a later instance's failure
-    Console().print(table)
+    Console(width=240).print(table)  # wide enough for every column, also in a log file
     print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 

@@ -297,20 +297,3 @@ def relax_to_criterion(m: pyo.ConcreteModel) -> None:
     m.objective.deactivate()
     m.bound_objective = pyo.Objective(expr=m.criterion, sense=pyo.minimize)
 
-
-def start_from_baseline(m: pyo.ConcreteModel, baseline: pyo.ConcreteModel) -> None:
-    """Seed `m` with a solved no-reallocation model of the same instance and objective.
-
-    x = y = u = 0 with the baseline's shares, stock and non-covered demand satisfies every
-    constraint of the full model (C1 holds with u = 0, C2, C3 and C5 with nothing sent), so the
-    solver starts with an incumbent and a time-limited solve is never worse than no reallocation.
-    """
-    for var in (m.x, m.y, m.u):
-        for v in var.values():
-            v.set_value(0)
-    for name in ("s", "H", "ncd", "z", "zeta"):
-        source, target = getattr(baseline, name, None), getattr(m, name, None)
-        if source is None or target is None:
-            continue
-        for index, v in source.items():
-            target[index].set_value(v.value)

@@ -56,34 +56,28 @@ class SolveOutcome:
     seconds: float
 
 
-def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation: bool = False,
-          warm_start: bool = False) -> SolveOutcome:
+def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation: bool = False) -> SolveOutcome:
     """Solve in place; the incumbent is loaded into the model's variables.
 
-    `warm_start` hands the variables' current values to the solver as a first incumbent (a
-    MIP start), so a solve that hits its time limit returns at least that plan.
     `linear_relaxation` tells HiGHS the model is an LP: its interior point method solves the
     national-size relaxations several times faster than the default simplex (107 s vs > 8 min
     on Madrid's LC-graph).
     """
     started = time.perf_counter()
     if options.name == "highs":
-        status, bound = _solve_highs(model, options, {"solver": "ipm"} if linear_relaxation else {}, warm_start)
+        status, bound = _solve_highs(model, options, {"solver": "ipm"} if linear_relaxation else {})
     else:
-        status, bound = _solve_cbc(model, options, warm_start)
+        status, bound = _solve_cbc(model, options)
     objective = next(model.component_data_objects(pyo.Objective, active=True))
     return SolveOutcome(status, float(pyo.value(objective)), bound, time.perf_counter() - started)
 
 
-def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions, highs_options: dict,
-                 warm_start: bool) -> tuple[str, float]:
-    # The APPSI interface, because it passes a MIP start to HiGHS (setSolution).
+def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions, highs_options: dict) -> tuple[str, float]:
     solver = AppsiHighs()
     solver.config.time_limit = options.time_limit
     solver.config.mip_gap = options.mip_gap
     solver.config.stream_solver = options.log
     solver.config.load_solution = False
-    solver.config.warmstart = warm_start
     solver.highs_options = highs_options
     try:
         results = solver.solve(model)
@@ -114,14 +108,13 @@ def cbc_executable() -> str:
     return found
 
 
-def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions, warm_start: bool) -> tuple[str, float]:
+def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
     solver = pyo.SolverFactory("cbc", executable=cbc_executable())
     cbc_options: dict[str, float] = {"ratioGap": options.mip_gap}
     if options.time_limit is not None:
         cbc_options["sec"] = options.time_limit
     try:
-        results = solver.solve(model, options=cbc_options, tee=options.log, load_solutions=False,
-                               warmstart=warm_start)
+        results = solver.solve(model, options=cbc_options, tee=options.log, load_solutions=False)
     except Exception as exc:
         raise SolverError(f"CBC failed: {exc}") from exc
     term = results.solver.termination_condition

@@ -6,12 +6,11 @@ Each test states the hand derivation; the evaluator must agree with the model's 
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
 import pytest
 
 from decomposition.evaluation import evaluate
 from decomposition.instance import Arc, FairnessRegion, Instance, Scenario, SharingGroup
-from decomposition.model import ModelOptions, build_model, relax_to_criterion, start_from_baseline
+from decomposition.model import ModelOptions, build_model, relax_to_criterion
 from decomposition.network import shipping_lanes
 from decomposition.objectives import Objective
 from decomposition.solvers import SolverOptions, extract_plan, solve
@@ -184,21 +183,3 @@ def test_sender_does_not_receive_in_the_same_period():
     assert value == pytest.approx(2.0)
     assert evaluation.phi["phi4"] == pytest.approx(2.0)
 
-
-@pytest.mark.parametrize("objective", ["phi4", "phi2", "phi3-regret"])
-def test_baseline_start_satisfies_every_constraint(objective):
-    """The MIP start (x = y = u = 0, the baseline's shares and stock) is feasible for the full model."""
-    inst = three_units_one_donor()
-    lanes = shipping_lanes(inst)
-    best = (0.0,) if objective.endswith("regret") else None
-    options = ModelOptions(Objective(objective), best_per_scenario=best)
-    baseline = build_model(inst, lanes, ModelOptions(Objective(objective), reallocation=False, best_per_scenario=best))
-    solve(baseline, SolverOptions("highs"))
-    full = build_model(inst, lanes, options)
-    start_from_baseline(full, baseline)
-    for con in full.component_data_objects(pyo.Constraint, active=True):
-        body = pyo.value(con.body)
-        assert con.lower is None or body >= pyo.value(con.lower) - 1e-9, con.name
-        assert con.upper is None or body <= pyo.value(con.upper) + 1e-9, con.name
-    # and it is the baseline's value: 6 unit-days short (b 3 + 3 on days 2-3) + 2 at c on day 3 = 8.
-    assert pyo.value(full.total_expected) == pytest.approx(8.0)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import decomposition.planning as planning
+from decomposition.errors import SolverError
 from decomposition.objectives import Objective
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected, make_plan, relative_gap
@@ -53,3 +54,20 @@ def test_plan_with_a_violation_is_rejected(monkeypatch):
 @pytest.mark.parametrize(("value", "bound", "gap"), [(10, 9, 0.1), (0, 0, 0.0), (5, float("-inf"), float("inf")), (4, 5, 0.0)])
 def test_relative_gap(value, bound, gap):
     assert relative_gap(value, bound) == pytest.approx(gap)
+
+
+def test_no_plan_in_time_keeps_the_checked_baseline(monkeypatch):
+    """A solver that finds nothing for the full model (as HiGHS did on Andalucia in 600 s)."""
+    real_solve = planning.solve
+
+    def solve_without_finding_a_plan(model, options, **kw):
+        if len(model.L) and not kw.get("linear_relaxation"):
+            raise SolverError("HiGHS found no plan (maxTimeLimit)")
+        return real_solve(model, options, **kw)
+
+    monkeypatch.setattr(planning, "solve", solve_without_finding_a_plan)
+    report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
+    assert report.result.solve.status == "baseline_kept"
+    assert report.result.plan.shipments.empty
+    assert report.value == pytest.approx(10.0) == report.baseline_value  # hand-derived in half_share_donor
+    assert report.lp_status == "optimal" and report.lp_bound <= 1.0 + 1e-9
