@@ -22,7 +22,8 @@ from decomposition.datasets import BUILTIN, load_instance
 from decomposition.errors import InstanceError, SolverError
 from decomposition.objectives import Objective
 from decomposition.planning import PlanRejected, make_plan
-from decomposition.solvers import SolverOptions
+from decomposition.solvers import SOLVERS, SolverOptions
+from decomposition.spain import GRAPHS
 from tasks.plan_files import OutputError, check_output_dir, write_plan
 from tasks.settings import SettingsError, get_settings
 
@@ -34,14 +35,9 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-class Graph(str, Enum):
-    complete = "complete"
-    logistic = "logistic"
-
-
-class SolverChoice(str, Enum):
-    highs = "highs"
-    cbc = "cbc"
+# Typer shows and checks choices from Enums; these are built from the lists the math defines.
+Graph = Enum("Graph", {g: g for g in GRAPHS}, type=str)
+SolverChoice = Enum("SolverChoice", {s: s for s in SOLVERS}, type=str)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -64,9 +60,9 @@ def solve(
 ) -> None:
     """Solve the whole-horizon reallocation model and write a plan checked by the independent evaluator.
 
-    Writes shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the
-    no-reallocation baseline's shares and stock, and summary.json (Phi per scenario, non-covered
-    demand, baseline, LP lower bound and gap, times, solver status).
+    Writes shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, and summary.json (Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status).
+
+    Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --time-limit 120 --out out/madrid
     """
     try:
         settings = get_settings()
@@ -141,7 +137,7 @@ def datasets() -> None:
     table.add_column("name")
     table.add_column("what it is")
     for name, entry in BUILTIN.items():
-        table.add_row(name, getattr(entry, "description", ""))
+        table.add_row(name, entry.description)
     Console().print(table)
 
 
