@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,3 +73,21 @@ def test_no_plan_in_time_keeps_the_checked_baseline(monkeypatch):
     assert report.result.plan.shipments.empty
     assert report.value == pytest.approx(10.0) == report.baseline_value  # hand-derived in half_share_donor
     assert report.lp_status == "optimal" and report.lp_bound <= 1.0 + 1e-9
+
+
+def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
+    """A time-limited incumbent worse than shipping nothing (seen on Madrid) gives way to the baseline."""
+    real_solve = planning.solve
+
+    def solve_to_a_bad_incumbent(model, options, **kw):
+        outcome = real_solve(model, options, **kw)
+        if len(model.L) and not kw.get("linear_relaxation"):
+            return replace(outcome, status="time_limit", objective=outcome.objective + 100.0)
+        return outcome
+
+    monkeypatch.setattr(planning, "solve", solve_to_a_bad_incumbent)
+    report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
+    assert report.result.solve.status == "baseline_kept"
+    assert report.value == pytest.approx(10.0)
+    # The solver's proven bound is kept: HiGHS proved 1 before the injected fault.
+    assert report.bound == pytest.approx(1.0)
