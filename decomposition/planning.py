@@ -74,10 +74,16 @@ class PlanReport:
 
     @property
     def bound(self) -> float:
-        """The best valid lower bound on Phi: the LP bound, or the solver's own for Phi4."""
+        """The best valid lower bound on Phi: the LP bound, the solver's own for Phi4, or 0.
+
+        Plain criteria add up non-covered demand, so 0 bounds them too: a solver stopped before
+        its root LP reports a negative bound (-3,102 on Andalucia), which says less than that.
+        """
         bound = self.lp_bound
         if self.objective is Objective.PHI4:  # no tie-breaker: the MIP dual bound bounds Phi itself
             bound = max(bound, self.result.solve.dual_bound)
+        if not self.objective.is_regret:
+            bound = max(bound, 0.0)
         return bound
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -14,7 +15,7 @@ from decomposition.objectives import Objective
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected, make_plan, relative_gap
 from decomposition.solvers import SolverOptions
-from tests.decomposition.tiny_instances import half_share_donor, two_scenarios
+from tests.decomposition.tiny_instances import half_share_donor, three_units_one_donor, two_scenarios
 
 
 def test_report_has_value_baseline_bound_and_gap():
@@ -91,3 +92,10 @@ def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
     assert report.value == pytest.approx(10.0)
     # The solver's proven bound is kept: HiGHS proved 1 before the injected fault.
     assert report.bound == pytest.approx(1.0)
+
+
+def test_plain_criteria_are_bounded_by_zero_when_nothing_better_is_known(monkeypatch):
+    monkeypatch.setattr(planning, "lp_relaxation_bound", lambda model, solver: (-math.inf, "time_limit"))
+    report = make_plan(three_units_one_donor(), Objective.PHI2, SolverOptions("highs"))
+    assert report.bound == 0.0  # Phi2 has a tie-breaker, so the MIP bound does not count; NCD+ >= 0 does
+    assert report.gap == pytest.approx(1.0)  # value 1 (hand-derived), bound 0
