@@ -29,7 +29,7 @@ def run_once(ref: str, graph: str | None, objective: Objective, solver: SolverOp
     started = time.perf_counter()
     report = make_plan(instance, objective, solver)
     wall = time.perf_counter() - started
-    real = [sc.id for sc in instance.scenarios].index("real") if any(s.id == "real" for s in instance.scenarios) else 0
+    real = next((w for w, sc in enumerate(instance.scenarios) if sc.id == "real"), 0)
     return {
         "wall": wall,
         "build": report.result.build_seconds,

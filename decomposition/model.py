@@ -89,7 +89,6 @@ def build_model(instance: Instance, lanes: Lanes, options: ModelOptions) -> pyo.
 def define_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     """x^t_l in Z+ (<= g_i), y^t_l, u^t_i in {0,1}, s^t_ik in Z+, H^t_i >= 0, NCD+^{tw}_i >= 0."""
     inst = data.instance
-    integer, binary = pyo.NonNegativeIntegers, pyo.Binary
     m.T = pyo.RangeSet(1, inst.n_periods)
     m.I = pyo.RangeSet(0, len(inst.units) - 1)
     m.L = pyo.Set(initialize=range(len(data.lanes)))
@@ -97,10 +96,10 @@ def define_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.W = pyo.RangeSet(0, len(inst.scenarios) - 1)
     m.KI = pyo.Set(initialize=data.members, dimen=2)
     g = [u.max_per_delivery for u in inst.units]
-    m.x = pyo.Var(m.L, m.T, domain=integer, bounds=lambda _, l, t: (0, g[data.lanes.source[l]]))
-    m.y = pyo.Var(m.L, m.T, domain=binary)
-    m.u = pyo.Var(m.S, m.T, domain=binary)
-    m.s = pyo.Var(m.KI, m.T, domain=integer)
+    m.x = pyo.Var(m.L, m.T, domain=pyo.NonNegativeIntegers, bounds=lambda _, l, t: (0, g[data.lanes.source[l]]))
+    m.y = pyo.Var(m.L, m.T, domain=pyo.Binary)
+    m.u = pyo.Var(m.S, m.T, domain=pyo.Binary)
+    m.s = pyo.Var(m.KI, m.T, domain=pyo.NonNegativeIntegers)
     m.H = pyo.Var(m.I, m.T, domain=pyo.NonNegativeReals)
     m.ncd = pyo.Var(m.W, m.I, m.T, domain=pyo.NonNegativeReals)
 
@@ -296,4 +295,3 @@ def relax_to_criterion(m: pyo.ConcreteModel) -> None:
     pyo.TransformationFactory("core.relax_integer_vars").apply_to(m)
     m.objective.deactivate()
     m.bound_objective = pyo.Objective(expr=m.criterion, sense=pyo.minimize)
-

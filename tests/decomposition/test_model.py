@@ -182,4 +182,3 @@ def test_sender_does_not_receive_in_the_same_period():
     value, evaluation, _ = solve_plan(inst, Objective.PHI4, "highs")
     assert value == pytest.approx(2.0)
     assert evaluation.phi["phi4"] == pytest.approx(2.0)
-
