@@ -121,6 +121,7 @@ class _Stock:
     sent_until: np.ndarray  # D^t_i
     sent: np.ndarray  # sum_j x^t_ij, departures from i in t
     dispatched_to: np.ndarray  # sum_j x^t_ji, departures towards i in t
+    already_travelling: np.ndarray  # [unit] equipment in transit to i when the horizon starts
 
     @property
     def on_hand(self) -> np.ndarray:
@@ -129,8 +130,8 @@ class _Stock:
 
     @property
     def in_transit(self) -> np.ndarray:
-        """sum_j sum_{t' <= t < t' + tau_ji} x^{t'}_ji = (dispatched towards i until t) - R^t_i."""
-        return np.cumsum(self.dispatched_to, axis=1) - self.received
+        """Sent towards i and not arrived by the end of t: (already travelling + dispatched until t) - R^t_i."""
+        return self.already_travelling[:, None] + np.cumsum(self.dispatched_to, axis=1) - self.received
 
 
 def _num(value: float) -> str:
@@ -270,7 +271,10 @@ def _placed_shares(instance: Instance, plan: Plan, tolerance: float, out: list[V
 
 
 def _replay(instance: Instance, shipments: _Shipments, shares: _Shares) -> _Stock:
-    """S, R, D and the departures per unit and period; arrivals after period q never count in R."""
+    """S, R, D and the departures per unit and period; arrivals after period q never count in R.
+
+    R includes the instance's equipment in transit at the start (`Instance.in_transit`).
+    """
     shape = (len(instance.units), instance.n_periods)
     given = _per_unit_period(shares.unit, shares.period, shares.quantity, shape)
     sent = _per_unit_period(shipments.source, shipments.period, shipments.quantity, shape)
@@ -278,12 +282,14 @@ def _replay(instance: Instance, shipments: _Shipments, shares: _Shares) -> _Stoc
     arrival = shipments.period + shipments.lag
     inside = arrival < shape[1]
     arrived = _per_unit_period(shipments.target[inside], arrival[inside], shipments.quantity[inside], shape)
+    arrived += instance.scheduled_arrivals
     return _Stock(
         shared=instance.initial_stock[:, None] + np.cumsum(given, axis=1),
         received=np.cumsum(arrived, axis=1),
         sent_until=np.cumsum(sent, axis=1),
         sent=sent,
         dispatched_to=dispatched_to,
+        already_travelling=instance.scheduled_arrivals.sum(axis=1),
     )
 
 

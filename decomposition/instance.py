@@ -88,6 +88,18 @@ class Scenario(_Frozen):
         return demand
 
 
+class InTransit(_Frozen):
+    """Equipment already on its way when the horizon starts: usable at `target` from `period` on.
+
+    A nightly replan starts with trucks on the road; a sub-horizon starts with the shipments of the
+    ones before it still travelling. Dropping them would lose equipment.
+    """
+
+    target: str
+    period: int = Field(ge=1, description="1-based period from which the units are usable at target")
+    quantity: int = Field(ge=0)
+
+
 class Instance(_Frozen):
     """A whole reallocation problem; validated on construction, immutable afterwards."""
 
@@ -98,6 +110,7 @@ class Instance(_Frozen):
     groups: list[SharingGroup] = Field(default_factory=list)
     regions: list[FairnessRegion] = Field(default_factory=list)
     scenarios: list[Scenario]
+    in_transit: list[InTransit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Instance:
@@ -124,6 +137,11 @@ class Instance(_Frozen):
                 unknown = [m for m in s.members if m not in known]
                 if unknown:
                     raise ValueError(f"{kind} '{s.id}'.members: unknown unit(s) {unknown}")
+        for n, shipment in enumerate(self.in_transit):
+            if shipment.target not in known:
+                raise ValueError(f"in_transit[{n}].target: unknown unit '{shipment.target}'")
+            if shipment.period > q:
+                raise ValueError(f"in_transit[{n}].period: {shipment.period} is after the last period ({q})")
         for g in self.groups:
             if len(g.extra_stock) != q:
                 raise ValueError(f"groups '{g.id}'.extra_stock: {len(g.extra_stock)} values for {q} periods")
@@ -170,7 +188,24 @@ class Instance(_Frozen):
         """qᵗₖ as an array [group, period]."""
         return np.array([g.extra_stock for g in self.groups], dtype=float).reshape(len(self.groups), self.n_periods)
 
+    @cached_property
+    def scheduled_arrivals(self) -> np.ndarray:
+        """Arrivals of the equipment in transit at the start, as an array [unit, period]."""
+        arrivals = np.zeros((len(self.units), self.n_periods))
+        for shipment in self.in_transit:
+            arrivals[self.unit_index[shipment.target], shipment.period - 1] += shipment.quantity
+        return arrivals
+
+    def with_changes(self, **changes) -> Instance:
+        """A new, validated instance with some fields replaced.
+
+        Not `model_copy(update=...)`: that would also copy the cached arrays above, computed for
+        the old fields (a restricted instance would keep every scenario's demand).
+        """
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**fields, **changes})
+
     def restricted_to(self, scenario_id: str) -> Instance:
         """The same instance with Ω = {ω}: the problem whose optimum is Φ*(ω) in the regret objectives."""
         scenario = next(sc for sc in self.scenarios if sc.id == scenario_id)
-        return self.model_copy(update={"scenarios": [scenario.model_copy(update={"probability": 1.0})]})
+        return self.with_changes(scenarios=[scenario.model_copy(update={"probability": 1.0})])

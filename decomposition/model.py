@@ -118,9 +118,11 @@ def _arriving(m: pyo.ConcreteModel, data: ModelData, i: int, t: int):
 def define_stock_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     """H^t_i = H^{t-1}_i + sum_k s^t_ik + (arrivals in t) - sum_j x^t_ij, with H^0_i = s0_i.
 
-    Summed over t this is H^t_i = S^t_i + R^t_i - D^t_i of `model.md`.
+    Summed over t this is H^t_i = S^t_i + R^t_i - D^t_i of `model.md`; arrivals include the
+    equipment already in transit when the horizon starts (a constant).
     """
     s0 = data.instance.initial_stock
+    scheduled = data.instance.scheduled_arrivals
     groups_of: dict[int, list[int]] = {}
     for k, i in data.members:
         groups_of.setdefault(i, []).append(k)
@@ -128,7 +130,8 @@ def define_stock_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     def balance(m, i, t):
         before = m.H[i, t - 1] if t > 1 else float(s0[i])
         shared = sum(m.s[k, i, t] for k in groups_of.get(i, ()))
-        return m.H[i, t] == before + shared + _arriving(m, data, i, t) - _sent(m, data, i, t)
+        arriving = _arriving(m, data, i, t) + float(scheduled[i, t - 1])
+        return m.H[i, t] == before + shared + arriving - _sent(m, data, i, t)
 
     m.stock_balance = pyo.Constraint(m.I, m.T, rule=balance)
 

@@ -1,0 +1,165 @@
+"""Temporal decomposition (`model.md`, divide and conquer): split the horizon, solve windows, glue.
+
+A window solves the sub-horizon T_k plus `lookahead` further periods and keeps only the
+decisions of T_k. The state handed to the next window is the stock on hand per unit and every
+shipment still in transit (the seed drops the latter, which loses equipment). Because every
+constraint of the model is per period given the on-hand stock, a glued plan whose windows are
+each feasible from their true start state is feasible over the whole horizon.
+
+Periods here are 0-based positions; plans inside a window use the window's own 1-based periods.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from decomposition.evaluation import evaluate
+from decomposition.instance import Instance, InTransit
+from decomposition.network import Lanes
+from decomposition.plan import Plan
+
+DEFAULT_LOOKAHEAD = 1  # the seed's overlap: T_k plus the first period of T_{k+1}
+
+
+class Window(BaseModel):
+    """Sub-horizon k: decisions kept for periods [start, stop), solved over [start, end)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(ge=0)
+    start: int = Field(ge=0)
+    stop: int
+    end: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if not self.start < self.stop <= self.end:
+            raise ValueError(f"window {self.index}: needs start < stop <= end, got {self.start}, {self.stop}, {self.end}")
+        return self
+
+    @property
+    def kept(self) -> int:
+        """Number of periods whose decisions are kept."""
+        return self.stop - self.start
+
+    @property
+    def label(self) -> str:
+        return f"periods {self.start + 1}-{self.stop}" + (f" (+{self.end - self.stop})" if self.end > self.stop else "")
+
+
+class StartState(BaseModel):
+    """What a window starts from: stock on hand per unit (in Instance.units order) and arrivals.
+
+    `arrivals` use absolute 1-based periods: equipment usable at `target` from `period` on.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    on_hand: list[int]
+    arrivals: list[InTransit] = Field(default_factory=list)
+
+    @classmethod
+    def initial(cls, instance: Instance) -> StartState:
+        return cls(on_hand=[u.initial_stock for u in instance.units], arrivals=list(instance.in_transit))
+
+    @property
+    def travelling(self) -> int:
+        return sum(a.quantity for a in self.arrivals)
+
+
+def split_horizon(n_periods: int, *, length: int | None = None, count: int | None = None,
+                  lookahead: int = DEFAULT_LOOKAHEAD) -> list[Window]:
+    """Consecutive sub-horizons of `length` periods (the last may be shorter), or `count` of them.
+
+    Each is solved with `lookahead` more periods, clipped at the horizon's end.
+    """
+    if (length is None) == (count is None):
+        raise ValueError("subhorizon: give either a length or a count of sub-horizons")
+    if lookahead < 0:
+        raise ValueError(f"lookahead: must be >= 0 periods, got {lookahead}")
+    if count is not None:
+        if not 1 <= count <= n_periods:
+            raise ValueError(f"subhorizon count: must be between 1 and {n_periods} periods, got {count}")
+        length = math.ceil(n_periods / count)
+    if length < 1:
+        raise ValueError(f"subhorizon: must be >= 1 period, got {length}")
+    starts = range(0, n_periods, length)
+    return [
+        Window(index=k, start=s, stop=min(s + length, n_periods), end=min(s + length + lookahead, n_periods))
+        for k, s in enumerate(starts)
+    ]
+
+
+def window_instance(instance: Instance, window: Window, state: StartState) -> Instance:
+    """The instance restricted to the window's periods, starting from `state`."""
+    lo, hi = window.start, window.end
+    units = [u.model_copy(update={"initial_stock": int(s)}) for u, s in zip(instance.units, state.on_hand)]
+    groups = [g.model_copy(update={"extra_stock": g.extra_stock[lo:hi]}) for g in instance.groups]
+    scenarios = [
+        sc.model_copy(update={"demand": {u: series[lo:hi] for u, series in sc.demand.items()}})
+        for sc in instance.scenarios
+    ]
+    arrivals = [
+        InTransit(target=a.target, period=a.period - lo, quantity=a.quantity)
+        for a in state.arrivals
+        if lo < a.period <= hi
+    ]
+    return instance.with_changes(name=f"{instance.name} {window.label}", periods=instance.periods[lo:hi],
+                                 units=units, groups=groups, scenarios=scenarios, in_transit=arrivals)
+
+
+def kept_part(plan: Plan, window: Window) -> Plan:
+    """The decisions of T_k only (window periods 1..kept); the lookahead's are dropped."""
+    return Plan(plan.shipments[plan.shipments["period"] <= window.kept],
+                plan.shares[plan.shares["period"] <= window.kept])
+
+
+def state_after(instance: Instance, window: Window, state: StartState, window_plan: Plan, lanes: Lanes) -> StartState:
+    """The state at the start of period `window.stop` after the kept decisions of the window.
+
+    On hand: the evaluator's replay of the window at its last kept period. In transit: arrivals
+    of `state` not yet due, plus the kept shipments arriving after `window.stop`; shipments
+    arriving after the horizon are not carried (they never arrive within it).
+    """
+    sub = window_instance(instance, window, state)
+    kept = kept_part(window_plan, window)
+    on_hand = evaluate(sub, kept).on_hand[:, window.kept - 1]
+    arrivals = [a for a in state.arrivals if a.period > window.stop]
+    arrivals += _late_shipments(instance, window, kept, lanes)
+    return StartState(on_hand=[int(round(v)) for v in on_hand], arrivals=arrivals)
+
+
+def _late_shipments(instance: Instance, window: Window, kept: Plan, lanes: Lanes) -> list[InTransit]:
+    """Kept shipments still travelling when T_k ends, with absolute arrival periods."""
+    if kept.shipments.empty:
+        return []
+    lag = {(int(s), int(t)): int(g) for s, t, g in zip(lanes.source, lanes.target, lanes.lag)}
+    index = instance.unit_index
+    late = []
+    for row in kept.shipments.itertuples(index=False):
+        sent = window.start + int(row.period)  # absolute 1-based
+        arrival = sent + lag[index[row.source], index[row.target]]
+        if window.stop < arrival <= instance.n_periods:
+            late.append(InTransit(target=row.target, period=arrival, quantity=int(round(row.quantity))))
+    return late
+
+
+def glue_subhorizons(pieces: list[tuple[Window, Plan]]) -> Plan:
+    """One whole-horizon plan from the kept decisions of each window, periods made absolute."""
+    shipments, shares = [], []
+    for window, plan in pieces:
+        kept = kept_part(plan, window)
+        shipments.append(kept.shipments.assign(period=kept.shipments["period"] + window.start))
+        shares.append(kept.shares.assign(period=kept.shares["period"] + window.start))
+    if not pieces:
+        return Plan()
+    return Plan(_concat(shipments), _concat(shares))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    non_empty = [f for f in frames if len(f)]
+    return pd.concat(non_empty, ignore_index=True) if non_empty else frames[0]
+

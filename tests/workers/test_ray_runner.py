@@ -1,0 +1,132 @@
+"""The DAG on a real local Ray: same plan as the in-order walk, retries, failures, worker deaths."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import ray
+
+from decomposition.objectives import Objective
+from decomposition.pieces import DecompositionConfig, plan_pieces, run_in_order, run_piece
+from decomposition.solvers import SolverOptions
+from tests.decomposition.test_temporal import random_instance
+from workers.ray_runner import PieceFailed, ray_session, run_on_ray
+
+HIGHS = SolverOptions("highs", time_limit=60)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    with ray_session(workers=2):
+        yield
+
+
+def config(objective=Objective.PHI4_REGRET, subhorizon=3):
+    return DecompositionConfig(objective=objective, subhorizon=subhorizon, lookahead=1, solver=HIGHS)
+
+
+def test_parallel_walk_gives_the_in_order_plan(local_ray):
+    inst = random_instance(3)
+    dag = plan_pieces(inst, config())
+    on_ray = run_on_ray(dag, inst)
+    in_order = run_in_order(dag, inst)
+    assert on_ray.result.evaluation.feasible
+    assert on_ray.value == pytest.approx(in_order.value)
+    assert on_ray.bound == pytest.approx(in_order.bound)
+    assert [r.id for r in on_ray.pieces] == [p.id for p in dag.pieces]
+    assert all(r.attempts == 1 for r in on_ray.pieces)
+
+
+def test_regret_pieces_of_one_window_are_independent():
+    inst = random_instance(3)
+    dag = plan_pieces(inst, config())
+    best = [p for p in dag.pieces if p.kind == "best_window" and p.window.index == 1]
+    assert len(best) == len(inst.scenarios)
+    assert all(p.depends_on == ["main/window0"] for p in best)
+    window1 = next(p for p in dag.pieces if p.id == "main/window1")
+    assert set(window1.depends_on) == {"main/window0", *(p.id for p in best)}
+
+
+def flaky(marker_dir: Path):
+    """run_piece, except that each window piece raises the first time it runs."""
+    def compute(piece, instance, cfg, inputs):
+        marker = marker_dir / piece.id.replace("/", "_")
+        if piece.kind == "window" and not marker.exists():
+            marker.touch()
+            raise RuntimeError(f"injected fault in {piece.id}")
+        return run_piece(piece, instance, cfg, inputs)
+    return compute
+
+
+def test_a_piece_that_raises_is_retried_and_its_attempts_recorded(local_ray, tmp_path):
+    inst = random_instance(4)
+    dag = plan_pieces(inst, config(Objective.PHI4))
+    messages = []
+    report = run_on_ray(dag, inst, compute=flaky(tmp_path), progress=messages.append)
+    windows = [r for r in report.pieces if r.kind == "window"]
+    assert windows and all(r.attempts == 2 for r in windows)
+    assert any("injected fault" in m and "retrying" in m for m in messages)
+    assert report.value == pytest.approx(run_in_order(dag, inst).value)
+
+
+def always_failing(piece, instance, cfg, inputs):
+    if piece.kind == "window":
+        raise ValueError("this window cannot be solved")
+    return run_piece(piece, instance, cfg, inputs)
+
+
+def test_a_piece_failing_every_attempt_fails_the_run_with_its_reason(local_ray):
+    inst = random_instance(4)
+    dag = plan_pieces(inst, config(Objective.PHI4))
+    with pytest.raises(PieceFailed, match=r"main/window0.*failed 2 time\(s\).*cannot be solved"):
+        run_on_ray(dag, inst, compute=always_failing, retries=1)
+
+
+def slow_first_window(piece, instance, cfg, inputs):
+    if piece.id == "main/window0":
+        time.sleep(8)  # long enough for the test to find and kill this worker
+    return run_piece(piece, instance, cfg, inputs)
+
+
+def test_a_killed_worker_s_piece_is_rerun_and_the_run_completes(local_ray):
+    inst = random_instance(5)
+    dag = plan_pieces(inst, config(Objective.PHI4))
+    killed: list[int] = []
+
+    def kill_the_sleeping_worker():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                cmd = " ".join(proc.info["cmdline"] or [])
+                if "_remote_piece" in cmd and proc.pid != os.getpid():
+                    if _sleeping(proc):
+                        proc.kill()
+                        killed.append(proc.pid)
+                        return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_the_sleeping_worker)
+    killer.start()
+    report = run_on_ray(dag, inst, compute=slow_first_window)
+    killer.join()
+    assert killed, "no worker running a piece was found to kill"
+    assert report.result.evaluation.feasible
+    assert report.value == pytest.approx(run_in_order(dag, inst).value)
+
+
+def _sleeping(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_SLEEPING and proc.cpu_percent(interval=0.5) < 5
+    except psutil.Error:
+        return False
+
+
+def test_an_existing_ray_session_is_reused_not_shut_down(local_ray):
+    with ray_session(workers=1):
+        pass
+    assert ray.is_initialized()

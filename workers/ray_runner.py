@@ -1,0 +1,132 @@
+"""Walk a decomposition DAG on Ray: independent pieces in parallel, failed pieces retried.
+
+The driver submits a piece once every piece it depends on has succeeded, passing their results
+as object references (the data stays in Ray's object store; the driver only reads the small
+record of each piece). A piece whose worker dies is resubmitted by Ray itself (`max_retries`);
+a piece that raises is resubmitted here, up to `retries` more times, and its attempts are
+recorded. A piece that reaches its solver time limit is not a failure: it returns its
+incumbent, marked "time_limit" in its record.
+
+Local Ray with `workers` CPUs when no address is given; `address` (or RAY_ADDRESS) joins a cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from decomposition.instance import Instance
+from decomposition.pieces import DecomposedReport, DecompositionConfig, DecompositionPlan, Piece, PieceRecord, \
+    record_of, run_piece
+
+DEFAULT_RETRIES = 2
+PieceFunction = Callable[[Piece, Instance, DecompositionConfig, dict[str, Any]], Any]
+
+
+class PieceFailed(RuntimeError):
+    """A piece raised on every attempt; the run cannot be completed."""
+
+    def __init__(self, piece: Piece, attempts: int, cause: BaseException):
+        self.piece, self.attempts, self.cause = piece, attempts, cause
+        super().__init__(f"piece '{piece.id}' failed {attempts} time(s); last error: {_root(cause)}")
+
+
+def _root(error: BaseException) -> str:
+    """The piece's own exception behind Ray's wrapper."""
+    cause = getattr(error, "cause", None)
+    return f"{type(cause).__name__}: {cause}" if cause is not None else str(error).strip().splitlines()[-1]
+
+
+@contextmanager
+def ray_session(workers: int | None = None, address: str | None = None) -> Iterator[None]:
+    """Ray for the block: the cluster at `address`, or a local one limited to `workers` CPUs.
+
+    An already initialised Ray (a test's, or a driver's that runs many studies) is reused and
+    left running.
+    """
+    if ray.is_initialized():
+        yield
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@ray.remote(num_returns=2, max_retries=DEFAULT_RETRIES)
+def _remote_piece(compute: PieceFunction, piece: Piece, instance: Instance, config: DecompositionConfig,
+                  dep_ids: list[str], *dep_results: Any) -> tuple[dict, Any]:
+    started = time.perf_counter()
+    result = compute(piece, instance, config, dict(zip(dep_ids, dep_results)))
+    record = record_of(piece, result, time.perf_counter() - started)
+    return {"status": record.status, "seconds": record.seconds}, result
+
+
+@dataclass
+class _Running:
+    piece: Piece
+    result_ref: ray.ObjectRef
+    attempt: int
+
+
+def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEFAULT_RETRIES,
+               progress: Callable[[str], None] = lambda _: None, compute: PieceFunction = run_piece,
+               ) -> DecomposedReport:
+    """Compute every piece of `dag` on the Ray session in force; return the final report.
+
+    `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults).
+    """
+    instance_ref = ray.put(instance)  # shipped once, shared by every piece
+    pieces = {p.id: p for p in dag.pieces}
+    waiting = dict(pieces)
+    done: dict[str, ray.ObjectRef] = {}
+    records: dict[str, PieceRecord] = {}
+    running: dict[ray.ObjectRef, _Running] = {}
+
+    def submit(piece: Piece, attempt: int) -> None:
+        record_ref, result_ref = _remote_piece.remote(compute, piece, instance_ref, dag.config, piece.depends_on,
+                                                      *(done[d] for d in piece.depends_on))
+        running[record_ref] = _Running(piece, result_ref, attempt)
+
+    def submit_ready() -> None:
+        for pid in [pid for pid, p in waiting.items() if all(d in done for d in p.depends_on)]:
+            submit(waiting.pop(pid), 1)
+
+    submit_ready()
+    while running:
+        [ready], _ = ray.wait(list(running), num_returns=1)
+        job = running.pop(ready)
+        try:
+            summary = ray.get(ready)
+        except Exception as exc:  # the piece raised (Ray wraps it) or its worker died for good
+            if job.attempt > retries:
+                _cancel(running)
+                raise PieceFailed(job.piece, job.attempt, exc) from exc
+            progress(f"piece {job.piece.id} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
+            submit(job.piece, job.attempt + 1)
+            continue
+        done[job.piece.id] = job.result_ref
+        records[job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"], summary["seconds"],
+                                            job.attempt)
+        progress(f"{len(done)}/{len(pieces)} pieces done; {job.piece.id}: {summary['status']} "
+                 f"in {summary['seconds']:.1f} s")
+        submit_ready()
+    report: DecomposedReport = ray.get(done[dag.final])
+    report.pieces = [records[p.id] for p in dag.pieces]
+    return report
+
+
+def _cancel(running: dict[ray.ObjectRef, _Running]) -> None:
+    """Stop the pieces still running when the run fails (their solvers die with their workers)."""
+    for ref in running:
+        ray.cancel(ref, force=True)
