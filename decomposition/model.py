@@ -31,6 +31,10 @@ class ModelOptions:
     tie_break: float = DEFAULT_TIE_BREAK
     reallocation: bool = True  # False: the no-reallocation baseline (x = 0, shares still optimal)
     best_per_scenario: tuple[float, ...] | None = None  # Phi*(w), needed by regret objectives
+    # (unit position, period, ceiling): H^t_i plus inbound shipments still travelling <= ceiling. A
+    # sub-horizon uses them so that the stock it leaves still fits the stores after it
+    # (see temporal.storage_ceilings).
+    stock_ceilings: tuple[tuple[int, int, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.objective.is_regret and self.best_per_scenario is None:
@@ -82,6 +86,7 @@ def build_model(instance: Instance, lanes: Lanes, options: ModelOptions) -> pyo.
     define_share_extra_stock_c4(m, data)
     define_send_or_receive_c5(m, data)
     define_storage_c6(m, data)
+    define_stock_ceilings(m, data, options.stock_ceilings)
     define_objective(m, data, options)
     return m
 
@@ -237,6 +242,21 @@ def define_storage_c6(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.c6_storage = pyo.Constraint(
         bounded, m.T, rule=lambda m, i, t: m.H[i, t] - float(least[i, t - 1]) <= units[i].storage
     )
+
+
+def define_stock_ceilings(m: pyo.ConcreteModel, data: ModelData, ceilings: tuple[tuple[int, int, float], ...]) -> None:
+    """H^t_i + (sent to i by t, arriving after t) <= ceiling for the given (i, t).
+
+    What a unit will hold once its inbound shipments land must fit the stores later on.
+    """
+    lag = data.lanes.lag
+
+    def ceiling(m, n):
+        i, t, cap = ceilings[n]
+        inbound = sum(m.x[l, s] for l in data.incoming.get(i, ()) for s in range(max(1, t - lag[l] + 1), t + 1))
+        return m.H[i, t] + inbound <= cap
+
+    m.stock_ceilings = pyo.Constraint(range(len(ceilings)), rule=ceiling)
 
 
 def define_objective(m: pyo.ConcreteModel, data: ModelData, options: ModelOptions) -> None:

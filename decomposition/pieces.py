@@ -36,8 +36,9 @@ from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
 from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, lp_relaxation_bound, solve_checked
 from decomposition.solvers import SolveOutcome, SolverOptions
+from decomposition.errors import SolverError
 from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_subhorizons, split_horizon, \
-    state_after, window_instance
+    state_after, storage_ceilings, window_instance
 
 MAIN = "main"
 PieceKind = Literal["baseline", "window", "best_window", "bound", "glue"]
@@ -201,11 +202,23 @@ def _start_state(piece: Piece, instance: Instance, inputs: dict[str, Any]) -> St
 
 
 def _solve_checked_window(sub: Instance, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
-    """The window's model with its own no-reallocation plan as fallback (never worse than it)."""
+    """The window's model with its own no-reallocation plan as fallback (never worse than it).
+
+    With storage ceilings first; if they leave no feasible plan (the state already overfills a
+    store), without them. Raises SolverError naming the window when nothing is feasible.
+    """
     lanes = shipping_lanes(sub)
-    fallback, _ = solve_checked(sub, lanes, replace(options, reallocation=False), solver)
-    checked, _ = solve_checked(sub, lanes, options, solver, fallback=fallback)
-    return checked
+    attempts = [options, replace(options, stock_ceilings=())] if options.stock_ceilings else [options]
+    for attempt in attempts:
+        try:
+            fallback, _ = solve_checked(sub, lanes, replace(attempt, reallocation=False), solver)
+        except SolverError:
+            fallback = None  # doing nothing overfills a store; a plan may still avoid it
+        try:
+            return solve_checked(sub, lanes, attempt, solver, fallback=fallback)[0]
+        except SolverError as exc:
+            error = exc
+    raise SolverError(f"{sub.name}: no feasible plan from the state the earlier sub-horizons left ({error})")
 
 
 def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig, inputs: dict[str, Any],
@@ -220,6 +233,7 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
         options = ModelOptions(objective, tie_break=0.0)
     state = _start_state(piece, chain_instance, inputs)
     sub = window_instance(chain_instance, window, state)
+    options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
     checked = _solve_checked_window(sub, options, config.solver)
     after = state_after(chain_instance, window, state, checked.plan, shipping_lanes(chain_instance))
     return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started)
@@ -236,8 +250,11 @@ def _best_in_window(piece: Piece, instance: Instance, config: DecompositionConfi
                     started: float) -> BestResult:
     """Phi*_k(w): window k alone, scenario w alone, from the main chain's state."""
     base = config.objective.base
-    sub = window_instance(instance, piece.window, _start_state(piece, instance, inputs)).restricted_to(piece.scenario)
-    checked = _solve_checked_window(sub, ModelOptions(base, tie_break=0.0), config.solver)
+    single = instance.restricted_to(piece.scenario)
+    state = _start_state(piece, instance, inputs)
+    sub = window_instance(single, piece.window, state)
+    options = ModelOptions(base, tie_break=0.0, stock_ceilings=storage_ceilings(single, piece.window, state))
+    checked = _solve_checked_window(sub, options, config.solver)
     return BestResult(checked.evaluation.phi[base.value], checked.solve.status, time.perf_counter() - started)
 
 
@@ -331,19 +348,20 @@ def _chain_status(statuses: list[str]) -> str:
 
 # --- walking the DAG in order (one process) ------------------------------------------------------
 
-PieceRunner = Callable[[Piece, dict[str, Any]], Any]
+# Called as progress(pieces done, pieces in all, what just happened).
+PieceProgress = Callable[[int, int, str], None]
 
 
 def run_in_order(dag: DecompositionPlan, instance: Instance,
-                 progress: Callable[[str], None] = lambda _: None) -> DecomposedReport:
+                 progress: PieceProgress = lambda *_: None) -> DecomposedReport:
     """Compute every piece in turn in this process; the reference for the parallel walk."""
     results: dict[str, Any] = {}
     records = []
     for n, piece in enumerate(dag.pieces, start=1):
-        progress(f"piece {n}/{len(dag.pieces)}: {piece.id}")
         started = time.perf_counter()
         results[piece.id] = run_piece(piece, instance, dag.config, {d: results[d] for d in piece.depends_on})
         records.append(record_of(piece, results[piece.id], time.perf_counter() - started))
+        progress(n, len(dag.pieces), f"{piece.id}: {records[-1].status} in {records[-1].seconds:.1f} s")
     report = results[dag.final]
     report.pieces = records
     return report

@@ -9,6 +9,7 @@ import pandas as pd
 
 from decomposition.evaluation import Evaluation
 from decomposition.instance import Instance
+from decomposition.pieces import DecomposedReport
 from decomposition.planning import CheckedPlan, PlanReport
 
 CRITERIA = ("phi1", "phi2", "phi3", "phi4")
@@ -60,7 +61,7 @@ def summary(instance: Instance, report: PlanReport) -> dict:
     """The JSON summary of a run: Phi per scenario, NCD per scenario, baseline, bound, gap, times."""
     scenarios = [sc.id for sc in instance.scenarios]
     best = report.best_per_scenario
-    return {
+    doc = {
         "instance": instance.name,
         "units": len(instance.units),
         "periods": instance.n_periods,
@@ -82,4 +83,25 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         "baseline": _plan_summary(instance, report.baseline),
         "timings_seconds": {k: round(v, 3) for k, v in report.timings.items()},
         "checked_by_evaluator": True,
+    }
+    if isinstance(report, DecomposedReport):
+        doc["decomposition"] = _decomposition_summary(report)
+        if best is not None:
+            doc["best_per_scenario_source"] = "best known plan per scenario (decomposed); regret is relative to it"
+    return doc
+
+
+def _decomposition_summary(report: DecomposedReport) -> dict:
+    pieces = report.pieces
+    largest = max(pieces, key=lambda r: r.seconds) if pieces else None
+    statuses: dict[str, int] = {}
+    for r in pieces:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {
+        "windows": [{"periods": [w.start + 1, w.stop], "solved_through": w.end} for w in report.windows],
+        "lookahead": report.lookahead,
+        "pieces": len(pieces),
+        "piece_statuses": statuses,
+        "retried_pieces": sum(r.attempts > 1 for r in pieces),
+        "largest_piece": None if largest is None else {"id": largest.id, "seconds": round(largest.seconds, 3)},
     }

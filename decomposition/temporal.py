@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -109,6 +110,31 @@ def window_instance(instance: Instance, window: Window, state: StartState) -> In
     ]
     return instance.with_changes(name=f"{instance.name} {window.label}", periods=instance.periods[lo:hi],
                                  units=units, groups=groups, scenarios=scenarios, in_transit=arrivals)
+
+
+def storage_ceilings(instance: Instance, window: Window, state: StartState) -> tuple[tuple[int, int, float], ...]:
+    """Ceilings on the stock each unit with a store may hold when T_k ends (window period `kept`).
+
+    A window cannot see C6 past its end: a hospital filled up now overflows its store later when
+    its demand falls. If nothing moves afterwards, unit i holds H + (arrivals due by t) at t > stop,
+    which C6 caps at a_i + min_w d^{tw}_i; so H <= min_t (a_i + min_w d^{tw}_i - arrivals due by t),
+    where H counts the window's own shipments to i still travelling (the model adds them).
+    Only for windows that end before the horizon does; ceilings never go below 0.
+    """
+    if window.stop >= instance.n_periods:
+        return ()
+    least = instance.demand_array.min(axis=0)[:, window.stop:]  # [i, t > stop]
+    due = np.zeros_like(least)
+    for a in state.arrivals:
+        if a.period > window.stop:
+            due[instance.unit_index[a.target], a.period - 1 - window.stop] += a.quantity
+    due = np.cumsum(due, axis=1)
+    ceilings = []
+    for i, unit in enumerate(instance.units):
+        if unit.storage is not None:
+            ceiling = float(np.min(unit.storage + least[i] - due[i]))
+            ceilings.append((i, window.kept, max(0.0, ceiling)))
+    return tuple(ceilings)
 
 
 def kept_part(plan: Plan, window: Window) -> Plan:

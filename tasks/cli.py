@@ -15,17 +15,18 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from decomposition.datasets import BUILTIN, load_instance
 from decomposition.errors import InstanceError, SolverError
 from decomposition.objectives import Objective
-from decomposition.planning import PlanRejected, make_plan
+from decomposition.pieces import DecompositionConfig, plan_pieces
+from decomposition.planning import PlanRejected, PlanReport, make_plan
 from decomposition.solvers import SOLVERS, SolverOptions
 from decomposition.spain import GRAPHS
 from tasks.plan_files import OutputError, check_output_dir, write_plan
-from tasks.settings import SettingsError, get_settings
+from tasks.settings import Settings, SettingsError, get_settings
 
 app = typer.Typer(
     help="surgeplan: plan how scarce medical equipment is shared between hospitals, depots and stockpiles.",
@@ -57,12 +58,15 @@ def solve(
     mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap at which a solve stops.", min=0.0, max=0.999)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
+    subhorizon: Annotated[Optional[int], typer.Option(help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued (recommended for more than ~20 units or ~2 weeks). Default: the whole horizon in one model.", min=1)] = None,
+    lookahead: Annotated[int, typer.Option(help="With --subhorizon: periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed paper's overlap.", min=0)] = 1,
+    workers: Annotated[Optional[int], typer.Option(help="With --subhorizon: pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs). RAY_ADDRESS joins a cluster instead.", min=1)] = None,
 ) -> None:
-    """Solve the whole-horizon reallocation model and write a plan checked by the independent evaluator.
+    """Solve the reallocation model and write a plan checked by the independent evaluator.
 
-    Writes shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, and summary.json (Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status).
+    Writes shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, summary.json (Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status) and two PNG figures (non-covered demand and idle equipment per day, with and without reallocation).
 
-    Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --time-limit 120 --out out/madrid
+    Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --subhorizon 7 --time-limit 60 --out out/madrid
     """
     try:
         settings = get_settings()
@@ -79,13 +83,49 @@ def solve(
         raise _fail(str(exc), 2) from None
 
     try:
-        with step_display(plain=solver_log) as step:
-            report = make_plan(inst, objective, options, progress=step)
-            step("checking and writing the plan")
-            doc = write_plan(out, inst, report)
-    except (SolverError, PlanRejected) as exc:
+        if subhorizon is None:
+            with step_display(plain=solver_log) as step:
+                report = make_plan(inst, objective, options, progress=step)
+        else:
+            config = DecompositionConfig(objective=objective, subhorizon=subhorizon, lookahead=lookahead, solver=options)
+            report = _decomposed(inst, config, settings, workers or settings.workers, plain=solver_log)
+        doc = write_plan(out, inst, report)
+    except (SolverError, PlanRejected, PieceFailedError) as exc:
         raise _fail(f"{exc}. Nothing was written to {out}.", 1) from None
     _print_summary(doc, out)
+
+
+class PieceFailedError(SolverError):
+    """A decomposition piece failed on every attempt (wraps workers.ray_runner.PieceFailed)."""
+
+
+def _decomposed(inst, config: DecompositionConfig, settings: Settings, workers: int | None, plain: bool) -> PlanReport:
+    """The decomposed run on Ray, with a bar of pieces done."""
+    from workers.ray_runner import PieceFailed, ray_session, run_on_ray  # Ray loads in seconds: only when used
+
+    dag = plan_pieces(inst, config)
+    try:
+        with piece_display(len(dag.pieces), plain) as progress:
+            where = settings.ray_address or f"local, {workers or 'all'} CPUs"
+            progress(0, len(dag.pieces), f"starting Ray ({where})")
+            with ray_session(workers, settings.ray_address):
+                return run_on_ray(dag, inst, retries=settings.piece_retries, progress=progress)
+    except PieceFailed as exc:
+        raise PieceFailedError(str(exc)) from None
+
+
+@contextmanager
+def piece_display(total: int, plain: bool = False):
+    """Yield progress(done, total, message): a bar of pieces on a terminal, log lines otherwise."""
+    if plain or not console.is_terminal:
+        started = time.perf_counter()
+        yield lambda done, n, m: console.print(f"[{time.perf_counter() - started:7.1f} s] {done}/{n} {m}",
+                                               highlight=False)
+        return
+    columns = (SpinnerColumn(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("pieces", total=total)
+        yield lambda done, n, m: bar.update(task, completed=done, total=n, description=m)
 
 
 @contextmanager

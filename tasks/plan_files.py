@@ -12,10 +12,14 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
 from decomposition.instance import Instance
 from decomposition.planning import PlanReport
 from decomposition.report import stock_table, summary
 from decomposition.errors import SurgeplanError
+from decomposition.pieces import DecomposedReport
+from tasks.figures import write_figures
 
 
 class OutputError(SurgeplanError):
@@ -50,7 +54,10 @@ def atomic_directory(out: Path):
 
 
 def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
-    """shipments.csv, shares.csv, stock.csv (plan and baseline) and summary.json; returns the summary."""
+    """shipments.csv, shares.csv, stock.csv (plan and baseline), summary.json and the figures.
+
+    A decomposed run adds pieces.csv: each piece's status, seconds and attempts. Returns the summary.
+    """
     doc = summary(instance, report)
     with atomic_directory(out) as staging:
         report.result.plan.shipments.to_csv(staging / "shipments.csv", index=False)
@@ -58,5 +65,9 @@ def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
         stock_table(instance, report.result.evaluation).to_csv(staging / "stock.csv", index=False)
         report.baseline.plan.shares.to_csv(staging / "baseline_shares.csv", index=False)
         stock_table(instance, report.baseline.evaluation).to_csv(staging / "baseline_stock.csv", index=False)
+        if isinstance(report, DecomposedReport):
+            pd.DataFrame([vars(r) for r in report.pieces]).to_csv(staging / "pieces.csv", index=False)
+        write_figures(staging, instance, report.result.evaluation, report.baseline.evaluation,
+                      f"{instance.name} - {report.objective.value}")
         (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc

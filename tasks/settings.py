@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from decomposition.errors import SurgeplanError
@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     solver: Literal["highs", "cbc"] = Field("highs", description="default MILP solver")
     time_limit: float = Field(600.0, gt=0, description="default time limit per solve, seconds")
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="default relative MIP gap")
+    workers: int | None = Field(None, ge=1, description="local Ray CPUs for decomposed runs; default: all")
+    ray_address: str | None = Field(
+        None, validation_alias=AliasChoices("SURGEPLAN_RAY_ADDRESS", "RAY_ADDRESS"),
+        description="Ray cluster to join (ray://host:10001 or auto); unset: a local Ray",
+    )
+    piece_retries: int = Field(2, ge=0, description="retries of a decomposition piece that raises")
 
 
 @lru_cache

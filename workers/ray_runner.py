@@ -22,8 +22,8 @@ from typing import Any
 import ray
 
 from decomposition.instance import Instance
-from decomposition.pieces import DecomposedReport, DecompositionConfig, DecompositionPlan, Piece, PieceRecord, \
-    record_of, run_piece
+from decomposition.pieces import DecomposedReport, DecompositionConfig, DecompositionPlan, Piece, PieceProgress, \
+    PieceRecord, record_of, run_piece
 
 DEFAULT_RETRIES = 2
 PieceFunction = Callable[[Piece, Instance, DecompositionConfig, dict[str, Any]], Any]
@@ -80,7 +80,7 @@ class _Running:
 
 
 def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEFAULT_RETRIES,
-               progress: Callable[[str], None] = lambda _: None, compute: PieceFunction = run_piece,
+               progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
                ) -> DecomposedReport:
     """Compute every piece of `dag` on the Ray session in force; return the final report.
 
@@ -112,14 +112,14 @@ def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEF
             if job.attempt > retries:
                 _cancel(running)
                 raise PieceFailed(job.piece, job.attempt, exc) from exc
-            progress(f"piece {job.piece.id} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
+            progress(len(done), len(pieces),
+                     f"{job.piece.id} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
             submit(job.piece, job.attempt + 1)
             continue
         done[job.piece.id] = job.result_ref
         records[job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"], summary["seconds"],
                                             job.attempt)
-        progress(f"{len(done)}/{len(pieces)} pieces done; {job.piece.id}: {summary['status']} "
-                 f"in {summary['seconds']:.1f} s")
+        progress(len(done), len(pieces), f"{job.piece.id}: {summary['status']} in {summary['seconds']:.1f} s")
         submit_ready()
     report: DecomposedReport = ray.get(done[dag.final])
     report.pieces = [records[p.id] for p in dag.pieces]

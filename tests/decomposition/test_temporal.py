@@ -181,3 +181,39 @@ def test_glued_plans_are_feasible_and_no_better_than_the_optimum(seed, objective
         assert whole.value <= glued + 1e-6
         assert report.bound <= whole.value + 1e-6
         assert report.value <= report.baseline_value + 1e-9
+
+
+def store_overflows_later() -> Instance:
+    """b (store for 1 unit not in use, no way out) needs 3 on days 2-3 and none on day 4; a has 3.
+
+    Whatever b receives stays: on day 4 it must hold at most 1 (C6), so the whole-horizon optimum
+    sends 1 and leaves b short 2 + 2 = 4. A window over days 1-3 cannot see day 4: without the
+    storage ceiling it would send 3 and leave the next window no feasible plan.
+    """
+    return Instance(
+        name="overflow",
+        periods=["1", "2", "3", "4"],
+        units=[unit("a", 3), unit("b", 0, storage=1)],
+        arcs=[Arc(source="a", target="b", days=1)],
+        scenarios=one_scenario({"a": [0, 0, 0, 0], "b": [0, 3, 3, 0]}),
+    )
+
+
+def test_storage_ceilings_keep_later_windows_feasible():
+    inst = store_overflows_later()
+    whole = make_plan(inst, Objective.PHI4, HIGHS)
+    report = decomposed(inst, subhorizon=2, lookahead=1)
+    assert whole.value == pytest.approx(4.0)
+    assert report.value == pytest.approx(4.0)
+    assert report.result.evaluation.feasible
+
+
+def test_the_ceiling_is_the_tightest_later_store_net_of_arrivals_due():
+    from decomposition.temporal import storage_ceilings
+
+    inst = store_overflows_later()
+    window = Window(index=0, start=0, stop=2, end=3)
+    assert storage_ceilings(inst, window, StartState.initial(inst)) == ((1, 2, 1.0),)
+    travelling = StartState(on_hand=[3, 0], arrivals=[InTransit(target="b", period=3, quantity=1)])
+    assert storage_ceilings(inst, window, travelling) == ((1, 2, 0.0),)
+    assert storage_ceilings(inst, Window(index=1, start=2, stop=4, end=4), travelling) == ()

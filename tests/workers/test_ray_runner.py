@@ -67,7 +67,7 @@ def test_a_piece_that_raises_is_retried_and_its_attempts_recorded(local_ray, tmp
     inst = random_instance(4)
     dag = plan_pieces(inst, config(Objective.PHI4))
     messages = []
-    report = run_on_ray(dag, inst, compute=flaky(tmp_path), progress=messages.append)
+    report = run_on_ray(dag, inst, compute=flaky(tmp_path), progress=lambda done, total, m: messages.append(m))
     windows = [r for r in report.pieces if r.kind == "window"]
     assert windows and all(r.attempts == 2 for r in windows)
     assert any("injected fault" in m and "retrying" in m for m in messages)
