@@ -38,7 +38,7 @@ from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, lp_rel
 from decomposition.solvers import SolveOutcome, SolverOptions
 from decomposition.errors import SolverError
 from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_subhorizons, split_horizon, \
-    state_after, storage_ceilings, window_instance
+    candidate_lanes, state_after, storage_ceilings, window_instance
 
 MAIN = "main"
 PieceKind = Literal["baseline", "window", "best_window", "bound", "glue"]
@@ -207,7 +207,7 @@ def _solve_checked_window(sub: Instance, options: ModelOptions, solver: SolverOp
     With storage ceilings first; if they leave no feasible plan (the state already overfills a
     store), without them. Raises SolverError naming the window when nothing is feasible.
     """
-    lanes = shipping_lanes(sub)
+    lanes = candidate_lanes(sub, shipping_lanes(sub))
     attempts = [options, replace(options, stock_ceilings=())] if options.stock_ceilings else [options]
     for attempt in attempts:
         try:

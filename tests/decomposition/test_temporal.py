@@ -15,7 +15,7 @@ from decomposition.plan import Plan
 from decomposition.planning import make_plan
 from decomposition.solvers import SolverOptions
 from decomposition.temporal import StartState, Window, glue_subhorizons, split_horizon, state_after, window_instance
-from tests.decomposition.tiny_instances import one_scenario, unit
+from tests.decomposition.tiny_instances import one_scenario, three_units_one_donor, unit
 
 HIGHS = SolverOptions("highs", time_limit=60)
 
@@ -217,3 +217,17 @@ def test_the_ceiling_is_the_tightest_later_store_net_of_arrivals_due():
     travelling = StartState(on_hand=[3, 0], arrivals=[InTransit(target="b", period=3, quantity=1)])
     assert storage_ceilings(inst, window, travelling) == ((1, 2, 0.0),)
     assert storage_ceilings(inst, Window(index=1, start=2, stop=4, end=4), travelling) == ()
+
+
+def test_candidate_lanes_run_from_possible_surplus_to_possible_shortage_inside_the_window():
+    from decomposition.temporal import candidate_lanes
+
+    inst = three_units_one_donor()  # a holds 3, b and c short from day 2 / day 3; 3 periods, lag 1
+    lanes = shipping_lanes(inst)
+    kept = candidate_lanes(inst, lanes)
+    ids = [u.id for u in inst.units]
+    assert sorted((ids[s], ids[t]) for s, t in zip(kept.source, kept.target)) == [("a", "b"), ("a", "c")]
+    day1 = window_instance(inst, Window(index=0, start=0, stop=1, end=1), StartState.initial(inst))
+    assert len(candidate_lanes(day1, shipping_lanes(day1))) == 0  # nothing sent on day 1 lands by day 1
+    empty = window_instance(inst, Window(index=0, start=0, stop=3, end=3), StartState(on_hand=[0, 0, 0]))
+    assert len(candidate_lanes(empty, shipping_lanes(empty))) == 0  # nobody has a unit to spare
