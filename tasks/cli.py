@@ -25,7 +25,8 @@ from decomposition.pieces import DecompositionConfig, plan_pieces
 from decomposition.planning import PlanRejected, PlanReport, make_plan
 from decomposition.solvers import SOLVERS, SolverOptions
 from decomposition.spain import GRAPHS
-from tasks.plan_files import OutputError, check_output_dir, write_plan
+from decomposition.study import SPAIN_DATASETS
+from tasks.plan_files import OutputError, check_output_dir, write_plan, write_study
 from tasks.settings import Settings, SettingsError, get_settings
 
 app = typer.Typer(
@@ -71,13 +72,7 @@ def solve(
     try:
         settings = get_settings()
         check_output_dir(out, overwrite)
-        options = SolverOptions(
-            name=(solver.value if solver else settings.solver),
-            time_limit=time_limit if time_limit is not None else settings.time_limit,
-            bound_time_limit=bound_time_limit,
-            mip_gap=mip_gap if mip_gap is not None else settings.mip_gap,
-            log=solver_log,
-        )
+        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
         inst = load_instance(instance, graph.value if graph else None)
     except (InstanceError, OutputError, SettingsError) as exc:
         raise _fail(str(exc), 2) from None
@@ -95,23 +90,39 @@ def solve(
     _print_summary(doc, out)
 
 
+def _solver_options(settings: Settings, solver, time_limit, bound_time_limit, mip_gap, log: bool) -> SolverOptions:
+    """Command-line values, else the settings' defaults."""
+    return SolverOptions(
+        name=(solver.value if solver else settings.solver),
+        time_limit=time_limit if time_limit is not None else settings.time_limit,
+        bound_time_limit=bound_time_limit,
+        mip_gap=mip_gap if mip_gap is not None else settings.mip_gap,
+        log=log,
+    )
+
+
 class PieceFailedError(SolverError):
     """A decomposition piece failed on every attempt (wraps workers.ray_runner.PieceFailed)."""
 
 
 def _decomposed(inst, config: DecompositionConfig, settings: Settings, workers: int | None, plain: bool) -> PlanReport:
     """The decomposed run on Ray, with a bar of pieces done."""
-    from workers.ray_runner import PieceFailed, ray_session, run_on_ray  # Ray loads in seconds: only when used
+    [outcome] = _run_on_ray([(plan_pieces(inst, config), inst)], settings, workers, plain)
+    if isinstance(outcome, Exception):
+        raise PieceFailedError(str(outcome))
+    return outcome
 
-    dag = plan_pieces(inst, config)
-    try:
-        with piece_display(len(dag.pieces), plain) as progress:
-            where = settings.ray_address or f"local, {workers or 'all'} CPUs"
-            progress(0, len(dag.pieces), f"starting Ray ({where})")
-            with ray_session(workers, settings.ray_address):
-                return run_on_ray(dag, inst, retries=settings.piece_retries, progress=progress)
-    except PieceFailed as exc:
-        raise PieceFailedError(str(exc)) from None
+
+def _run_on_ray(jobs: list, settings: Settings, workers: int | None, plain: bool) -> list:
+    """Runs sharing the Ray workers; per run its report or the PieceFailed that stopped it."""
+    from workers.ray_runner import ray_session, run_many_on_ray  # Ray loads in seconds: only when used
+
+    total = sum(len(dag.pieces) for dag, _ in jobs)
+    with piece_display(total, plain) as progress:
+        where = settings.ray_address or f"local, {workers or 'all'} CPUs"
+        progress(0, total, f"starting Ray ({where})")
+        with ray_session(workers, settings.ray_address):
+            return run_many_on_ray(jobs, retries=settings.piece_retries, progress=progress)
 
 
 @contextmanager
@@ -168,6 +179,77 @@ def _print_summary(doc: dict, out: Path) -> None:
         f"evaluator: feasible in every scenario.\nPlan written to {out}/",
         highlight=False,
     )
+
+
+@app.command()
+def study(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for study.csv, study.json and one plan directory per configuration.")],
+    dataset: Annotated[list[str], typer.Option(help="Instance(s) to study (repeat the option). Default: spain:madrid and spain:andalucia.")] = list(SPAIN_DATASETS),
+    graph: Annotated[Optional[list[Graph]], typer.Option(help="Graph(s) of the built-in datasets that have several (repeat). Default: all of them.")] = None,
+    objective: Annotated[Optional[list[Objective]], typer.Option(help="Objective(s) (repeat). Default: all eight.")] = None,
+    subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon.", min=1)] = 7,
+    lookahead: Annotated[int, typer.Option(help="Periods solved past each sub-horizon, then dropped.", min=0)] = 1,
+    solver: Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(help="Seconds per piece (default: SURGEPLAN_TIME_LIMIT).", min=0.001)] = None,
+    bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for each configuration's LP bound (default: --time-limit).", min=0.001)] = None,
+    mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap at which a piece stops.", min=0.0, max=0.999)] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs).", min=1)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
+) -> None:
+    """Run many configurations (dataset x graph x objective) as one job on Ray and print one table.
+
+    Every configuration is decomposed into sub-horizons; all their pieces share the workers. Per configuration: Phi, non-covered demand per scenario with and without reallocation, the bound and gap, wall time and status.
+
+    Example: surgeplan study --dataset spain:madrid --graph logistic --objective phi4 --objective phi1 --time-limit 30 --out out/study
+    """
+    from decomposition.study import study_grid
+
+    try:
+        settings = get_settings()
+        check_output_dir(out, overwrite)
+        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, log=False)
+        configs = study_grid([(d, g) for d in dataset for g in _graphs_of(d, graph)], objective or list(Objective))
+        instances = {(c.dataset, c.graph): load_instance(c.dataset, c.graph) for c in configs}
+    except (InstanceError, OutputError, SettingsError) as exc:
+        raise _fail(str(exc), 2) from None
+    jobs = []
+    for c in configs:
+        inst = instances[c.dataset, c.graph]
+        config = DecompositionConfig(objective=c.objective, subhorizon=subhorizon, lookahead=lookahead, solver=options)
+        jobs.append((plan_pieces(inst, config), inst))
+    started = time.perf_counter()
+    outcomes = _run_on_ray(jobs, settings, workers, plain=False)
+    wall = time.perf_counter() - started
+    rows = write_study(out, configs, instances, outcomes, wall)
+    _print_study(rows, wall, out)
+    if any(r["status"] == "failed" for r in rows):
+        raise typer.Exit(1)
+
+
+def _graphs_of(dataset: str, chosen: list | None) -> list[str | None]:
+    """The graphs to study `dataset` on: those chosen, else all a built-in dataset has, else its own arcs."""
+    if chosen:
+        return [g.value for g in chosen]
+    entry = BUILTIN.get(dataset)
+    return list(entry.graphs) if entry and entry.graphs else [None]
+
+
+def _print_study(rows: list[dict], wall: float, out: Path) -> None:
+    table = Table(title=f"study: {len(rows)} configurations in {wall:,.0f} s")
+    for column in ("configuration", "status", "value", "no realloc.", "bound", "gap", "NCD per scenario", "wall s"):
+        table.add_column(column, justify="left" if column in ("configuration", "status") else "right")
+    for r in rows:
+        if r["status"] == "failed":
+            table.add_row(r["configuration"], "failed", "", "", "", "", r["error"][:60], "")
+            continue
+        table.add_row(
+            r["configuration"], r["status"], f"{r['value']:,.2f}", f"{r['baseline']:,.2f}",
+            "unknown" if r["bound"] is None else f"{r['bound']:,.2f}",
+            "unknown" if r["gap"] is None else f"{100 * r['gap']:.1f} %",
+            " / ".join(f"{v:,.0f}" for v in r["ncd_per_scenario"].values()), f"{r['wall_seconds']:,.0f}",
+        )
+    Console().print(table)
+    Console().print(f"Written to {out}/ (study.csv, study.json, one plan directory per configuration)", highlight=False)
 
 
 @app.command()

@@ -71,3 +71,19 @@ def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
                       f"{instance.name} - {report.objective.value}")
         (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc
+
+
+def write_study(out: Path, configs: list, instances: dict, outcomes: list, wall: float) -> list[dict]:
+    """study.csv and study.json (one row per configuration) and each configuration's plan directory."""
+    from decomposition.study import study_row
+
+    rows = []
+    with atomic_directory(out) as staging:
+        for config, outcome in zip(configs, outcomes):
+            instance = instances[config.dataset, config.graph]
+            rows.append(study_row(config, [sc.id for sc in instance.scenarios], outcome))
+            if not isinstance(outcome, Exception):
+                write_plan(staging / config.label.replace(":", "-").replace("/", "_"), instance, outcome)
+        pd.DataFrame(rows).to_csv(staging / "study.csv", index=False)
+        (staging / "study.json").write_text(json.dumps({"wall_seconds": wall, "rows": rows}, indent=2) + "\n")
+    return rows

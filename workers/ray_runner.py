@@ -74,6 +74,7 @@ def _remote_piece(compute: PieceFunction, piece: Piece, instance: Instance, conf
 
 @dataclass
 class _Running:
+    job: int
     piece: Piece
     result_ref: ray.ObjectRef
     attempt: int
@@ -84,49 +85,89 @@ def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEF
                ) -> DecomposedReport:
     """Compute every piece of `dag` on the Ray session in force; return the final report.
 
-    `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults).
+    `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults). Raises
+    PieceFailed when a piece fails on every attempt.
     """
-    instance_ref = ray.put(instance)  # shipped once, shared by every piece
-    pieces = {p.id: p for p in dag.pieces}
-    waiting = dict(pieces)
-    done: dict[str, ray.ObjectRef] = {}
-    records: dict[str, PieceRecord] = {}
+    [outcome] = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute)
+    if isinstance(outcome, PieceFailed):
+        raise outcome
+    return outcome
+
+
+def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: int = DEFAULT_RETRIES,
+                    progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
+                    ) -> list[DecomposedReport | PieceFailed]:
+    """Several runs as one job: all their pieces share the workers, whichever is ready goes next.
+
+    Returns, per run, its report or the PieceFailed that stopped it (the other runs go on).
+    """
+    instance_refs = [ray.put(instance) for _, instance in jobs]  # shipped once, shared by every piece
+    waiting = {(n, p.id): p for n, (dag, _) in enumerate(jobs) for p in dag.pieces}
+    total = len(waiting)
+    done: dict[tuple[int, str], ray.ObjectRef] = {}
+    records: dict[tuple[int, str], PieceRecord] = {}
+    failed: dict[int, PieceFailed] = {}
     running: dict[ray.ObjectRef, _Running] = {}
 
-    def submit(piece: Piece, attempt: int) -> None:
-        record_ref, result_ref = _remote_piece.remote(compute, piece, instance_ref, dag.config, piece.depends_on,
-                                                      *(done[d] for d in piece.depends_on))
-        running[record_ref] = _Running(piece, result_ref, attempt)
+    def submit(n: int, piece: Piece, attempt: int) -> None:
+        dag = jobs[n][0]
+        record_ref, result_ref = _remote_piece.remote(compute, piece, instance_refs[n], dag.config, piece.depends_on,
+                                                      *(done[n, d] for d in piece.depends_on))
+        running[record_ref] = _Running(n, piece, result_ref, attempt)
 
     def submit_ready() -> None:
-        for pid in [pid for pid, p in waiting.items() if all(d in done for d in p.depends_on)]:
-            submit(waiting.pop(pid), 1)
+        ready = [key for key, p in waiting.items() if all((key[0], d) in done for d in p.depends_on)]
+        for key in ready:
+            submit(key[0], waiting.pop(key), 1)
 
+    started = time.perf_counter()
+    finished: dict[int, float] = {}
     submit_ready()
     while running:
         [ready], _ = ray.wait(list(running), num_returns=1)
         job = running.pop(ready)
+        label = f"{job.piece.id}" if len(jobs) == 1 else f"run {job.job + 1}: {job.piece.id}"
         try:
             summary = ray.get(ready)
         except Exception as exc:  # the piece raised (Ray wraps it) or its worker died for good
-            if job.attempt > retries:
-                _cancel(running)
-                raise PieceFailed(job.piece, job.attempt, exc) from exc
-            progress(len(done), len(pieces),
-                     f"{job.piece.id} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
-            submit(job.piece, job.attempt + 1)
+            if job.attempt <= retries:
+                progress(len(done), total, f"{label} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
+                submit(job.job, job.piece, job.attempt + 1)
+            else:
+                failed[job.job] = PieceFailed(job.piece, job.attempt, exc)
+                _drop_run(job.job, waiting, running)
+                progress(len(done), total, f"{label} failed for good: {failed[job.job]}")
             continue
-        done[job.piece.id] = job.result_ref
-        records[job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"], summary["seconds"],
-                                            job.attempt)
-        progress(len(done), len(pieces), f"{job.piece.id}: {summary['status']} in {summary['seconds']:.1f} s")
+        done[job.job, job.piece.id] = job.result_ref
+        records[job.job, job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"],
+                                                     summary["seconds"], job.attempt)
+        progress(len(done), total, f"{label}: {summary['status']} in {summary['seconds']:.1f} s")
+        if job.piece.id == jobs[job.job][0].final:
+            finished[job.job] = time.perf_counter() - started
         submit_ready()
-    report: DecomposedReport = ray.get(done[dag.final])
-    report.pieces = [records[p.id] for p in dag.pieces]
-    return report
+    outcomes: list[DecomposedReport | PieceFailed] = []
+    for n, (dag, _) in enumerate(jobs):
+        if n in failed:
+            outcomes.append(failed[n])
+            continue
+        report: DecomposedReport = ray.get(done[n, dag.final])
+        report.pieces = [records[n, p.id] for p in dag.pieces]
+        report.timings["wall"] = finished[n]  # from the start of the whole job: runs share the workers
+        outcomes.append(report)
+    return outcomes
 
 
-def _cancel(running: dict[ray.ObjectRef, _Running]) -> None:
-    """Stop the pieces still running when the run fails (their solvers die with their workers)."""
-    for ref in running:
+def _drop_run(n: int, waiting: dict, running: dict[ray.ObjectRef, _Running]) -> None:
+    """Forget a failed run's pending pieces and stop its running ones."""
+    for key in [k for k in waiting if k[0] == n]:
+        del waiting[key]
+    stopping = [ref for ref, r in running.items() if r.job == n]
+    for ref in stopping:
+        del running[ref]
+    _cancel(stopping)
+
+
+def _cancel(refs: list[ray.ObjectRef]) -> None:
+    """Stop pieces still running (their solvers die with their worker processes)."""
+    for ref in refs:
         ray.cancel(ref, force=True)

@@ -130,3 +130,19 @@ def test_an_existing_ray_session_is_reused_not_shut_down(local_ray):
     with ray_session(workers=1):
         pass
     assert ray.is_initialized()
+
+
+def test_runs_sharing_the_workers_fail_alone(local_ray):
+    from workers.ray_runner import run_many_on_ray
+
+    good, bad = random_instance(6), random_instance(7).with_changes(name="doomed")
+
+    def fails_on_doomed(piece, instance, cfg, inputs):
+        if instance.name == "doomed" and piece.kind == "window":
+            raise ValueError("doomed window")
+        return run_piece(piece, instance, cfg, inputs)
+
+    jobs = [(plan_pieces(good, config(Objective.PHI4)), good), (plan_pieces(bad, config(Objective.PHI4)), bad)]
+    first, second = run_many_on_ray(jobs, compute=fails_on_doomed, retries=0)
+    assert isinstance(second, PieceFailed) and "doomed window" in str(second)
+    assert first.result.evaluation.feasible and first.timings["wall"] > 0

@@ -1,0 +1,102 @@
+"""The Spain study (2 regions x 2 graphs x 8 objectives, 3 scenarios) decomposed, on local Ray.
+
+Prints one row per configuration (status, Phi, baseline, bound, gap, non-covered demand per
+scenario, wall time, largest piece), the total wall time, and, in the same run, the speed-up
+from 1 to 2 Ray workers on a sample of configurations (parallel efficiency = T1 / (2 T2)).
+With --compare-lookahead L, every configuration is also run with lookahead L and both values
+are printed (plain gluing is lookahead 1, the seed's overlap period).
+
+    .venv/bin/python benchmarks/spain_study.py --time-limit 30 --mip-gap 0.01 --bound-time-limit 300
+    .venv/bin/python benchmarks/spain_study.py --dataset spain:madrid --objective phi4 --speedup-sample 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+import psutil
+
+from decomposition.datasets import load_instance
+from decomposition.objectives import Objective
+from decomposition.pieces import DecompositionConfig, plan_pieces
+from decomposition.solvers import SolverOptions
+from decomposition.study import SPAIN_DATASETS, SPAIN_GRAPHS, study_grid, study_row
+from workers.ray_runner import ray_session, run_many_on_ray
+
+
+def run_study(configs, instances, options, args, lookahead: int, workers: int) -> tuple[list, float]:
+    jobs = []
+    for c in configs:
+        inst = instances[c.dataset, c.graph]
+        config = DecompositionConfig(objective=c.objective, subhorizon=args.subhorizon, lookahead=lookahead,
+                                     solver=options)
+        jobs.append((plan_pieces(inst, config), inst))
+    done = [0]
+
+    def progress(n, total, message):
+        if n > done[0]:
+            done[0] = n
+            print(f"  [{time.perf_counter() - started:7.0f} s] {n}/{total} {message}", flush=True)
+
+    started = time.perf_counter()
+    with ray_session(workers=workers):
+        outcomes = run_many_on_ray(jobs, progress=progress)
+    return outcomes, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", action="append", help="default: both Spanish regions")
+    parser.add_argument("--graph", action="append", help="default: complete and logistic")
+    parser.add_argument("--objective", action="append", type=Objective, help="default: all eight")
+    parser.add_argument("--subhorizon", type=int, default=7)
+    parser.add_argument("--lookahead", type=int, default=1)
+    parser.add_argument("--compare-lookahead", type=int, default=None)
+    parser.add_argument("--time-limit", type=float, default=30.0, help="seconds per piece")
+    parser.add_argument("--bound-time-limit", type=float, default=300.0)
+    parser.add_argument("--mip-gap", type=float, default=0.01)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--speedup-sample", type=int, default=0, help="configurations timed with 1 and 2 workers")
+    args = parser.parse_args()
+
+    pairs = [(d, g) for d in (args.dataset or SPAIN_DATASETS) for g in (args.graph or SPAIN_GRAPHS)]
+    configs = study_grid(pairs, args.objective or list(Objective))
+    instances = {p: load_instance(*p) for p in pairs}
+    options = SolverOptions("highs", time_limit=args.time_limit, bound_time_limit=args.bound_time_limit,
+                            mip_gap=args.mip_gap)
+    print(f"{len(configs)} configurations, sub-horizon {args.subhorizon}, lookahead {args.lookahead}, "
+          f"{args.time_limit:g} s per piece, MIP gap {args.mip_gap:g}, {args.workers} workers", flush=True)
+
+    outcomes, wall = run_study(configs, instances, options, args, args.lookahead, args.workers)
+    rows = [study_row(c, [s.id for s in instances[c.dataset, c.graph].scenarios], o) for c, o in zip(configs, outcomes)]
+    if args.compare_lookahead is not None:
+        ahead, wall_ahead = run_study(configs, instances, options, args, args.compare_lookahead, args.workers)
+        for row, c, o in zip(rows, configs, ahead):
+            other = study_row(c, [s.id for s in instances[c.dataset, c.graph].scenarios], o)
+            row[f"value_lookahead_{args.compare_lookahead}"] = other["value"]
+        print(f"lookahead {args.compare_lookahead}: total wall {wall_ahead:,.0f} s")
+
+    table = pd.DataFrame(rows)
+    table["ncd_per_scenario"] = table["ncd_per_scenario"].map(lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else "")
+    table["baseline_ncd_per_scenario"] = table["baseline_ncd_per_scenario"].map(
+        lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else "")
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:,.3f}".format):
+        print(table.drop(columns=["error"]).to_string(index=False))
+    print(f"total wall time: {wall:,.1f} s for {len(configs)} configurations on {args.workers} workers; "
+          f"largest piece {table['largest_piece_seconds'].max():,.1f} s; "
+          f"peak RSS of this process {psutil.Process().memory_info().rss / 2**30:.2f} GiB")
+
+    if args.speedup_sample:
+        sample = configs[: args.speedup_sample]
+        _, one = run_study(sample, instances, options, args, args.lookahead, 1)
+        _, two = run_study(sample, instances, options, args, args.lookahead, 2)
+        print(json.dumps({"speedup_sample": [c.label for c in sample], "wall_1_worker": round(one, 1),
+                          "wall_2_workers": round(two, 1), "speedup": round(one / two, 3),
+                          "parallel_efficiency": round(one / (2 * two), 3)}))
+
+
+if __name__ == "__main__":
+    main()
