@@ -12,7 +12,7 @@ Pieces of one run:
   one independent piece per scenario;
 - `window` (chain = a scenario id, regret only): that scenario's own decomposed plan, whose
   value is the reference Phi*(w) of the whole horizon (the best known; see `assemble_report`);
-- `bound`: the LP relaxation of the whole-horizon model, a lower bound on the criterion;
+- `bound`: the pooled relaxation's LP bound on the whole horizon (`bounds.py`);
 - `glue`: glue the main chain, evaluate it over the whole horizon in every scenario, keep the
   baseline if the glued plan is worse, and report.
 """
@@ -30,11 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from decomposition.evaluation import evaluate
 from decomposition.instance import Instance
-from decomposition.model import ModelOptions, build_model
+from decomposition.bounds import pooled_bound
+from decomposition.model import ModelOptions
 from decomposition.network import shipping_lanes
 from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
-from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, lp_relaxation_bound, solve_checked
+from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, solve_checked
 from decomposition.solvers import SolveOutcome, SolverOptions
 from decomposition.errors import SolverError
 from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_subhorizons, split_horizon, \
@@ -190,7 +191,7 @@ def run_piece(piece: Piece, instance: Instance, config: DecompositionConfig, inp
     if piece.kind == "best_window":
         return _best_in_window(piece, instance, config, inputs, started)
     if piece.kind == "bound":
-        return _lp_bound(instance, config, inputs, started)
+        return _lower_bound(instance, config, inputs, started)
     if piece.kind == "glue":
         return assemble_report(instance, config, inputs)
     raise ValueError(f"piece '{piece.id}': unknown kind '{piece.kind}'")
@@ -279,8 +280,8 @@ def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np
     return values.min(axis=0)
 
 
-def _lp_bound(instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float) -> BoundResult:
-    """LP relaxation of the whole-horizon model (criterion only): a lower bound.
+def _lower_bound(instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float) -> BoundResult:
+    """The pooled relaxation's LP bound on the whole horizon (see `bounds.py`): seconds, not hours.
 
     For regret, it is built with the reference chains' Phi*(w); any plan's Phi(w) is at least the
     true Phi*(w), so this bounds the regret relative to any smaller reference too.
@@ -289,8 +290,7 @@ def _lp_bound(instance: Instance, config: DecompositionConfig, inputs: dict[str,
     if config.objective.is_regret:
         best = tuple(reference_best(instance, config.objective.base, list(_reference_plans(instance, inputs).values())))
     options = ModelOptions(config.objective, tie_break=0.0, best_per_scenario=best)
-    model = build_model(instance, shipping_lanes(instance), options)
-    bound, status = lp_relaxation_bound(model, config.solver)
+    bound, status = pooled_bound(instance, shipping_lanes(instance), options, config.solver)
     return BoundResult(bound, status, time.perf_counter() - started)
 
 
@@ -330,7 +330,7 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     baseline_value = baseline.checked.evaluation.value(config.objective, best)
     if baseline_value < evaluation.value(config.objective, best) - 1e-9:
         result = replace(baseline.checked, solve=SolveOutcome("baseline_kept", math.nan, -math.inf, solve_seconds))
-    timings = {"baseline": baseline.seconds, "windows": solve_seconds, "lp_bound": bound.seconds,
+    timings = {"baseline": baseline.seconds, "windows": solve_seconds, "bound": bound.seconds,
                "glue": time.perf_counter() - started}
     return DecomposedReport(
         objective=config.objective, solver=config.solver, tie_break=config.window_tie_break,

@@ -96,6 +96,14 @@ def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
 
 def test_plain_criteria_are_bounded_by_zero_when_nothing_better_is_known(monkeypatch):
     monkeypatch.setattr(planning, "lp_relaxation_bound", lambda model, solver: (-math.inf, "time_limit"))
+    monkeypatch.setattr(planning, "pooled_bound", lambda *args: (-math.inf, "time_limit"))
     report = make_plan(three_units_one_donor(), Objective.PHI2, SolverOptions("highs"))
     assert report.bound == 0.0  # Phi2 has a tie-breaker, so the MIP bound does not count; NCD+ >= 0 does
     assert report.gap == pytest.approx(1.0)  # value 1 (hand-derived), bound 0
+
+
+def test_the_pooled_bound_stands_in_when_the_full_lp_does_not_finish(monkeypatch):
+    monkeypatch.setattr(planning, "lp_relaxation_bound", lambda model, solver: (-math.inf, "time_limit"))
+    report = make_plan(three_units_one_donor(), Objective.PHI4, SolverOptions("highs"))
+    assert report.lp_status == "pooled relaxation optimal"
+    assert 0.0 < report.lp_bound <= report.value + 1e-9  # Phi4* = 2 by hand; a tight pooled bound is 2
