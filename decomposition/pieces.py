@@ -8,10 +8,10 @@ results between them.
 Pieces of one run:
 - `baseline`: the whole-horizon no-reallocation plan (the fallback and the comparison);
 - `window` (chain "main"): sub-horizon k from the state window k-1 left, keeping T_k;
-- `best_window` (regret only): Phi*_k(w) of window k alone in scenario w, from the same state,
-  one independent piece per scenario;
-- `window` (chain = a scenario id, regret only): that scenario's own decomposed plan, whose
-  value is the reference Phi*(w) of the whole horizon (the best known; see `assemble_report`);
+- `window` (chain = a scenario id, regret only): scenario w's own decomposed plan. Its window k
+  gives Phi*_k(w), the offset of scenario w in the main chain's window-k regret; the chains of
+  different scenarios are independent pieces, solved in parallel. The glued chain's value is
+  the reference Phi*(w) of the whole horizon (the best known; see `assemble_report`).
 - `bound`: the pooled relaxation's LP bound on the whole horizon (`bounds.py`);
 - `glue`: glue the main chain, evaluate it over the whole horizon in every scenario, keep the
   baseline if the glued plan is worse, and report.
@@ -42,7 +42,7 @@ from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_s
     candidate_lanes, state_after, storage_ceilings, window_instance
 
 MAIN = "main"
-PieceKind = Literal["baseline", "window", "best_window", "bound", "glue"]
+PieceKind = Literal["baseline", "window", "bound", "glue"]
 
 
 class DecompositionConfig(BaseModel):
@@ -71,7 +71,6 @@ class Piece(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     chain: str | None = None  # "main" or the scenario id of a reference chain
     window: Window | None = None
-    scenario: str | None = None  # best_window: the scenario w of Phi*_k(w)
 
 
 class DecompositionPlan(BaseModel):
@@ -88,20 +87,17 @@ class DecompositionPlan(BaseModel):
 
 @dataclass
 class WindowResult:
-    """A solved window: its kept plan (window periods), the state it leaves, and how it was solved."""
+    """A solved window: its kept plan (window periods), the state it leaves, and how it was solved.
+
+    `value`: the criterion over the whole window (lookahead included), for the regret offsets.
+    """
 
     window: Window
     plan: Plan
     state: StartState
     status: str
     seconds: float
-
-
-@dataclass
-class BestResult:
     value: float
-    status: str
-    seconds: float
 
 
 @dataclass
@@ -146,12 +142,7 @@ def plan_pieces(instance: Instance, config: DecompositionConfig) -> Decompositio
             references.append(_window_id(sc.id, len(windows) - 1))
     for k, window in enumerate(windows):
         previous = [_window_id(MAIN, k - 1)] if k else []
-        best = []
-        if config.objective.is_regret:
-            for sc in instance.scenarios:
-                best.append(f"{MAIN}/window{k}/best/{sc.id}")
-                pieces.append(Piece(id=best[-1], kind="best_window", depends_on=previous, chain=MAIN,
-                                    window=window, scenario=sc.id))
+        best = [_window_id(sc.id, k) for sc in instance.scenarios] if config.objective.is_regret else []
         pieces.append(Piece(id=_window_id(MAIN, k), kind="window", depends_on=previous + best, chain=MAIN,
                             window=window))
     pieces.append(Piece(id="bound", kind="bound", depends_on=_all_windows_of(references, windows)))
@@ -188,8 +179,6 @@ def run_piece(piece: Piece, instance: Instance, config: DecompositionConfig, inp
         return BaselineResult(checked, time.perf_counter() - started)
     if piece.kind == "window":
         return _solve_window(piece, instance, config, inputs, started)
-    if piece.kind == "best_window":
-        return _best_in_window(piece, instance, config, inputs, started)
     if piece.kind == "bound":
         return _lower_bound(instance, config, inputs, started)
     if piece.kind == "glue":
@@ -237,26 +226,16 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
     checked = _solve_checked_window(sub, options, config.solver)
     after = state_after(chain_instance, window, state, checked.plan, shipping_lanes(chain_instance))
-    return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started)
+    value = checked.evaluation.phi[config.objective.base.value]
+    return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value)
 
 
 def _window_best(piece: Piece, instance: Instance, inputs: dict[str, Any]) -> tuple[float, ...] | None:
-    ids = [f"{piece.id}/best/{sc.id}" for sc in instance.scenarios]
+    """Phi*_k(w) for every scenario: window k of each scenario's own chain (regret only)."""
+    ids = [_window_id(sc.id, piece.window.index) for sc in instance.scenarios]
     if ids[0] not in inputs:
         return None
     return tuple(inputs[i].value for i in ids)
-
-
-def _best_in_window(piece: Piece, instance: Instance, config: DecompositionConfig, inputs: dict[str, Any],
-                    started: float) -> BestResult:
-    """Phi*_k(w): window k alone, scenario w alone, from the main chain's state."""
-    base = config.objective.base
-    single = instance.restricted_to(piece.scenario)
-    state = _start_state(piece, instance, inputs)
-    sub = window_instance(single, piece.window, state)
-    options = ModelOptions(base, tie_break=0.0, stock_ceilings=storage_ceilings(single, piece.window, state))
-    checked = _solve_checked_window(sub, options, config.solver)
-    return BestResult(checked.evaluation.phi[base.value], checked.solve.status, time.perf_counter() - started)
 
 
 def _reference_plans(instance: Instance, inputs: dict[str, Any]) -> dict[str, Plan]:
