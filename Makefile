@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/surgeplan solve spain:madrid --graph logistic --objective phi4 --time-limit 300 --out out/madrid-logistic-phi4 --overwrite
+	$(VENV)/bin/surgeplan solve spain:madrid --graph logistic --objective phi4 --subhorizon 7 --time-limit 60 --out out/madrid-logistic-phi4 --overwrite
 
 test: $(STAMP)
 	$(VENV)/bin/pytest

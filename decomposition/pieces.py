@@ -28,16 +28,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from decomposition.bounds import pooled_bound
+from decomposition.errors import SolverError
 from decomposition.evaluation import evaluate
 from decomposition.instance import Instance
-from decomposition.bounds import pooled_bound
 from decomposition.model import ModelOptions
 from decomposition.network import shipping_lanes
 from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
 from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, solve_checked
 from decomposition.solvers import SolveOutcome, SolverOptions
-from decomposition.errors import SolverError
 from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_subhorizons, split_horizon, \
     candidate_lanes, state_after, storage_ceilings, window_instance
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from decomposition.evaluation import evaluate
-from decomposition.instance import Arc, FairnessRegion, Instance, Scenario, SharingGroup
+from decomposition.instance import Arc, FairnessRegion, Instance, SharingGroup
 from decomposition.model import ModelOptions, build_model, relax_to_criterion
 from decomposition.network import shipping_lanes
 from decomposition.objectives import Objective
