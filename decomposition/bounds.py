@@ -31,7 +31,8 @@ import pyomo.environ as pyo
 
 from decomposition.errors import SolverError
 from decomposition.instance import Instance
-from decomposition.model import ModelData, ModelOptions, _send_capacity, define_objective, define_share_extra_stock_c4
+from decomposition.model import ModelData, ModelOptions, _send_capacity, define_non_covered_demand, define_objective, \
+    define_share_extra_stock_c4, define_storage_c6
 from decomposition.network import Lanes
 from decomposition.solvers import SolverOptions, solve
 
@@ -57,12 +58,8 @@ def build_pooled_relaxation(instance: Instance, lanes: Lanes, options: ModelOpti
     _pool_and_balance(m, data)
     _send_and_receive(m, data)
     define_share_extra_stock_c4(m, data)
-    least, d = data.demand.min(axis=0), data.demand
-    bounded = [i for i, u in enumerate(instance.units) if u.storage is not None]
-    m.c6_storage = pyo.Constraint(
-        bounded, m.T, rule=lambda m, i, t: m.H[i, t] - float(least[i, t - 1]) <= instance.units[i].storage)
-    m.ncd_definition = pyo.Constraint(
-        m.W, m.I, m.T, rule=lambda m, w, i, t: m.ncd[w, i, t] >= float(d[w, i, t - 1]) - m.H[i, t])
+    define_storage_c6(m, data)
+    define_non_covered_demand(m, data)
     define_objective(m, data, replace(options, tie_break=0.0))
     return m
 

@@ -33,7 +33,7 @@ from decomposition.errors import SolverError
 from decomposition.evaluation import evaluate
 from decomposition.instance import Instance
 from decomposition.model import ModelOptions
-from decomposition.network import shipping_lanes
+from decomposition.network import Lanes, shipping_lanes
 from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
 from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, solve_checked
@@ -191,13 +191,13 @@ def _start_state(piece: Piece, instance: Instance, inputs: dict[str, Any]) -> St
     return inputs[_window_id(piece.chain, k - 1)].state if k else StartState.initial(instance)
 
 
-def _solve_checked_window(sub: Instance, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
+def _solve_checked_window(sub: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
     """The window's model with its own no-reallocation plan as fallback (never worse than it).
 
     With storage ceilings first; if they leave no feasible plan (the state already overfills a
     store), without them. Raises SolverError naming the window when nothing is feasible.
     """
-    lanes = candidate_lanes(sub, shipping_lanes(sub))
+    lanes = candidate_lanes(sub, lanes)  # `lanes` of the whole instance: a window has the same arcs
     attempts = [options, replace(options, stock_ceilings=())] if options.stock_ceilings else [options]
     for attempt in attempts:
         try:
@@ -224,8 +224,9 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     state = _start_state(piece, chain_instance, inputs)
     sub = window_instance(chain_instance, window, state)
     options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
-    checked = _solve_checked_window(sub, options, config.solver)
-    after = state_after(chain_instance, window, state, checked.plan, shipping_lanes(chain_instance))
+    lanes = shipping_lanes(chain_instance)
+    checked = _solve_checked_window(sub, lanes, options, config.solver)
+    after = state_after(chain_instance, window, state, checked.plan, lanes)
     value = checked.evaluation.phi[config.objective.base.value]
     return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value)
 
