@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--mip-gap", type=float, default=0.01)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--speedup-sample", type=int, default=0, help="configurations timed with 1 and 2 workers")
+    parser.add_argument("--no-study", action="store_true", help="only the speed-up sample")
+    parser.add_argument("--csv", help="also write the study's table to this CSV file")
     args = parser.parse_args()
 
     pairs = [(d, g) for d in (args.dataset or SPAIN_DATASETS) for g in (args.graph or SPAIN_GRAPHS)]
@@ -70,6 +72,18 @@ def main() -> None:
     print(f"{len(configs)} configurations, sub-horizon {args.subhorizon}, lookahead {args.lookahead}, "
           f"{args.time_limit:g} s per piece, MIP gap {args.mip_gap:g}, {args.workers} workers", flush=True)
 
+    if not args.no_study:
+        print_study(configs, instances, options, args)
+    if args.speedup_sample:
+        sample = configs[: args.speedup_sample]
+        _, one = run_study(sample, instances, options, args, args.lookahead, 1)
+        _, two = run_study(sample, instances, options, args, args.lookahead, 2)
+        print(json.dumps({"speedup_sample": [c.label for c in sample], "wall_1_worker": round(one, 1),
+                          "wall_2_workers": round(two, 1), "speedup": round(one / two, 3),
+                          "parallel_efficiency": round(one / (2 * two), 3)}))
+
+
+def print_study(configs, instances, options, args) -> None:
     outcomes, wall = run_study(configs, instances, options, args, args.lookahead, args.workers)
     rows = [study_row(c, [s.id for s in instances[c.dataset, c.graph].scenarios], o) for c, o in zip(configs, outcomes)]
     if args.compare_lookahead is not None:
@@ -80,6 +94,8 @@ def main() -> None:
         print(f"lookahead {args.compare_lookahead}: total wall {wall_ahead:,.0f} s")
 
     table = pd.DataFrame(rows)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
     table["ncd_per_scenario"] = table["ncd_per_scenario"].map(lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else "")
     table["baseline_ncd_per_scenario"] = table["baseline_ncd_per_scenario"].map(
         lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else "")
@@ -88,14 +104,6 @@ def main() -> None:
     print(f"total wall time: {wall:,.1f} s for {len(configs)} configurations on {args.workers} workers; "
           f"largest piece {table['largest_piece_seconds'].max():,.1f} s; "
           f"peak RSS of this process {psutil.Process().memory_info().rss / 2**30:.2f} GiB")
-
-    if args.speedup_sample:
-        sample = configs[: args.speedup_sample]
-        _, one = run_study(sample, instances, options, args, args.lookahead, 1)
-        _, two = run_study(sample, instances, options, args, args.lookahead, 2)
-        print(json.dumps({"speedup_sample": [c.label for c in sample], "wall_1_worker": round(one, 1),
-                          "wall_2_workers": round(two, 1), "speedup": round(one / two, 3),
-                          "parallel_efficiency": round(one / (2 * two), 3)}))
 
 
 if __name__ == "__main__":

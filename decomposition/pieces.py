@@ -196,19 +196,46 @@ def _solve_checked_window(sub: Instance, lanes: Lanes, options: ModelOptions, so
 
     With storage ceilings first; if they leave no feasible plan (the state already overfills a
     store), without them. Raises SolverError naming the window when nothing is feasible.
+    The solver's time limit is the budget of the whole piece, shared by all these solves.
     """
     lanes = candidate_lanes(sub, lanes)  # `lanes` of the whole instance: a window has the same arcs
     attempts = [options, replace(options, stock_ceilings=())] if options.stock_ceilings else [options]
+    budget = PieceBudget.of(solver)
     for attempt in attempts:
         try:
-            fallback, _ = solve_checked(sub, lanes, replace(attempt, reallocation=False), solver)
+            fallback, _ = solve_checked(sub, lanes, replace(attempt, reallocation=False), budget.remaining())
         except SolverError:
             fallback = None  # doing nothing overfills a store; a plan may still avoid it
         try:
-            return solve_checked(sub, lanes, attempt, solver, fallback=fallback)[0]
+            return solve_checked(sub, lanes, attempt, budget.remaining(), fallback=fallback)[0]
         except SolverError as exc:
             error = exc
     raise SolverError(f"{sub.name}: no feasible plan from the state the earlier sub-horizons left ({error})")
+
+
+@dataclass(frozen=True)
+class PieceBudget:
+    """A piece's time limit spread over its solves: each gets what the earlier ones left.
+
+    Every solve still gets MIN_SOLVE_SECONDS, so a piece overshoots its limit by at most that
+    per solve (plus model building) instead of by a whole limit per solve.
+    """
+
+    solver: SolverOptions
+    deadline: float | None
+
+    MIN_SOLVE_SECONDS = 1.0
+
+    @classmethod
+    def of(cls, solver: SolverOptions) -> PieceBudget:
+        limit = solver.time_limit
+        return cls(solver, None if limit is None else time.monotonic() + limit)
+
+    def remaining(self) -> SolverOptions:
+        if self.deadline is None:
+            return self.solver
+        left = max(self.deadline - time.monotonic(), self.MIN_SOLVE_SECONDS)
+        return replace(self.solver, time_limit=left)
 
 
 def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig, inputs: dict[str, Any],

@@ -7,6 +7,9 @@ a piece that raises is resubmitted here, up to `retries` more times, and its att
 recorded. A piece that reaches its solver time limit is not a failure: it returns its
 incumbent, marked "time_limit" in its record.
 
+Only as many pieces as the session has CPUs are submitted at once, longest remaining path first:
+a run is gated by its chain of windows, so those go before the baseline and the bound.
+
 Local Ray with `workers` CPUs when no address is given; `address` (or RAY_ADDRESS) joins a cluster.
 """
 
@@ -115,9 +118,14 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
                                                       *(done[n, d] for d in piece.depends_on))
         running[record_ref] = _Running(n, piece, result_ref, attempt)
 
+    priority = {(n, pid): level for n, (dag, _) in enumerate(jobs) for pid, level in _levels(dag).items()}
+    slots = _slots()
+
     def submit_ready() -> None:
+        """Keep every CPU busy, longest remaining path first (the chains of windows gate each run)."""
         ready = [key for key, p in waiting.items() if all((key[0], d) in done for d in p.depends_on)]
-        for key in ready:
+        ready.sort(key=lambda key: (-priority[key], key[0]))
+        for key in ready[: max(slots - len(running), 0)]:
             submit(key[0], waiting.pop(key), 1)
 
     started = time.perf_counter()
@@ -155,6 +163,24 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
         report.timings["wall"] = finished[n]  # from the start of the whole job: runs share the workers
         outcomes.append(report)
     return outcomes
+
+
+def _levels(dag: DecompositionPlan) -> dict[str, int]:
+    """Each piece's number of pieces on the longest path from it to the end of its run."""
+    level: dict[str, int] = {}
+    for piece in reversed(dag.pieces):  # dependencies come first, so every dependant is known
+        level.setdefault(piece.id, 1)
+        for d in piece.depends_on:
+            level[d] = max(level.get(d, 1), level[piece.id] + 1)
+    return level
+
+
+def _slots() -> int:
+    """How many pieces run at once: one per CPU of the Ray session (local or cluster).
+
+    Ray would queue more, in submission order; holding them here lets the critical path go first.
+    """
+    return max(int(ray.cluster_resources().get("CPU", 1)), 1)
 
 
 def _drop_run(n: int, waiting: dict, running: dict[ray.ObjectRef, _Running]) -> None:

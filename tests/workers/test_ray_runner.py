@@ -15,7 +15,7 @@ from decomposition.objectives import Objective
 from decomposition.pieces import DecompositionConfig, plan_pieces, run_in_order, run_piece
 from decomposition.solvers import SolverOptions
 from tests.decomposition.test_temporal import random_instance
-from workers.ray_runner import PieceFailed, ray_session, run_on_ray
+from workers.ray_runner import PieceFailed, _levels, ray_session, run_on_ray
 
 HIGHS = SolverOptions("highs", time_limit=60)
 
@@ -50,6 +50,37 @@ def test_regret_pieces_of_one_window_are_independent():
     assert all(p.depends_on == [f"{p.chain}/window0"] for p in best)  # no scenario waits for another
     window1 = next(p for p in dag.pieces if p.id == "main/window1")
     assert set(window1.depends_on) == {"main/window0", *(p.id for p in best)}
+
+
+def test_the_longest_remaining_path_is_counted_in_pieces():
+    dag = plan_pieces(random_instance(3), config(subhorizon=3))  # 3 windows of the 8-period horizon
+    level = _levels(dag)
+    assert level["glue"] == 1 and level["baseline"] == 2 and level["bound"] == 2
+    assert [level[f"main/window{k}"] for k in range(3)] == [4, 3, 2]
+    scenario = random_instance(3).scenarios[0].id
+    assert level[f"{scenario}/window0"] == 5  # it gates main/window0 (and its own window1)
+
+
+def stamped(log_dir: Path):
+    """run_piece, leaving a file per piece with the times it started and ended."""
+    def compute(piece, instance, cfg, inputs):
+        began = time.time()
+        result = run_piece(piece, instance, cfg, inputs)
+        (log_dir / piece.id.replace("/", "_")).write_text(f"{began} {time.time()}")
+        return result
+    return compute
+
+
+def test_pieces_on_the_critical_path_start_first(local_ray, tmp_path):
+    inst = random_instance(3)
+    dag = plan_pieces(inst, config())
+    run_on_ray(dag, inst, compute=stamped(tmp_path))
+    times = {f.name: [float(x) for x in f.read_text().split()] for f in tmp_path.iterdir()}
+    firsts = [times[f"{sc.id}_window0"] for sc in inst.scenarios]
+    # 2 CPUs: two scenario windows start at once; the baseline (level 2) waits for a free CPU
+    # after every piece of a higher level that was ready, where plain submission order runs it first
+    assert times["baseline"][0] >= min(end for _, end in firsts)
+    assert all(start <= times["baseline"][0] for start, _ in firsts)
 
 
 def flaky(marker_dir: Path):
