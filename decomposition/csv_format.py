@@ -27,6 +27,9 @@ groups.csv (optional), sharing groups, one row per member: group, unit, and opti
     share_all (true/false, blank: true; true = the group must hand out all its extra stock)
 extra_stock.csv (optional): group, period, quantity (whole number >= 0; missing periods: 0)
 regions.csv (optional), fairness regions for Phi3, one row per member: region, unit
+in_transit.csv (optional), equipment already on its way when the horizon starts:
+    target (unit id), period (1..q, the first period it can be used there),
+    quantity (whole number >= 0)
 
 Every problem raises InstanceError naming the file, the line and the column. Row-level checks
 happen here, where the line is known; the schema (`Instance`) then checks the whole, and any
@@ -57,6 +60,7 @@ PERIODS_FILE = "periods.csv"
 GROUPS_FILE = "groups.csv"
 EXTRA_STOCK_FILE = "extra_stock.csv"
 REGIONS_FILE = "regions.csv"
+IN_TRANSIT_FILE = "in_transit.csv"
 
 UNIT_COLUMNS = ("id", "kind", "initial_stock", "storage", "send_share", "max_per_delivery",
                 "max_deliveries", "region", "lat", "lon")
@@ -385,6 +389,18 @@ def _read_regions(directory: Path, unit_ids: set[str]) -> list[dict]:
     return [{"id": r, "members": m} for r, m in members.items()]
 
 
+def _read_in_transit(directory: Path, unit_ids: set[str], n_periods: int) -> list[dict]:
+    arriving = []
+    for row in _read_rows(directory / IN_TRANSIT_FILE, ("target", "period", "quantity"), optional=True):
+        target = _known(row, "target", unit_ids, "unit", UNITS_FILE)
+        period = row.integer("period", minimum=1)
+        if period > n_periods:
+            raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods; "
+                                      "equipment arriving later does not concern this plan", period)
+        arriving.append({"target": target, "period": period, "quantity": row.integer("quantity")})
+    return arriving
+
+
 def load_csv_instance(directory: str | Path) -> Instance:
     """Read the CSV files of `directory` (format in the module docstring) into a validated Instance."""
     directory = Path(directory)
@@ -406,6 +422,7 @@ def load_csv_instance(directory: str | Path) -> Instance:
         "groups": _read_groups(directory, unit_ids, n_periods),
         "regions": _read_regions(directory, unit_ids),
         "scenarios": [{"id": s, "probability": p, "demand": demand[s]} for s, p in probabilities.items()],
+        "in_transit": _read_in_transit(directory, unit_ids, n_periods),
     }
     try:
         return Instance.model_validate(data)
@@ -454,4 +471,6 @@ def save_csv_instance(instance: Instance, directory: str | Path) -> Path:
     _write(directory / EXTRA_STOCK_FILE, ("group", "period", "quantity"),
            ((g.id, t, q) for g in instance.groups for t, q in enumerate(g.extra_stock, start=1)))
     _write(directory / REGIONS_FILE, ("region", "unit"), ((r.id, m) for r in instance.regions for m in r.members))
+    _write(directory / IN_TRANSIT_FILE, ("target", "period", "quantity"),
+           ((a.target, a.period, a.quantity) for a in instance.in_transit))
     return directory

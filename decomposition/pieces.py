@@ -8,13 +8,15 @@ results between them.
 Pieces of one run:
 - `baseline`: the whole-horizon no-reallocation plan (the fallback and the comparison);
 - `window` (chain "main"): sub-horizon k from the state window k-1 left, keeping T_k;
-- `window` (chain = a scenario id, regret only): scenario w's own decomposed plan. Its window k
+- `window` (chain "scenario:<w>", regret only): scenario w's own decomposed plan. Its window k
   gives Phi*_k(w), the offset of scenario w in the main chain's window-k regret; the chains of
   different scenarios are independent pieces, solved in parallel. The glued chain's value is
   the reference Phi*(w) of the whole horizon (the best known; see `assemble_report`).
+- with a lookahead other than the seed's overlap, the same chains again with plain gluing
+  (names prefixed "plain:"), independent of the others;
 - `bound`: the pooled relaxation's LP bound on the whole horizon (`bounds.py`);
-- `glue`: glue the main chain, evaluate it over the whole horizon in every scenario, keep the
-  baseline if the glued plan is worse, and report.
+- `glue`: glue each main chain, evaluate it over the whole horizon in every scenario, keep the
+  best of them and the baseline, and report.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_s
     candidate_lanes, state_after, storage_ceilings, window_instance
 
 MAIN = "main"
+PLAIN = "plain"  # plain gluing, run beside a longer lookahead
+REFERENCE = "scenario:"  # prefix of a reference chain's name: never the same as a main chain's
 PieceKind = Literal["baseline", "window", "bound", "glue"]
 
 
@@ -62,14 +66,19 @@ class DecompositionConfig(BaseModel):
 
 
 class Piece(BaseModel):
-    """One node of the DAG; `depends_on` lists the ids whose results it reads."""
+    """One node of the DAG; `depends_on` lists the ids whose results it reads.
+
+    A window belongs to a `chain` (windows solved one after another): a main chain, or the
+    reference chain of `scenario` (regret only).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     kind: PieceKind
     depends_on: list[str] = Field(default_factory=list)
-    chain: str | None = None  # "main" or the scenario id of a reference chain
+    chain: str | None = None
+    scenario: str | None = None
     window: Window | None = None
 
 
@@ -98,6 +107,8 @@ class WindowResult:
     status: str
     seconds: float
     value: float
+    chain: str
+    scenario: str | None  # set on a reference chain
 
 
 @dataclass
@@ -131,39 +142,53 @@ def _window_id(chain: str, k: int) -> str:
     return f"{chain}/window{k}"
 
 
+def lookahead_variants(config: DecompositionConfig) -> list[tuple[str, int]]:
+    """(chain name prefix, lookahead) of every way the run cuts the horizon.
+
+    A lookahead other than the seed's overlap also runs plain gluing beside it, as independent
+    chains, and the run keeps the better plan: a longer window's MIP may stop further from its
+    optimum within the same time limit, and this way lookahead never loses to plain gluing.
+    """
+    variants = [("", config.lookahead)]
+    if config.lookahead != DEFAULT_LOOKAHEAD:
+        variants.append((f"{PLAIN}:", DEFAULT_LOOKAHEAD))
+    return variants
+
+
 def plan_pieces(instance: Instance, config: DecompositionConfig) -> DecompositionPlan:
     """The DAG of a decomposed run of `config` on `instance`."""
-    windows = split_horizon(instance.n_periods, length=config.subhorizon, lookahead=config.lookahead)
     pieces = [Piece(id="baseline", kind="baseline")]
-    references = []
-    if config.objective.is_regret:
-        for sc in instance.scenarios:
-            pieces += _chain(sc.id, windows)
-            references.append(_window_id(sc.id, len(windows) - 1))
-    for k, window in enumerate(windows):
-        previous = [_window_id(MAIN, k - 1)] if k else []
-        best = [_window_id(sc.id, k) for sc in instance.scenarios] if config.objective.is_regret else []
-        pieces.append(Piece(id=_window_id(MAIN, k), kind="window", depends_on=previous + best, chain=MAIN,
-                            window=window))
-    pieces.append(Piece(id="bound", kind="bound", depends_on=_all_windows_of(references, windows)))
-    main = [_window_id(MAIN, k) for k in range(len(windows))]
-    pieces.append(Piece(id="glue", kind="glue",
-                        depends_on=["baseline", "bound", *main, *_all_windows_of(references, windows)]))
-    return DecompositionPlan(config=config, windows=windows, pieces=pieces)
+    main_windows = []
+    for prefix, lookahead in lookahead_variants(config):
+        windows = split_horizon(instance.n_periods, length=config.subhorizon, lookahead=lookahead)
+        main_windows = main_windows or windows
+        pieces += _variant_chains(prefix, windows, instance, config.objective.is_regret)
+    window_pieces = [p.id for p in pieces if p.kind == "window"]
+    references = [p.id for p in pieces if p.scenario is not None]
+    pieces.append(Piece(id="bound", kind="bound", depends_on=references))
+    pieces.append(Piece(id="glue", kind="glue", depends_on=["baseline", "bound", *window_pieces]))
+    return DecompositionPlan(config=config, windows=main_windows, pieces=pieces)
 
 
-def _chain(chain: str, windows: list[Window]) -> list[Piece]:
+def _variant_chains(prefix: str, windows: list[Window], instance: Instance, regret: bool) -> list[Piece]:
+    """One main chain; for regret, first one reference chain per scenario, whose window k
+    gives the main chain's window k its offsets Phi*_k(w)."""
+    scenarios = [sc.id for sc in instance.scenarios] if regret else []
+    pieces = []
+    for sc in scenarios:
+        pieces += _chain(f"{prefix}{REFERENCE}{sc}", windows, scenario=sc)
+    main = f"{prefix}{MAIN}"
+    offsets = [[_window_id(f"{prefix}{REFERENCE}{sc}", k) for sc in scenarios] for k in range(len(windows))]
+    return pieces + _chain(main, windows, offsets=offsets)
+
+
+def _chain(chain: str, windows: list[Window], scenario: str | None = None,
+           offsets: list[list[str]] | None = None) -> list[Piece]:
     return [
-        Piece(id=_window_id(chain, k), kind="window", depends_on=[_window_id(chain, k - 1)] if k else [],
-              chain=chain, window=w)
+        Piece(id=_window_id(chain, k), kind="window", chain=chain, scenario=scenario, window=w,
+              depends_on=([_window_id(chain, k - 1)] if k else []) + (offsets[k] if offsets else []))
         for k, w in enumerate(windows)
     ]
-
-
-def _all_windows_of(last_ids: list[str], windows: list[Window]) -> list[str]:
-    """Every window id of the reference chains whose last windows are `last_ids`."""
-    chains = [i.split("/")[0] for i in last_ids]
-    return [_window_id(c, k) for c in chains for k in range(len(windows))]
 
 
 # --- computing one piece ---------------------------------------------------------------------
@@ -241,12 +266,12 @@ class PieceBudget:
 def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig, inputs: dict[str, Any],
                   started: float) -> WindowResult:
     window = piece.window
-    if piece.chain == MAIN:
+    if piece.scenario is None:  # a main chain
         chain_instance, objective = instance, config.objective
         options = ModelOptions(objective, tie_break=config.window_tie_break,
-                               best_per_scenario=_window_best(piece, instance, inputs))
+                               best_per_scenario=_window_best(piece, inputs))
     else:  # a reference chain: the plain criterion in one scenario, no tie-breaker
-        chain_instance, objective = instance.restricted_to(piece.chain), config.objective.base
+        chain_instance, objective = instance.restricted_to(piece.scenario), config.objective.base
         options = ModelOptions(objective, tie_break=0.0)
     state = _start_state(piece, chain_instance, inputs)
     sub = window_instance(chain_instance, window, state)
@@ -255,26 +280,33 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     checked = _solve_checked_window(sub, lanes, options, config.solver)
     after = state_after(chain_instance, window, state, checked.plan, lanes)
     value = checked.evaluation.phi[config.objective.base.value]
-    return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value)
+    return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value,
+                        piece.chain, piece.scenario)
 
 
-def _window_best(piece: Piece, instance: Instance, inputs: dict[str, Any]) -> tuple[float, ...] | None:
-    """Phi*_k(w) for every scenario: window k of each scenario's own chain (regret only)."""
-    ids = [_window_id(sc.id, piece.window.index) for sc in instance.scenarios]
-    if ids[0] not in inputs:
-        return None
-    return tuple(inputs[i].value for i in ids)
+def _window_best(piece: Piece, inputs: dict[str, Any]) -> tuple[float, ...] | None:
+    """Phi*_k(w) for every scenario, in the instance's order: window k of each scenario's own
+    chain, which this window depends on (regret only)."""
+    offsets = [inputs[d].value for d in piece.depends_on if inputs[d].scenario is not None]
+    return tuple(offsets) or None
 
 
-def _reference_plans(instance: Instance, inputs: dict[str, Any]) -> dict[str, Plan]:
-    """The glued plan of every reference chain found among the inputs, by scenario id."""
+def _glued_chains(inputs: dict[str, Any]) -> dict[str, tuple[WindowResult, ...]]:
+    """Every chain found among the inputs, windows in order, by chain name."""
     chains: dict[str, list[WindowResult]] = {}
-    for key, value in inputs.items():
-        chain = key.split("/")[0]
-        if isinstance(value, WindowResult) and chain != MAIN:
-            chains.setdefault(chain, []).append(value)
-    return {c: glue_subhorizons([(r.window, r.plan) for r in sorted(rs, key=lambda r: r.window.index)])
-            for c, rs in chains.items()}
+    for value in inputs.values():
+        if isinstance(value, WindowResult):
+            chains.setdefault(value.chain, []).append(value)
+    return {c: tuple(sorted(rs, key=lambda r: r.window.index)) for c, rs in chains.items()}
+
+
+def _glue(chain: tuple[WindowResult, ...]) -> Plan:
+    return glue_subhorizons([(r.window, r.plan) for r in chain])
+
+
+def _reference_plans(inputs: dict[str, Any]) -> list[Plan]:
+    """The glued plan of every reference chain found among the inputs."""
+    return [_glue(rs) for rs in _glued_chains(inputs).values() if rs[0].scenario is not None]
 
 
 def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np.ndarray:
@@ -295,7 +327,7 @@ def _lower_bound(instance: Instance, config: DecompositionConfig, inputs: dict[s
     """
     best = None
     if config.objective.is_regret:
-        best = tuple(reference_best(instance, config.objective.base, list(_reference_plans(instance, inputs).values())))
+        best = tuple(reference_best(instance, config.objective.base, _reference_plans(inputs)))
     options = ModelOptions(config.objective, tie_break=0.0, best_per_scenario=best)
     bound, status = pooled_bound(instance, shipping_lanes(instance), options, config.solver)
     return BoundResult(bound, status, time.perf_counter() - started)
@@ -306,51 +338,67 @@ def _lower_bound(instance: Instance, config: DecompositionConfig, inputs: dict[s
 
 @dataclass
 class DecomposedReport(PlanReport):
-    """A PlanReport of a decomposed run, with its windows and the record of every piece."""
+    """A PlanReport of a decomposed run, with its windows and the record of every piece.
+
+    `chain_values`: the value of each main chain's glued plan (plain gluing beside a longer
+    lookahead), against the run's reference; `kept` names the one returned, or "baseline".
+    """
 
     windows: list[Window] = field(default_factory=list)
     lookahead: int = 0
     pieces: list[PieceRecord] = field(default_factory=list)
+    chain_values: dict[str, float] = field(default_factory=dict)
+    kept: str = MAIN
 
 
 def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dict[str, Any]) -> DecomposedReport:
-    """Glue the main chain, check it over the whole horizon, compare with the baseline, report.
+    """Glue each main chain, check it over the whole horizon, keep the best (or the baseline), report.
 
-    Raises PlanRejected if the glued plan violates anything: an unchecked plan never leaves.
+    Raises PlanRejected if a glued plan violates anything: an unchecked plan never leaves.
     """
     started = time.perf_counter()
-    main = sorted((v for k, v in inputs.items() if k.startswith(f"{MAIN}/") and isinstance(v, WindowResult)),
-                  key=lambda r: r.window.index)
-    glued = glue_subhorizons([(r.window, r.plan) for r in main])
-    evaluation = evaluate(instance, glued)
-    if not evaluation.feasible:
-        raise PlanRejected(evaluation)
+    chains = {c: rs for c, rs in _glued_chains(inputs).items() if rs[0].scenario is None}
+    glued = {c: _glue(rs) for c, rs in chains.items()}
+    evaluations = {c: evaluate(instance, plan) for c, plan in glued.items()}
+    for evaluation in evaluations.values():
+        if not evaluation.feasible:
+            raise PlanRejected(evaluation)
     baseline: BaselineResult = inputs["baseline"]
     bound: BoundResult = inputs["bound"]
     best = None
     if config.objective.is_regret:
-        known = [glued, baseline.checked.plan, *_reference_plans(instance, inputs).values()]
-        best = reference_best(instance, config.objective.base, known)
-    status = _chain_status([r.status for r in main])
-    solve_seconds = sum(r.seconds for r in main)
-    result = CheckedPlan(glued, evaluation, SolveOutcome(status, math.nan, -math.inf, solve_seconds), 0.0)
-    baseline_value = baseline.checked.evaluation.value(config.objective, best)
-    if baseline_value < evaluation.value(config.objective, best) - 1e-9:
+        best = reference_best(instance, config.objective.base,
+                              [*glued.values(), baseline.checked.plan, *_reference_plans(inputs)])
+    values = {c: evaluations[c].value(config.objective, best) for c in chains}
+    kept = min(values, key=lambda c: (values[c], c != MAIN))  # ties go to the configured lookahead
+    solve_seconds = sum(r.seconds for rs in chains.values() for r in rs)
+    status = _chain_status([r.status for r in chains[kept]])
+    result = CheckedPlan(glued[kept], evaluations[kept], SolveOutcome(status, math.nan, -math.inf, solve_seconds), 0.0)
+    windows = [r.window for r in chains[kept]]
+    if baseline.checked.evaluation.value(config.objective, best) < values[kept] - 1e-9:
         result = replace(baseline.checked, solve=SolveOutcome("baseline_kept", math.nan, -math.inf, solve_seconds))
+        kept = "baseline"
     timings = {"baseline": baseline.seconds, "windows": solve_seconds, "bound": bound.seconds,
                "glue": time.perf_counter() - started}
     return DecomposedReport(
         objective=config.objective, solver=config.solver, tie_break=config.window_tie_break,
         result=result, baseline=baseline.checked, best_per_scenario=best,
         lp_bound=bound.bound, lp_status=bound.status, timings=timings,
-        windows=[r.window for r in main], lookahead=config.lookahead,
+        windows=windows, lookahead=config.lookahead,
+        chain_values=values, kept=kept,
     )
 
 
 def _chain_status(statuses: list[str]) -> str:
-    """The weakest status of the chain's windows: optimal < feasible < time_limit < baseline_kept."""
-    order = ["optimal", "feasible", "time_limit", "baseline_kept"]
-    return max(statuses, key=lambda s: order.index(s) if s in order else len(order))
+    """The glued plan's status: "optimal" if every window was, else the weakest window's.
+
+    A window that kept its own no-reallocation plan stopped without a better incumbent: for the
+    glued plan that is "time_limit" (not proven), not "baseline_kept", which says the run
+    returned the whole-horizon baseline.
+    """
+    order = ["optimal", "feasible", "time_limit"]
+    return max(("time_limit" if s == "baseline_kept" else s for s in statuses),
+               key=lambda s: order.index(s) if s in order else len(order))
 
 
 # --- walking the DAG in order (one process) ------------------------------------------------------

@@ -100,6 +100,8 @@ def _decomposition_summary(report: DecomposedReport) -> dict:
     return {
         "windows": [{"periods": [w.start + 1, w.stop], "solved_through": w.end} for w in report.windows],
         "lookahead": report.lookahead,
+        "chain_values": report.chain_values,
+        "kept": report.kept,
         "lower_bound_from": "LP relaxation of the pooled model over the whole horizon (decomposition/bounds.py)",
         "pieces": len(pieces),
         "piece_statuses": statuses,

@@ -17,7 +17,8 @@ SPAIN_DATASETS = ("spain:madrid", "spain:andalucia")
 SPAIN_GRAPHS = ("complete", "logistic")
 
 TABLE_COLUMNS = ["configuration", "status", "value", "baseline", "bound", "gap", "ncd_per_scenario",
-                 "baseline_ncd_per_scenario", "wall_seconds", "largest_piece_seconds", "pieces", "error"]
+                 "baseline_ncd_per_scenario", "wall_seconds", "largest_piece_seconds", "pieces", "kept", "chain_values",
+                 "error"]
 
 
 class StudyConfiguration(BaseModel):
@@ -63,5 +64,7 @@ def study_row(config: StudyConfiguration, scenarios: list[str], outcome: Decompo
         "wall_seconds": outcome.timings.get("wall"),
         "largest_piece_seconds": largest,
         "pieces": len(outcome.pieces),
+        "kept": outcome.kept,
+        "chain_values": outcome.chain_values,
         "error": None,
     }

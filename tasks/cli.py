@@ -60,7 +60,7 @@ def solve(
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
     subhorizon: Annotated[Optional[int], typer.Option(help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued (recommended for more than ~20 units or ~2 weeks). Default: the whole horizon in one model.", min=1)] = None,
-    lookahead: Annotated[int, typer.Option(help="With --subhorizon: periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed paper's overlap.", min=0)] = 1,
+    lookahead: Annotated[int, typer.Option(help="With --subhorizon: periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed paper's overlap; any other value also runs that plain gluing beside it, in parallel, and keeps the better plan.", min=0)] = 1,
     workers: Annotated[Optional[int], typer.Option(help="With --subhorizon: pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs). RAY_ADDRESS joins a cluster instead.", min=1)] = None,
 ) -> None:
     """Solve the reallocation model and write a plan checked by the independent evaluator.
@@ -188,7 +188,7 @@ def study(
     graph: Annotated[Optional[list[Graph]], typer.Option(help="Graph(s) of the built-in datasets that have several (repeat). Default: all of them.")] = None,
     objective: Annotated[Optional[list[Objective]], typer.Option(help="Objective(s) (repeat). Default: all eight.")] = None,
     subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon.", min=1)] = 7,
-    lookahead: Annotated[int, typer.Option(help="Periods solved past each sub-horizon, then dropped.", min=0)] = 1,
+    lookahead: Annotated[int, typer.Option(help="Periods solved past each sub-horizon, then dropped; other than 1, plain gluing also runs beside it and the better plan is kept.", min=0)] = 1,
     solver: Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="Seconds per piece (default: SURGEPLAN_TIME_LIMIT).", min=0.001)] = None,
     bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for each configuration's LP bound (default: --time-limit).", min=0.001)] = None,

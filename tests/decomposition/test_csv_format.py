@@ -14,6 +14,7 @@ import pytest
 from decomposition.csv_format import load_csv_instance, save_csv_instance
 from decomposition.datasets import EXAMPLES_DIR
 from decomposition.errors import InstanceError
+from decomposition.instance import InTransit
 from decomposition.json_format import load_json_instance, save_json_instance
 from decomposition.spain import spain_instance
 
@@ -88,6 +89,25 @@ def test_csv_save_without_arcs_or_groups_loads_back(tmp_path):
     original = load_csv_instance(EXAMPLE).model_copy(update={"arcs": [], "groups": [], "regions": []})
     save_csv_instance(original, tmp_path / original.name)
     assert load_csv_instance(tmp_path / original.name) == original
+
+
+def test_csv_round_trip_keeps_equipment_in_transit(tmp_path):
+    original = load_csv_instance(EXAMPLE).with_changes(
+        in_transit=[InTransit(target="south", period=2, quantity=3), InTransit(target="north", period=5, quantity=1)])
+    save_csv_instance(original, tmp_path / original.name)
+    assert load_csv_instance(tmp_path / original.name).in_transit == original.in_transit
+
+
+@pytest.mark.parametrize("line, field, words", [
+    ("sout,2,3", "target", "unknown unit 'sout'"),
+    ("south,6,3", "period", "beyond the horizon of 5 periods"),
+    ("south,2,-1", "quantity", "negative"),
+])
+def test_bad_equipment_in_transit(example, line, field, words):
+    (example / "in_transit.csv").write_text(f"target,period,quantity\nnorth,1,2\n{line}\n")
+    error = load_error(example)
+    assert_names(error, "in_transit.csv", 3, field)
+    assert words in str(error)
 
 
 def test_json_round_trip(tmp_path):

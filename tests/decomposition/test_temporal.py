@@ -146,6 +146,10 @@ def test_plain_gluing_misses_a_surge_that_lookahead_sees():
     assert plain.value >= 4.0 - 1e-9
     assert ahead.value == pytest.approx(2.0)
     assert ahead.result.evaluation.feasible and plain.result.evaluation.feasible
+    # the lookahead run also glued plainly beside it, and kept its own, better plan
+    assert ahead.chain_values["main"] == pytest.approx(2.0) and ahead.kept == "main"
+    assert ahead.chain_values["plain:main"] == pytest.approx(plain.value)
+    assert list(plain.chain_values) == ["main"]  # lookahead 1 is plain gluing: nothing beside it
     # the winning shipment is sent on day 1 or 2 and lands on day 3 or 4: across the boundary
     assert ahead.result.plan.shipments["period"].max() <= 2
 
@@ -181,6 +185,18 @@ def test_glued_plans_are_feasible_and_no_better_than_the_optimum(seed, objective
         assert whole.value <= glued + 1e-6
         assert report.bound <= whole.value + 1e-6
         assert report.value <= report.baseline_value + 1e-9
+        assert report.value <= min(report.chain_values.values()) + 1e-9  # never worse than plain gluing
+
+
+def test_scenario_ids_cannot_collide_with_the_main_chain():
+    inst = random_instance(1)
+    renamed = [sc.model_copy(update={"id": new}) for sc, new in zip(inst.scenarios, ("main", "plain:main", "a/window0"))]
+    inst = inst.with_changes(scenarios=renamed)
+    dag = plan_pieces(inst, DecompositionConfig(objective=Objective.PHI4_REGRET, subhorizon=3, lookahead=2, solver=HIGHS))
+    assert len({p.id for p in dag.pieces}) == len(dag.pieces)
+    report = run_in_order(dag, inst)
+    assert report.result.evaluation.feasible
+    assert set(report.chain_values) == {"main", "plain:main"}
 
 
 def store_overflows_later() -> Instance:

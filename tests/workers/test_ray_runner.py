@@ -45,8 +45,8 @@ def test_parallel_walk_gives_the_in_order_plan(local_ray):
 def test_regret_pieces_of_one_window_are_independent():
     inst = random_instance(3)
     dag = plan_pieces(inst, config())
-    best = [p for p in dag.pieces if p.kind == "window" and p.chain != "main" and p.window.index == 1]
-    assert sorted(p.chain for p in best) == sorted(sc.id for sc in inst.scenarios)
+    best = [p for p in dag.pieces if p.kind == "window" and p.scenario is not None and p.window.index == 1]
+    assert sorted(p.scenario for p in best) == sorted(sc.id for sc in inst.scenarios)
     assert all(p.depends_on == [f"{p.chain}/window0"] for p in best)  # no scenario waits for another
     window1 = next(p for p in dag.pieces if p.id == "main/window1")
     assert set(window1.depends_on) == {"main/window0", *(p.id for p in best)}
@@ -58,7 +58,7 @@ def test_the_longest_remaining_path_is_counted_in_pieces():
     assert level["glue"] == 1 and level["baseline"] == 2 and level["bound"] == 2
     assert [level[f"main/window{k}"] for k in range(3)] == [4, 3, 2]
     scenario = random_instance(3).scenarios[0].id
-    assert level[f"{scenario}/window0"] == 5  # it gates main/window0 (and its own window1)
+    assert level[f"scenario:{scenario}/window0"] == 5  # it gates main/window0 (and its own window1)
 
 
 def stamped(log_dir: Path):
@@ -76,7 +76,7 @@ def test_pieces_on_the_critical_path_start_first(local_ray, tmp_path):
     dag = plan_pieces(inst, config())
     run_on_ray(dag, inst, compute=stamped(tmp_path))
     times = {f.name: [float(x) for x in f.read_text().split()] for f in tmp_path.iterdir()}
-    firsts = [times[f"{sc.id}_window0"] for sc in inst.scenarios]
+    firsts = [times[f"scenario:{sc.id}_window0"] for sc in inst.scenarios]
     # 2 CPUs: two scenario windows start at once; the baseline (level 2) waits for a free CPU
     # after every piece of a higher level that was ready, where plain submission order runs it first
     assert times["baseline"][0] >= min(end for _, end in firsts)
