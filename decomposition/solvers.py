@@ -36,6 +36,7 @@ class SolverOptions:
     bound_time_limit: float | None = None  # seconds for the LP relaxation bound; None = time_limit
     mip_gap: float = 1e-4  # relative
     log: bool = False  # stream the solver's own log to stdout
+    threads: int | None = None  # threads per solve; None = the solver's own choice
 
     def __post_init__(self) -> None:
         if self.name not in SOLVERS:
@@ -46,6 +47,8 @@ class SolverOptions:
                 raise ValueError(f"{name}: must be > 0 seconds, got {value}")
         if not 0 <= self.mip_gap < 1:
             raise ValueError(f"mip_gap: must be in [0, 1), got {self.mip_gap}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads: must be >= 1, got {self.threads}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation
     """
     started = time.perf_counter()
     if options.name == "highs":
-        status, bound = _solve_highs(model, options, {"solver": "ipm"} if linear_relaxation else {})
+        highs_options = {"solver": "ipm"} if linear_relaxation else {}
+        if options.threads is not None:
+            highs_options["threads"] = options.threads
+        status, bound = _solve_highs(model, options, highs_options)
     else:
         status, bound = _solve_cbc(model, options)
     objective = next(model.component_data_objects(pyo.Objective, active=True))
@@ -111,6 +117,8 @@ def cbc_executable() -> str:
 def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
     solver = pyo.SolverFactory("cbc", executable=cbc_executable())
     cbc_options: dict[str, float] = {"ratioGap": options.mip_gap}
+    if options.threads is not None:
+        cbc_options["threads"] = options.threads
     if options.time_limit is not None:
         cbc_options["sec"] = options.time_limit
     try:

@@ -17,7 +17,8 @@ SPAIN_DATASETS = ("spain:madrid", "spain:andalucia")
 SPAIN_GRAPHS = ("complete", "logistic")
 
 TABLE_COLUMNS = ["configuration", "status", "value", "baseline", "bound", "gap", "ncd_per_scenario",
-                 "baseline_ncd_per_scenario", "wall_seconds", "largest_piece_seconds", "pieces", "kept", "chain_values",
+                 "baseline_ncd_per_scenario", "wall_seconds", "largest_piece_seconds", "piece_seconds",
+                 "pieces", "kept", "chain_values",
                  "error"]
 
 
@@ -63,6 +64,7 @@ def study_row(config: StudyConfiguration, scenarios: list[str], outcome: Decompo
         "baseline_ncd_per_scenario": dict(zip(scenarios, map(float, base.total_ncd))),
         "wall_seconds": outcome.timings.get("wall"),
         "largest_piece_seconds": largest,
+        "piece_seconds": sum(p.seconds for p in outcome.pieces),
         "pieces": len(outcome.pieces),
         "kept": outcome.kept,
         "chain_values": outcome.chain_values,

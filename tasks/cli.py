@@ -236,7 +236,7 @@ def _graphs_of(dataset: str, chosen: list | None) -> list[str | None]:
 
 def _print_study(rows: list[dict], wall: float, out: Path) -> None:
     table = Table(title=f"study: {len(rows)} configurations in {wall:,.0f} s")
-    for column in ("configuration", "status", "value", "no realloc.", "bound", "gap", "NCD per scenario", "wall s"):
+    for column in ("configuration", "status", "value", "no realloc.", "bound", "gap", "NCD per scenario", "compute s"):
         table.add_column(column, justify="left" if column in ("configuration", "status") else "right")
     for r in rows:
         if r["status"] == "failed":
@@ -246,7 +246,7 @@ def _print_study(rows: list[dict], wall: float, out: Path) -> None:
             r["configuration"], r["status"], f"{r['value']:,.2f}", f"{r['baseline']:,.2f}",
             "unknown" if r["bound"] is None else f"{r['bound']:,.2f}",
             "unknown" if r["gap"] is None else f"{100 * r['gap']:.1f} %",
-            " / ".join(f"{v:,.0f}" for v in r["ncd_per_scenario"].values()), f"{r['wall_seconds']:,.0f}",
+            " / ".join(f"{v:,.0f}" for v in r["ncd_per_scenario"].values()), f"{r['piece_seconds']:,.0f}",
         )
     Console().print(table)
     Console().print(f"Written to {out}/ (study.csv, study.json, one plan directory per configuration)", highlight=False)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ray
@@ -105,6 +105,7 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
     Returns, per run, its report or the PieceFailed that stopped it (the other runs go on).
     """
     instance_refs = [ray.put(instance) for _, instance in jobs]  # shipped once, shared by every piece
+    configs = [_one_thread(dag.config) for dag, _ in jobs]
     waiting = {(n, p.id): p for n, (dag, _) in enumerate(jobs) for p in dag.pieces}
     total = len(waiting)
     done: dict[tuple[int, str], ray.ObjectRef] = {}
@@ -113,8 +114,7 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
     running: dict[ray.ObjectRef, _Running] = {}
 
     def submit(n: int, piece: Piece, attempt: int) -> None:
-        dag = jobs[n][0]
-        record_ref, result_ref = _remote_piece.remote(compute, piece, instance_refs[n], dag.config, piece.depends_on,
+        record_ref, result_ref = _remote_piece.remote(compute, piece, instance_refs[n], configs[n], piece.depends_on,
                                                       *(done[n, d] for d in piece.depends_on))
         running[record_ref] = _Running(n, piece, result_ref, attempt)
 
@@ -163,6 +163,12 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
         report.timings["wall"] = finished[n]  # from the start of the whole job: runs share the workers
         outcomes.append(report)
     return outcomes
+
+
+def _one_thread(config: DecompositionConfig) -> DecompositionConfig:
+    """A piece holds one CPU of the session: its solver gets one thread (HiGHS would take every
+    core of the machine, and two pieces on two cores would then fight over them)."""
+    return config.model_copy(update={"solver": replace(config.solver, threads=1)})
 
 
 def _levels(dag: DecompositionPlan) -> dict[str, int]:

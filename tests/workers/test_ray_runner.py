@@ -83,6 +83,18 @@ def test_pieces_on_the_critical_path_start_first(local_ray, tmp_path):
     assert all(start <= times["baseline"][0] for start, _ in firsts)
 
 
+def test_each_piece_solves_with_one_thread_per_cpu_it_holds(local_ray):
+    inst = random_instance(4)
+
+    def single_threaded(piece, instance, cfg, inputs):
+        if cfg.solver.threads != 1:
+            raise AssertionError(f"{piece.id} would solve with threads={cfg.solver.threads}")
+        return run_piece(piece, instance, cfg, inputs)
+
+    report = run_on_ray(plan_pieces(inst, config(Objective.PHI4)), inst, compute=single_threaded, retries=0)
+    assert report.result.evaluation.feasible
+
+
 def flaky(marker_dir: Path):
     """run_piece, except that each window piece raises the first time it runs."""
     def compute(piece, instance, cfg, inputs):
