@@ -86,8 +86,7 @@ class DecompositionPlan(BaseModel):
     """The whole DAG of a run, pieces in an order where every dependency comes first."""
 
     config: DecompositionConfig
-    windows: list[Window]
-    pieces: list[Piece]
+    pieces: list[Piece]  # windows carry their Window
 
     @property
     def final(self) -> str:
@@ -158,16 +157,14 @@ def lookahead_variants(config: DecompositionConfig) -> list[tuple[str, int]]:
 def plan_pieces(instance: Instance, config: DecompositionConfig) -> DecompositionPlan:
     """The DAG of a decomposed run of `config` on `instance`."""
     pieces = [Piece(id="baseline", kind="baseline")]
-    main_windows = []
     for prefix, lookahead in lookahead_variants(config):
         windows = split_horizon(instance.n_periods, length=config.subhorizon, lookahead=lookahead)
-        main_windows = main_windows or windows
         pieces += _variant_chains(prefix, windows, instance, config.objective.is_regret)
     window_pieces = [p.id for p in pieces if p.kind == "window"]
     references = [p.id for p in pieces if p.scenario is not None]
     pieces.append(Piece(id="bound", kind="bound", depends_on=references))
     pieces.append(Piece(id="glue", kind="glue", depends_on=["baseline", "bound", *window_pieces]))
-    return DecompositionPlan(config=config, windows=main_windows, pieces=pieces)
+    return DecompositionPlan(config=config, pieces=pieces)
 
 
 def _variant_chains(prefix: str, windows: list[Window], instance: Instance, regret: bool) -> list[Piece]:
@@ -304,9 +301,9 @@ def _glue(chain: tuple[WindowResult, ...]) -> Plan:
     return glue_subhorizons([(r.window, r.plan) for r in chain])
 
 
-def _reference_plans(inputs: dict[str, Any]) -> list[Plan]:
-    """The glued plan of every reference chain found among the inputs."""
-    return [_glue(rs) for rs in _glued_chains(inputs).values() if rs[0].scenario is not None]
+def _reference_plans(chains: dict[str, tuple[WindowResult, ...]]) -> list[Plan]:
+    """The glued plan of every reference chain among `chains` (from `_glued_chains`)."""
+    return [_glue(rs) for rs in chains.values() if rs[0].scenario is not None]
 
 
 def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np.ndarray:
@@ -327,7 +324,7 @@ def _lower_bound(instance: Instance, config: DecompositionConfig, inputs: dict[s
     """
     best = None
     if config.objective.is_regret:
-        best = tuple(reference_best(instance, config.objective.base, _reference_plans(inputs)))
+        best = tuple(reference_best(instance, config.objective.base, _reference_plans(_glued_chains(inputs))))
     options = ModelOptions(config.objective, tie_break=0.0, best_per_scenario=best)
     bound, status = pooled_bound(instance, shipping_lanes(instance), options, config.solver)
     return BoundResult(bound, status, time.perf_counter() - started)
@@ -357,7 +354,8 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     Raises PlanRejected if a glued plan violates anything: an unchecked plan never leaves.
     """
     started = time.perf_counter()
-    chains = {c: rs for c, rs in _glued_chains(inputs).items() if rs[0].scenario is None}
+    every_chain = _glued_chains(inputs)
+    chains = {c: rs for c, rs in every_chain.items() if rs[0].scenario is None}
     glued = {c: _glue(rs) for c, rs in chains.items()}
     evaluations = {c: evaluate(instance, plan) for c, plan in glued.items()}
     for evaluation in evaluations.values():
@@ -368,7 +366,7 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     best = None
     if config.objective.is_regret:
         best = reference_best(instance, config.objective.base,
-                              [*glued.values(), baseline.checked.plan, *_reference_plans(inputs)])
+                              [*glued.values(), baseline.checked.plan, *_reference_plans(every_chain)])
     values = {c: evaluations[c].value(config.objective, best) for c in chains}
     kept = min(values, key=lambda c: (values[c], c != MAIN))  # ties go to the configured lookahead
     solve_seconds = sum(r.seconds for rs in chains.values() for r in rs)
