@@ -26,25 +26,21 @@ from decomposition.planning import PlanRejected, PlanReport, make_plan
 from decomposition.solvers import SOLVERS, SolverOptions
 from decomposition.spain import GRAPHS
 from decomposition.study import SPAIN_DATASETS
+from tasks.cli_runs import register_run_commands
 from tasks.plan_files import OutputError, check_output_dir, write_plan, write_study
 from tasks.settings import Settings, SettingsError, get_settings
+from tasks.terminal import console, fail
 
 app = typer.Typer(
     help="surgeplan: plan how scarce medical equipment is shared between hospitals, depots and stockpiles.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
 
 
 # Typer shows and checks choices from Enums; these are built from the lists the math defines.
 Graph = Enum("Graph", {g: g for g in GRAPHS}, type=str)
 SolverChoice = Enum("SolverChoice", {s: s for s in SOLVERS}, type=str)
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -75,7 +71,7 @@ def solve(
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
         inst = load_instance(instance, graph.value if graph else None)
     except (InstanceError, OutputError, SettingsError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
     try:
         if subhorizon is None:
@@ -86,8 +82,8 @@ def solve(
             report = _decomposed(inst, config, settings, workers or settings.workers, plain=solver_log)
         doc = write_plan(out, inst, report)
     except (SolverError, PlanRejected, PieceFailedError) as exc:
-        raise _fail(f"{exc}. Nothing was written to {out}.", 1) from None
-    _print_summary(doc, out)
+        raise fail(f"{exc}. Nothing was written to {out}.", 1) from None
+    print_summary(doc, f"Plan written to {out}/")
 
 
 def _solver_options(settings: Settings, solver, time_limit, bound_time_limit, mip_gap, log: bool) -> SolverOptions:
@@ -162,7 +158,7 @@ def step_display(plain: bool = False):
             bar.update(current[-1], completed=1, total=1)
 
 
-def _print_summary(doc: dict, out: Path) -> None:
+def print_summary(doc: dict, footer: str) -> None:
     plan, base = doc["plan"], doc["baseline"]
     table = Table(title=f"{doc['instance']} - {doc['objective']} ({doc['solver']}, {plan['solver_status']})")
     table.add_column("scenario")
@@ -176,7 +172,7 @@ def _print_summary(doc: dict, out: Path) -> None:
     Console().print(
         f"{doc['objective']} = {doc['value']:,.2f} (no reallocation {doc['baseline_value']:,.2f}); "
         f"lower bound {bound}; gap {gap}; {plan['units_shipped']} units shipped in {plan['shipments']} deliveries; "
-        f"evaluator: feasible in every scenario.\nPlan written to {out}/",
+        f"evaluator: feasible in every scenario.\n{footer}",
         highlight=False,
     )
 
@@ -211,7 +207,7 @@ def study(
         configs = study_grid([(d, g) for d in dataset for g in _graphs_of(d, graph)], objective or list(Objective))
         instances = {(c.dataset, c.graph): load_instance(c.dataset, c.graph) for c in configs}
     except (InstanceError, OutputError, SettingsError) as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     jobs = []
     for c in configs:
         inst = instances[c.dataset, c.graph]
@@ -272,7 +268,10 @@ def validate(
     try:
         inst = load_instance(instance, graph.value if graph else None)
     except InstanceError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
     print(json.dumps({"instance": inst.name, "units": len(inst.units), "arcs": len(inst.arcs),
                       "periods": inst.n_periods, "scenarios": [s.id for s in inst.scenarios],
                       "groups": len(inst.groups), "regions": len(inst.regions)}))
+
+
+register_run_commands(app)

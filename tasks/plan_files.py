@@ -53,6 +53,20 @@ def atomic_directory(out: Path):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def plan_tables(instance: Instance, report: PlanReport) -> dict[str, pd.DataFrame]:
+    """The plan as tables, by file stem: shipments, shares, stock, the baseline's, and pieces if decomposed."""
+    tables = {
+        "shipments": report.result.plan.shipments,
+        "shares": report.result.plan.shares,
+        "stock": stock_table(instance, report.result.evaluation),
+        "baseline_shares": report.baseline.plan.shares,
+        "baseline_stock": stock_table(instance, report.baseline.evaluation),
+    }
+    if isinstance(report, DecomposedReport):
+        tables["pieces"] = pd.DataFrame([vars(r) for r in report.pieces])
+    return tables
+
+
 def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
     """shipments.csv, shares.csv, stock.csv (plan and baseline), summary.json and the figures.
 
@@ -60,15 +74,20 @@ def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
     """
     doc = summary(instance, report)
     with atomic_directory(out) as staging:
-        report.result.plan.shipments.to_csv(staging / "shipments.csv", index=False)
-        report.result.plan.shares.to_csv(staging / "shares.csv", index=False)
-        stock_table(instance, report.result.evaluation).to_csv(staging / "stock.csv", index=False)
-        report.baseline.plan.shares.to_csv(staging / "baseline_shares.csv", index=False)
-        stock_table(instance, report.baseline.evaluation).to_csv(staging / "baseline_stock.csv", index=False)
-        if isinstance(report, DecomposedReport):
-            pd.DataFrame([vars(r) for r in report.pieces]).to_csv(staging / "pieces.csv", index=False)
+        for name, table in plan_tables(instance, report).items():
+            table.to_csv(staging / f"{name}.csv", index=False)
         write_figures(staging, instance, report.result.evaluation, report.baseline.evaluation,
                       f"{instance.name} - {report.objective.value}")
+        (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return doc
+
+
+def write_stored_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
+    """The run store's copy of a plan: the same tables as Parquet, and summary.json. Returns the summary."""
+    doc = summary(instance, report)
+    with atomic_directory(out) as staging:
+        for name, table in plan_tables(instance, report).items():
+            table.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc
 

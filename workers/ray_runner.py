@@ -10,6 +10,9 @@ incumbent, marked "time_limit" in its record.
 Only as many pieces as the session has CPUs are submitted at once, longest remaining path first:
 a run is gated by its chain of windows, so those go before the baseline and the bound.
 
+A caller's `should_stop` is polled while pieces run; when it answers true every running piece is
+cancelled (its worker process killed, the solver with it) and RunStopped is raised.
+
 Local Ray with `workers` CPUs when no address is given; `address` (or RAY_ADDRESS) joins a cluster.
 """
 
@@ -25,11 +28,18 @@ from typing import Any
 import ray
 
 from decomposition.instance import Instance
-from decomposition.pieces import DecomposedReport, DecompositionConfig, DecompositionPlan, Piece, PieceProgress, \
-    PieceRecord, record_of, run_piece
+from decomposition.pieces import BaselineResult, DecomposedReport, DecompositionConfig, DecompositionPlan, Piece, \
+    PieceProgress, PieceRecord, record_of, run_piece
 
 DEFAULT_RETRIES = 2
+POLL_SECONDS = 0.5  # how often a stop request is looked at while pieces run
 PieceFunction = Callable[[Piece, Instance, DecompositionConfig, dict[str, Any]], Any]
+# Called with (run index, piece, its summary: status, seconds, and value when the piece has one).
+PieceDone = Callable[[int, Piece, dict], None]
+
+
+class RunStopped(RuntimeError):
+    """The caller asked the walk to stop (a cancel, a deadline); the running pieces were cancelled."""
 
 
 class PieceFailed(RuntimeError):
@@ -56,14 +66,24 @@ def ray_session(workers: int | None = None, address: str | None = None) -> Itera
     if ray.is_initialized():
         yield
         return
-    if address:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ensure_ray(workers, address)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
+    """Start (or join) Ray once for a long-lived driver, such as a queue worker running run after run.
+
+    A local Ray started here dies with this process (Ray ties its processes' fate to the driver's).
+    """
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
 
 
 @ray.remote(num_returns=2, max_retries=DEFAULT_RETRIES)
@@ -72,7 +92,17 @@ def _remote_piece(compute: PieceFunction, piece: Piece, instance: Instance, conf
     started = time.perf_counter()
     result = compute(piece, instance, config, dict(zip(dep_ids, dep_results)))
     record = record_of(piece, result, time.perf_counter() - started)
-    return {"status": record.status, "seconds": record.seconds}, result
+    return {"status": record.status, "seconds": record.seconds, "value": _value_of(result, config)}, result
+
+
+def _value_of(result: Any, config: DecompositionConfig) -> float | None:
+    """The objective value a piece's result already proves reachable: the no-reallocation plan's, or the
+    final report's (a regret's baseline needs Phi*(w), known only at the end)."""
+    if isinstance(result, DecomposedReport):
+        return result.value
+    if isinstance(result, BaselineResult) and not config.objective.is_regret:
+        return result.checked.evaluation.value(config.objective)
+    return None
 
 
 @dataclass
@@ -85,13 +115,15 @@ class _Running:
 
 def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEFAULT_RETRIES,
                progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
+               should_stop: Callable[[], bool] = lambda: False, on_piece: PieceDone = lambda *_: None,
                ) -> DecomposedReport:
     """Compute every piece of `dag` on the Ray session in force; return the final report.
 
     `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults). Raises
-    PieceFailed when a piece fails on every attempt.
+    PieceFailed when a piece fails on every attempt, RunStopped when `should_stop` says so.
     """
-    [outcome] = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute)
+    [outcome] = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute,
+                                should_stop=should_stop, on_piece=on_piece)
     if isinstance(outcome, PieceFailed):
         raise outcome
     return outcome
@@ -99,6 +131,7 @@ def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEF
 
 def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: int = DEFAULT_RETRIES,
                     progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
+                    should_stop: Callable[[], bool] = lambda: False, on_piece: PieceDone = lambda *_: None,
                     ) -> list[DecomposedReport | PieceFailed]:
     """Several runs as one job: all their pieces share the workers, whichever is ready goes next.
 
@@ -132,7 +165,13 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
     finished: dict[int, float] = {}
     submit_ready()
     while running:
-        [ready], _ = ray.wait(list(running), num_returns=1)
+        finished_refs, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
+        if should_stop():
+            _cancel(list(running))
+            raise RunStopped(f"stopped with {len(done)} of {total} pieces done")
+        if not finished_refs:
+            continue
+        ready = finished_refs[0]
         job = running.pop(ready)
         label = f"{job.piece.id}" if len(jobs) == 1 else f"run {job.job + 1}: {job.piece.id}"
         try:
@@ -149,6 +188,7 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
         done[job.job, job.piece.id] = job.result_ref
         records[job.job, job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"],
                                                      summary["seconds"], job.attempt)
+        on_piece(job.job, job.piece, summary)
         progress(len(done), total, f"{label}: {summary['status']} in {summary['seconds']:.1f} s")
         if job.piece.id == jobs[job.job][0].final:
             finished[job.job] = time.perf_counter() - started

@@ -1,0 +1,94 @@
+"""What the API and the CLI do with runs: submit, look up, cancel, fetch the plan.
+
+Both go through this one place, so a run submitted over HTTP and one submitted from a terminal are
+stored, deduplicated and queued the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from tasks.models import SUCCEEDED, Run
+from tasks.queue import Broker
+from tasks.settings import Settings
+from tasks.store import RunStateError, RunStore
+from tasks.submission import RunRequest, create_run
+
+PLAN_TABLES = ("shipments", "shares", "stock", "baseline_shares", "baseline_stock", "pieces")
+
+
+class RunView(BaseModel):
+    """A run as the API and `surgeplan status` show it."""
+
+    id: str
+    status: str
+    source: str
+    instance: str
+    config: dict
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    pieces_done: int
+    pieces_total: int
+    best_value: float | None
+    message: str | None
+    error: str | None
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, run: Run) -> "RunView":
+        return cls(id=run.id, status=run.status, source=run.source, instance=run.instance_name, config=run.config,
+                   created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+                   attempts=run.attempts, pieces_done=run.pieces_done, pieces_total=run.pieces_total,
+                   best_value=run.best_value, message=run.message, error=run.error,
+                   cancel_requested=run.cancel_requested)
+
+
+class Submitted(RunView):
+    created: bool  # False: the same instance and config already had this run
+
+
+class Backend:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = RunStore(settings.database_url)
+        self.store.migrate()
+        self.broker = Broker(settings, self.store)
+
+    def submit(self, request: RunRequest) -> Submitted:
+        run, created = create_run(request, self.settings, self.store)
+        if created:
+            self.broker.publish(run.id)
+        return Submitted(**RunView.of(self.store.get(run.id)).model_dump(), created=created)
+
+    def view(self, run_id: str) -> RunView:
+        return RunView.of(self.store.get(run_id))
+
+    def runs(self, status: str | None = None, limit: int = 50) -> list[RunView]:
+        return [RunView.of(r) for r in self.store.runs(status, limit)]
+
+    def cancel(self, run_id: str) -> RunView:
+        return RunView.of(self.store.request_cancel(run_id))
+
+    def plan_dir(self, run_id: str) -> Path:
+        """The directory of the run's newest plan; RunStateError while there is none."""
+        run = self.store.get(run_id)
+        plans = self.store.plans(run_id)
+        if run.status != SUCCEEDED or not plans:
+            detail = f": {run.error}" if run.error else ""
+            raise RunStateError(f"run {run_id} is {run.status}{detail}; it has no plan"
+                                + (" yet" if run.status in ("queued", "running") else ""))
+        return Path(plans[-1].path)
+
+    def summary(self, run_id: str) -> dict:
+        return json.loads((self.plan_dir(run_id) / "summary.json").read_text())
+
+    def table_path(self, run_id: str, table: str) -> Path:
+        if table not in PLAN_TABLES:
+            raise ValueError(f"unknown table '{table}'; choose one of {', '.join(PLAN_TABLES)}")
+        return self.plan_dir(run_id) / f"{table}.parquet"

@@ -1,0 +1,165 @@
+"""Execute one stored run: claim it, walk its DAG on Ray under a heartbeat, store the checked plan.
+
+Everything a run needs comes from the store (its config and the instance's fingerprint), so a run
+whose worker died is simply executed again from the start by whoever claims it next: Ray's objects
+died with their driver, the store did not. The heartbeat renews the lease, publishes progress and
+carries a cancel request back to the walk, which then cancels the Ray pieces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from decomposition.errors import SurgeplanError
+from decomposition.pieces import Piece, plan_pieces, run_piece
+from tasks.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, TERMINAL
+from tasks.plan_files import write_stored_plan
+from tasks.settings import Settings
+from tasks.store import Progress, RunStore, UnknownRun
+from tasks.submission import decomposition_config, load_stored_instance
+from workers.ray_runner import PieceFailed, RunStopped, ensure_ray, run_on_ray
+
+log = logging.getLogger(__name__)
+
+
+def execution_id() -> str:
+    """Who holds a lease: host, process and a fresh token (a process may execute the same run twice)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Heartbeat:
+    """Renews the run's lease and writes its progress every `interval` seconds, in a thread of its own."""
+
+    def __init__(self, store: RunStore, run_id: str, owner: str, lease: float, deadline: float):
+        self.store, self.run_id, self.owner, self.lease, self.deadline = store, run_id, owner, lease, deadline
+        self.cancelled, self.lost = threading.Event(), threading.Event()
+        self._progress = Progress(0, 0, "starting")
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id[:8]}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    @property
+    def latest(self) -> Progress:
+        return self._progress
+
+    def progress(self, done: int, total: int, message: str) -> None:
+        self._progress = Progress(done, total, message, self._progress.best_value)
+
+    def offer(self, value: float | None) -> None:
+        """A checked plan of this value is known: the best so far is at most it."""
+        best = self._progress.best_value
+        if value is not None and (best is None or value < best):
+            p = self._progress
+            self._progress = Progress(p.done, p.total, p.message, value)
+
+    def should_stop(self) -> bool:
+        return self.cancelled.is_set() or self.lost.is_set() or time.monotonic() > self.deadline
+
+    def stop_reason(self) -> tuple[str, str]:
+        if self.cancelled.is_set():
+            return CANCELLED, "cancelled on request; its Ray pieces were stopped"
+        if self.lost.is_set():
+            return FAILED, "this execution lost its lease (the store was unreachable); another one took over"
+        return FAILED, "run time limit exceeded (SURGEPLAN_RUN_TIME_LIMIT); its Ray pieces were stopped"
+
+    def _beat(self) -> None:
+        interval = min(self.lease / 3, 2.0)
+        while not self._stopped.wait(interval):
+            try:
+                answer = self.store.renew(self.run_id, self.owner, self.lease, self._progress)
+            except Exception as exc:  # noqa: BLE001 - a database blip: try again; the lease fences a long outage
+                log.warning("heartbeat of run %s failed: %s", self.run_id, exc)
+                continue
+            if answer is None:
+                self.lost.set()
+            elif answer:
+                self.cancelled.set()
+
+
+PieceFunction = Callable[..., object]
+
+
+def execute_run(run_id: str, settings: Settings, store: RunStore, compute: PieceFunction = run_piece) -> str:
+    """Execute the run if this delivery may; return the status it ended in (or why nothing was done)."""
+    owner = execution_id()
+    try:
+        if not store.claim(run_id, owner, settings.lease_seconds):
+            return _not_claimed(run_id, store)
+    except UnknownRun:
+        log.error("a message names run %s, which is not in the store; ignored", run_id)
+        return "unknown"
+    deadline = time.monotonic() + settings.run_time_limit
+    out = settings.data_dir / "runs" / run_id / owner.replace(":", "-")
+    with Heartbeat(store, run_id, owner, settings.lease_seconds, deadline) as heartbeat:
+        status, error, written = _solve_and_store(run_id, settings, store, compute, owner, heartbeat, out)
+    if not written:
+        shutil.rmtree(out, ignore_errors=True)  # another execution owns the run now: its result stands
+        log.warning("run %s: result of %s not stored (%s); the lease had passed on", run_id, owner, status)
+    return status if written else "superseded"
+
+
+def _not_claimed(run_id: str, store: RunStore) -> str:
+    run = store.get(run_id)
+    if run.status in TERMINAL:
+        return f"already {run.status}"
+    if run.status == RUNNING:  # a second delivery (visibility timeout, requeue) while the first still solves
+        store.add_event(run_id, "duplicate", f"a second delivery while {run.owner} holds the lease; not executed")
+        return "held elsewhere"
+    return f"not claimable ({run.status})"
+
+
+def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: PieceFunction, owner: str,
+                     heartbeat: Heartbeat, out) -> tuple[str, str | None, bool]:
+    try:
+        run = store.get(run_id)
+        instance = load_stored_instance(settings.data_dir, run.fingerprint)
+        config = decomposition_config(run.config)
+        dag = plan_pieces(instance, config)
+        heartbeat.progress(0, len(dag.pieces), "starting Ray")
+        ensure_ray(settings.workers, settings.ray_address)
+
+        def on_piece(_job: int, _piece: Piece, summary: dict) -> None:
+            heartbeat.offer(summary.get("value"))
+
+        report = run_on_ray(dag, instance, retries=settings.piece_retries, progress=heartbeat.progress,
+                            compute=compute, should_stop=heartbeat.should_stop, on_piece=on_piece)
+        doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
+        written = store.finish(run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value,
+                               metrics=_metrics(doc, report), progress=heartbeat.latest)
+        return SUCCEEDED, None, written
+    except RunStopped as exc:
+        status, error = heartbeat.stop_reason()
+        error = f"{error} ({exc})"
+    except PieceFailed as exc:
+        status, error = FAILED, str(exc)
+    except SurgeplanError as exc:  # a bad stored instance, a solver error, a plan the evaluator rejected
+        status, error = FAILED, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - record it: a run never stays running because of a bug
+        log.exception("run %s failed", run_id)
+        status, error = FAILED, f"internal error {type(exc).__name__}: {exc}"
+    return status, error, store.finish(run_id, owner, status, error=error, progress=heartbeat.latest)
+
+
+def _metrics(doc: dict, report) -> dict[str, float | None]:
+    metrics = {
+        "value": doc["value"], "baseline_value": doc["baseline_value"], "lower_bound": doc["lower_bound"],
+        "gap": doc["gap"], "pieces": len(report.pieces), "retried_pieces": sum(r.attempts > 1 for r in report.pieces),
+        "solve_seconds": report.timings.get("wall"),
+    }
+    for scenario, ncd in doc["plan"]["non_covered_demand_per_scenario"].items():
+        metrics[f"non_covered_demand:{scenario}"[:100]] = ncd
+    return metrics

@@ -1,0 +1,108 @@
+"""What a planner submits, checked before anything is stored, and how it becomes a queued run.
+
+The instance is stored once per content (data_dir/instances/<sha256>.json) and the run names it by
+that fingerprint; the configuration is stored with every default filled in, so the same
+instance and the same effective configuration are recognised as the same run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from decomposition.datasets import load_instance
+from decomposition.instance import Instance
+from decomposition.json_format import load_json_instance
+from decomposition.objectives import Objective
+from decomposition.pieces import DecompositionConfig
+from decomposition.solvers import SolverOptions
+from tasks.models import Run
+from tasks.settings import Settings
+from tasks.store import RunStore
+
+
+class RunRequest(BaseModel):
+    """A run to plan: a built-in dataset by name, or an instance given whole (the JSON format)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str | None = Field(None, description="built-in dataset, e.g. spain:madrid (see `surgeplan datasets`)")
+    graph: str | None = Field(None, description="network of a built-in dataset that has several: complete or logistic")
+    instance: Instance | None = Field(None, description="the instance itself, in the JSON format (instead of dataset)")
+    objective: Objective = Objective.PHI4
+    subhorizon: int = Field(7, ge=1, description="periods per sub-horizon")
+    lookahead: int = Field(1, ge=0, description="periods solved past each sub-horizon, then dropped")
+    solver: Literal["highs", "cbc"] | None = Field(None, description="default: the settings' solver")
+    time_limit: float | None = Field(None, gt=0, description="seconds per piece; default: the settings'")
+    bound_time_limit: float | None = Field(None, gt=0, description="seconds for the LP bound; default: time_limit")
+    mip_gap: float | None = Field(None, ge=0, lt=1, description="relative MIP gap; default: the settings'")
+    force: bool = Field(False, description="solve again even if the same instance and config already has a run")
+
+    @model_validator(mode="after")
+    def _one_instance(self) -> "RunRequest":
+        if (self.dataset is None) == (self.instance is None):
+            raise ValueError("give exactly one of 'dataset' (a built-in name) and 'instance' (the instance itself)")
+        if self.graph is not None and self.dataset is None:
+            raise ValueError("'graph' applies only to a built-in 'dataset'; an uploaded instance brings its own arcs")
+        return self
+
+
+def run_config(request: RunRequest, settings: Settings) -> dict:
+    """The configuration as stored: every default resolved, so it says exactly what was solved."""
+    return {
+        "objective": request.objective.value,
+        "subhorizon": request.subhorizon,
+        "lookahead": request.lookahead,
+        "solver": request.solver or settings.solver,
+        "time_limit": request.time_limit if request.time_limit is not None else settings.time_limit,
+        "bound_time_limit": request.bound_time_limit,
+        "mip_gap": request.mip_gap if request.mip_gap is not None else settings.mip_gap,
+    }
+
+
+def decomposition_config(config: dict) -> DecompositionConfig:
+    solver = SolverOptions(name=config["solver"], time_limit=config["time_limit"],
+                           bound_time_limit=config["bound_time_limit"], mip_gap=config["mip_gap"])
+    return DecompositionConfig(objective=Objective(config["objective"]), subhorizon=config["subhorizon"],
+                               lookahead=config["lookahead"], solver=solver)
+
+
+def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
+    """The instance and where it came from; an unknown dataset raises InstanceError (field 'dataset')."""
+    if request.instance is not None:
+        return request.instance, "upload"
+    return load_instance(request.dataset, request.graph), request.dataset
+
+
+def instance_path(data_dir: Path, fingerprint: str) -> Path:
+    return data_dir / "instances" / f"{fingerprint}.json"
+
+
+def store_instance(data_dir: Path, instance: Instance) -> str:
+    """Write the instance under its content hash (once; the file never changes) and return the hash."""
+    text = instance.model_dump_json()
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()
+    path = instance_path(data_dir, fingerprint)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, path)  # atomic: a reader sees the whole file or none
+    return fingerprint
+
+
+def load_stored_instance(data_dir: Path, fingerprint: str) -> Instance:
+    return load_json_instance(instance_path(data_dir, fingerprint))
+
+
+def create_run(request: RunRequest, settings: Settings, store: RunStore) -> tuple[Run, bool]:
+    """Store the instance and the run (or find the run already answering it); nothing is published here."""
+    instance, source = resolve_instance(request)
+    fingerprint = store_instance(settings.data_dir, instance)
+    return store.create_run(source=source, instance_name=instance.name, fingerprint=fingerprint,
+                            config=run_config(request, settings), force=request.force)

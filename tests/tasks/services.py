@@ -1,0 +1,112 @@
+"""Real processes for the backend's integration tests: `surgeplan worker` and `surgeplan api`, Redis restarts,
+and the solver processes that must not outlive their run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import redis
+
+SURGEPLAN = str(Path(sys.executable).parent / "surgeplan")
+REDIS_URL = "redis://127.0.0.1:6379/0"
+# The machine's own command for Redis (see .ci/run): no persistence, so a restart forgets every message.
+REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+               "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    """Poll until `predicate()` is truthy and return it; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Service:
+    """A `surgeplan` command running in its own process group, its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+        self.log = log
+        self._out = open(log, "ab")
+        self.process = subprocess.Popen([SURGEPLAN, *args], env={**os.environ, **env}, stdout=self._out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 60) -> None:
+        wait_for(lambda: text in self.output() or self.process.poll() is not None, timeout, f"'{text}' in {self.log}")
+        assert self.process.poll() is None, f"{self.log} exited early:\n{self.output()[-3000:]}"
+
+    def kill9(self) -> None:
+        """The fault: SIGKILL to the service's own process only (what it started must die with it)."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        try:  # leave nothing of the group behind for the next test
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._out.close()
+
+
+def start_worker(env: dict[str, str], log: Path) -> Service:
+    worker = Service(["worker", "--loglevel", "INFO"], env, log)
+    worker.wait_for_output(" ready.")
+    return worker
+
+
+def solver_processes() -> list[psutil.Process]:
+    """Processes that are solving: a Ray worker running a piece (HiGHS runs inside it) or a cbc binary."""
+    found = []
+    for p in psutil.process_iter(["name", "cmdline", "status"]):
+        try:
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            title = " ".join(p.info["cmdline"] or [])
+            if p.info["name"] in ("cbc", "highs") or title.startswith("ray::_remote_piece"):
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+def restart_redis() -> None:
+    """Stop Redis (it keeps nothing on disk, so every queued message is lost) and start it again."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # it closes the connection as it goes down
+    wait_for(lambda: not _redis_up(), 20, "Redis to stop")
+    subprocess.run(REDIS_START, check=True)
+    wait_for(_redis_up, 20, "Redis to start again")
+
+
+def _redis_up() -> bool:
+    try:
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False

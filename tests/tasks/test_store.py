@@ -1,0 +1,120 @@
+"""The run store on SQLite and on a real PostgreSQL: dedupe, exclusive claims, fenced results, recovery."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from tasks.models import Base
+from tasks.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED
+from tasks.store import RunStateError, RunStore, UnknownRun
+
+CONFIG = {"objective": "phi4", "subhorizon": 7}
+
+
+@pytest.fixture
+def store(store_url):
+    store = RunStore(store_url)
+    store.migrate()
+    with store.engine.begin() as conn:  # the PostgreSQL database is shared by the module's tests
+        for table in ("events", "metrics", "plan_versions", "run_keys", "runs"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    yield store
+    store.engine.dispose()
+
+
+def submit(store, fingerprint="f" * 64, config=CONFIG, force=False):
+    return store.create_run(source="test", instance_name="tiny", fingerprint=fingerprint, config=config, force=force)
+
+
+def test_the_migrations_build_exactly_the_models(store):
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    store.migrate()  # a second upgrade is a no-op
+
+
+def test_the_same_instance_and_config_give_the_same_run_unless_forced(store):
+    first, created = submit(store)
+    again, created_again = submit(store)
+    assert created and not created_again and again.id == first.id
+    other, created_other = submit(store, config={**CONFIG, "subhorizon": 3})
+    assert created_other and other.id != first.id
+    forced, created_forced = submit(store, force=True)
+    assert created_forced and forced.id != first.id
+    assert submit(store)[0].id == forced.id  # later submissions get the newest run
+
+
+def test_a_failed_run_is_not_returned_to_a_new_submission(store):
+    run, _ = submit(store)
+    assert store.claim(run.id, "w1", lease=30)
+    assert store.finish(run.id, "w1", FAILED, error="boom")
+    again, created = submit(store)
+    assert created and again.id != run.id
+
+
+def test_concurrent_identical_submissions_make_one_run(store):
+    with ThreadPoolExecutor(8) as pool:
+        ids = {r.id for r, _ in pool.map(lambda _: submit(store), range(24))}
+    assert len(ids) == 1
+    assert len(store.runs()) == 1
+
+
+def test_only_one_execution_holds_a_run(store):
+    run, _ = submit(store)
+    assert store.claim(run.id, "w1", lease=30)
+    assert not store.claim(run.id, "w2", lease=30)  # a second delivery of the message
+    assert store.renew(run.id, "w2", lease=30) is None  # not its lease
+    assert store.renew(run.id, "w1", lease=30) is False  # held, no cancel asked
+    assert not store.finish(run.id, "w2", SUCCEEDED, plan_path="/x", value=1.0)
+    assert store.finish(run.id, "w1", SUCCEEDED, plan_path="/p", value=2.0, metrics={"gap": 0.01})
+    assert not store.finish(run.id, "w1", SUCCEEDED, plan_path="/p", value=2.0)  # written once
+    assert [(p.version, p.path) for p in store.plans(run.id)] == [(1, "/p")]
+    assert store.get(run.id).status == SUCCEEDED and store.metrics(run.id) == {"gap": 0.01}
+
+
+def test_an_expired_lease_can_be_taken_over_and_fences_the_old_owner(store):
+    run, _ = submit(store)
+    assert store.claim(run.id, "w1", lease=0.01)
+    time.sleep(0.05)
+    assert store.claim(run.id, "w2", lease=30)
+    assert store.get(run.id).attempts == 2
+    assert store.renew(run.id, "w1", lease=30) is None
+    assert not store.finish(run.id, "w1", SUCCEEDED, plan_path="/old", value=1.0)
+    assert store.finish(run.id, "w2", SUCCEEDED, plan_path="/new", value=1.0)
+    assert [p.path for p in store.plans(run.id)] == ["/new"]
+
+
+def test_cancelling(store):
+    queued, _ = submit(store)
+    assert store.request_cancel(queued.id).status == CANCELLED
+    assert not store.claim(queued.id, "w1", lease=30)  # its message arrives later: nothing runs
+    with pytest.raises(RunStateError, match="already cancelled"):
+        store.request_cancel(queued.id)
+    with pytest.raises(UnknownRun, match="no run with id 'nope'"):
+        store.request_cancel("nope")
+    running, _ = submit(store, fingerprint="e" * 64)
+    assert store.claim(running.id, "w1", lease=30)
+    assert store.request_cancel(running.id).status == RUNNING
+    assert store.renew(running.id, "w1", lease=30) is True  # the worker learns it at its next heartbeat
+    assert store.finish(running.id, "w1", CANCELLED, error="cancelled")
+
+
+def test_lost_runs_go_back_to_the_queue(store):
+    published, _ = submit(store, fingerprint="a" * 64)
+    unpublished, _ = submit(store, fingerprint="b" * 64)
+    dead, _ = submit(store, fingerprint="c" * 64)
+    dead_cancelled, _ = submit(store, fingerprint="d" * 64)
+    store.mark_published(published.id, "redis-1")
+    assert store.lost_runs("redis-1") == []  # too fresh: its publication may be under way
+    assert store.claim(dead.id, "w1", lease=0.01) and store.claim(dead_cancelled.id, "w1", lease=0.01)
+    store.request_cancel(dead_cancelled.id)
+    time.sleep(0.05)
+    assert set(store.lost_runs("redis-1", grace=0)) == {unpublished.id, dead.id}
+    assert store.get(dead.id).status == QUEUED and store.get(dead_cancelled.id).status == CANCELLED
+    # Redis restarted: what was published to the old one is gone
+    assert set(store.lost_runs("redis-2", grace=0)) == {published.id, unpublished.id, dead.id}

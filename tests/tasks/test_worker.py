@@ -1,0 +1,202 @@
+"""The queue end to end: real Redis, a real PostgreSQL, real `surgeplan worker` processes driving Ray.
+
+Faults: a worker killed with SIGKILL mid-run, Redis restarted under a queued run, a pickle and an
+unknown task pushed onto the queue by hand, a second delivery while the first still solves (what
+an expired visibility timeout does), a cancel while pieces run. After each, no solver is left.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import redis
+from kombu import Connection, Producer, Queue
+
+from decomposition.objectives import Objective
+from tasks.backend import Backend
+from tasks.settings import Settings
+from tasks.submission import RunRequest
+from tests.decomposition.test_temporal import random_instance
+from tests.tasks.services import REDIS_URL, Service, restart_redis, solver_processes, start_worker, wait_for
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def env(postgres_url, tmp_path_factory) -> dict[str, str]:
+    queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        "SURGEPLAN_DATABASE_URL": postgres_url, "SURGEPLAN_BROKER_URL": REDIS_URL, "SURGEPLAN_QUEUE": queue,
+        "SURGEPLAN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "SURGEPLAN_LEASE_SECONDS": "3",
+        "SURGEPLAN_REAPER_INTERVAL": "1", "SURGEPLAN_VISIBILITY_TIMEOUT": "600", "SURGEPLAN_RUN_TIME_LIMIT": "300",
+        "SURGEPLAN_TIME_LIMIT": "60", "SURGEPLAN_WORKERS": "2",
+    }
+    yield env
+    redis.Redis.from_url(REDIS_URL).delete(queue)
+
+
+@pytest.fixture(scope="module")
+def backend(env) -> Backend:
+    fields = {name.removeprefix("SURGEPLAN_").lower(): value for name, value in env.items()}
+    return Backend(Settings(**fields))
+
+
+@pytest.fixture
+def workers(env, tmp_path):
+    """Start workers with `workers.start()`; all are stopped (process groups killed) after the test."""
+    started: list[Service] = []
+
+    class Workers:
+        def start(self, extra: dict[str, str] | None = None) -> Service:
+            started.append(start_worker({**env, **(extra or {})}, tmp_path / f"worker{len(started)}.log"))
+            return started[-1]
+
+    yield Workers()
+    for worker in started:
+        worker.stop()
+    wait_for(lambda: not solver_processes(), 30, "no solver processes after the test")
+
+
+def request(seed: int, periods: int = 8, objective=Objective.PHI4, subhorizon: int = 3, **kw) -> RunRequest:
+    return RunRequest(instance=random_instance(seed, n_units=8, n_periods=periods), objective=objective,
+                      subhorizon=subhorizon, **kw)
+
+
+def ended(backend: Backend, run_id: str, timeout: float = 180):
+    return wait_for(lambda: (v := backend.view(run_id)).status in ("succeeded", "failed", "cancelled") and v,
+                    timeout, f"run {run_id} to end")
+
+
+def plan_tables(backend: Backend, run_id: str) -> dict[str, pd.DataFrame]:
+    return {t: pd.read_parquet(backend.table_path(run_id, t)) for t in ("shipments", "shares")}
+
+
+def test_a_run_is_solved_once_stored_and_found_again(backend, workers):
+    workers.start()
+    submitted = backend.submit(request(1))
+    assert submitted.created and submitted.status == "queued"
+    run = ended(backend, submitted.id)
+    assert run.status == "succeeded", run.error
+    assert run.pieces_done == run.pieces_total > 0
+    [plan] = backend.store.plans(run.id)
+    assert (Path(plan.path) / "summary.json").exists()
+    metrics = backend.store.metrics(run.id)
+    assert metrics["value"] == pytest.approx(run.best_value) and metrics["value"] <= metrics["baseline_value"]
+    assert metrics["lower_bound"] <= metrics["value"] + 1e-6
+    again = backend.submit(request(1))
+    assert not again.created and again.id == run.id
+
+
+def test_a_worker_killed_mid_run_leaves_a_run_that_completes_once(backend, workers):
+    slow = request(5, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)
+    first = workers.start()
+    run_id = backend.submit(slow).id
+    wait_for(lambda: backend.view(run_id).pieces_done >= 5, 120, "the run to be under way")
+    first.kill9()
+    assert backend.view(run_id).status == "running"  # killed mid-run, not after
+    wait_for(lambda: not solver_processes(), 30, "the killed worker's solvers to die with it")
+    workers.start()
+    run = ended(backend, run_id)
+    assert run.status == "succeeded", run.error
+    assert run.attempts == 2
+    assert len(backend.store.plans(run_id)) == 1
+    kinds = [e.kind for e in backend.store.events(run_id)]
+    assert kinds.count("started") == 2 and "requeued" in kinds and kinds.count("succeeded") == 1
+    undisturbed = ended(backend, backend.submit(slow.model_copy(update={"force": True})).id)
+    assert undisturbed.status == "succeeded" and undisturbed.id != run_id
+    assert undisturbed.best_value == pytest.approx(run.best_value)
+    for name, table in plan_tables(backend, run_id).items():
+        pd.testing.assert_frame_equal(table, plan_tables(backend, undisturbed.id)[name], obj=name)
+
+
+def test_a_run_queued_when_redis_restarts_is_not_lost(backend, workers):
+    submitted = backend.submit(request(2))  # no worker yet: it waits on the queue
+    restart_redis()  # Redis keeps nothing on disk: the message is gone
+    workers.start()
+    run = ended(backend, submitted.id)
+    assert run.status == "succeeded", run.error
+    kinds = [e.kind for e in backend.store.events(submitted.id)]
+    assert "requeued" in kinds and kinds.count("started") == 1
+
+
+class _TouchOnUnpickle:
+    """Unpickling this creates a file: the proof that a pickle was decoded."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def _push(env: dict[str, str], task: str, args: tuple, serializer: str) -> None:
+    """A Celery (protocol 2) message written by hand onto the run queue."""
+    task_id = str(uuid.uuid4())
+    headers = {"lang": "py", "task": task, "id": task_id, "root_id": task_id, "parent_id": None, "group": None,
+               "retries": 0, "eta": None, "expires": None, "argsrepr": "", "kwargsrepr": "", "origin": "test"}
+    with Connection(env["SURGEPLAN_BROKER_URL"]) as conn:
+        queue = Queue(env["SURGEPLAN_QUEUE"])
+        Producer(conn).publish((args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}),
+                               routing_key=queue.name, serializer=serializer, headers=headers, declare=[queue])
+
+
+def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers, tmp_path):
+    marker = tmp_path / "unpickled"
+    assert pickle.loads(pickle.dumps(_TouchOnUnpickle(tmp_path / "probe"))) is None  # the payload works...
+    assert (tmp_path / "probe").exists()
+    victim = backend.submit(request(3))  # ...and would name a real run
+    backend.store.request_cancel(victim.id)
+    _push(env, "surgeplan.run", (_TouchOnUnpickle(marker),), "pickle")
+    _push(env, "surgeplan.delete_everything", (victim.id,), "json")
+    worker = workers.start()
+    after = backend.submit(request(4))  # queued behind them: once it is done, they were handled
+    assert ended(backend, after.id).status == "succeeded"
+    assert not marker.exists()
+    log = worker.output()
+    assert "Refusing to deserialize untrusted content of type pickle" in log
+    assert "unregistered task" in log.lower() and "surgeplan.delete_everything" in log
+    assert redis.Redis.from_url(REDIS_URL).llen(env["SURGEPLAN_QUEUE"]) == 0  # dropped, not redelivered
+    assert backend.view(victim.id).status == "cancelled" and backend.store.plans(victim.id) == []
+
+
+def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, workers):
+    """What an expired visibility timeout does: Redis hands the unacknowledged run to another worker."""
+    workers.start()
+    run_id = backend.submit(request(6, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
+    wait_for(lambda: backend.view(run_id).pieces_done >= 3, 120, "the run to be under way")
+    with Connection(env["SURGEPLAN_BROKER_URL"], transport_options={"visibility_timeout": 0}) as conn:
+        restored = conn.default_channel.qos.restore_visible(num=100)  # as a worker does once the timeout passes
+    second = workers.start()
+    wait_for(lambda: "duplicate" in [e.kind for e in backend.store.events(run_id)], 60,
+             "the second worker to receive the run again")
+    run = ended(backend, run_id)
+    assert run.status == "succeeded" and run.attempts == 1, (restored, run)
+    assert [e.kind for e in backend.store.events(run_id)].count("started") == 1
+    assert len(backend.store.plans(run_id)) == 1
+    assert "surgeplan.run" in second.output()
+
+
+def test_cancelling_a_running_run_stops_its_ray_pieces(backend, workers):
+    workers.start()
+    long = RunRequest(dataset="spain:madrid", graph="complete", objective=Objective.PHI1, subhorizon=49,
+                      time_limit=120)  # one whole-horizon window: minutes of HiGHS
+    run_id = backend.submit(long).id
+    wait_for(solver_processes, 120, "a piece to be solving")
+    backend.cancel(run_id)
+    run = ended(backend, run_id, timeout=30)
+    assert run.status == "cancelled" and "cancelled on request" in run.error
+    wait_for(lambda: not solver_processes(), 15, "the cancelled run's solvers to stop")
+    assert backend.store.plans(run_id) == []
+
+
+def test_the_worker_refuses_a_run_time_limit_not_below_the_visibility_timeout(env, tmp_path):
+    worker = Service(["worker"], {**env, "SURGEPLAN_RUN_TIME_LIMIT": "600", "SURGEPLAN_VISIBILITY_TIMEOUT": "600"},
+                     tmp_path / "refused.log")
+    assert worker.process.wait(60) == 2
+    assert "SURGEPLAN_RUN_TIME_LIMIT (600 s) must be below SURGEPLAN_VISIBILITY_TIMEOUT (600 s)" in worker.output()
+    worker.stop()
