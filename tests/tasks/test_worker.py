@@ -8,7 +8,6 @@ an expired visibility timeout does), a cancel while pieces run. After each, no s
 from __future__ import annotations
 
 import pickle
-import time
 import uuid
 from pathlib import Path
 
@@ -200,3 +199,13 @@ def test_the_worker_refuses_a_run_time_limit_not_below_the_visibility_timeout(en
     assert worker.process.wait(60) == 2
     assert "SURGEPLAN_RUN_TIME_LIMIT (600 s) must be below SURGEPLAN_VISIBILITY_TIMEOUT (600 s)" in worker.output()
     worker.stop()
+
+
+def test_a_run_submitted_while_redis_is_down_is_queued_once_it_is_back(backend, env, workers):
+    down = Backend(backend.settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
+    submitted = down.submit(request(8))
+    assert submitted.created and submitted.status == "queued"
+    assert "unpublished" in [e.kind for e in backend.store.events(submitted.id)]
+    workers.start()  # its recovery pass publishes what never reached the broker
+    run = ended(backend, submitted.id)
+    assert run.status == "succeeded", run.error

@@ -1,0 +1,101 @@
+"""`surgeplan submit | status | result | cancel | runs | worker | api` against a real worker, Redis and
+PostgreSQL: what a planner sees, and exit code 2 with a clear message for bad input."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pandas as pd
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from tasks.cli import app
+from tasks.settings import get_settings
+from tests.tasks.services import REDIS_URL, start_worker
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def env(postgres_url, tmp_path_factory):
+    queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
+    yield {"SURGEPLAN_DATABASE_URL": postgres_url, "SURGEPLAN_BROKER_URL": REDIS_URL, "SURGEPLAN_QUEUE": queue,
+           "SURGEPLAN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "SURGEPLAN_LEASE_SECONDS": "3",
+           "SURGEPLAN_REAPER_INTERVAL": "1", "SURGEPLAN_TIME_LIMIT": "30", "SURGEPLAN_WORKERS": "2"}
+    redis.Redis.from_url(REDIS_URL).delete(queue)
+
+
+@pytest.fixture
+def cli(env, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+    def invoke(*args: str):
+        get_settings.cache_clear()
+        return runner.invoke(app, list(args))
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_submit_wait_status_result_and_runs(cli, env, tmp_path):
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        done = cli("submit", "example:three-hospitals", "--subhorizon", "3", "--objective", "phi1", "--wait")
+        assert done.exit_code == 0, done.output
+        run_id = done.stdout.strip().splitlines()[0]
+        assert "feasible in every scenario" in done.stdout
+    finally:
+        worker.stop()
+    again = cli("submit", "example:three-hospitals", "--subhorizon", "3", "--objective", "phi1")
+    assert again.exit_code == 0 and run_id in again.stdout and "already submitted (succeeded)" in again.output
+    status = cli("status", run_id, "--json")
+    view = json.loads(status.stdout)
+    assert view["status"] == "succeeded" and view["pieces_done"] == view["pieces_total"] > 0
+    assert "succeeded" in cli("status", run_id, "--events").stdout
+    out = tmp_path / "plan"
+    result = cli("result", run_id, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {"shipments.csv", "stock.csv", "pieces.csv", "summary.json"}
+    assert json.loads((out / "summary.json").read_text())["value"] == pytest.approx(view["best_value"])
+    assert set(pd.read_csv(out / "shipments.csv").columns) == {"period", "source", "target", "quantity"}
+    assert cli("result", run_id, "--out", str(out)).exit_code == 2  # not empty, no --overwrite
+    assert run_id in cli("runs", "--status", "succeeded").stdout
+
+
+def test_unknown_runs_and_impossible_cancels_exit_2(cli):
+    for command in ("status", "result", "cancel"):
+        done = cli(command, "no-such-run")
+        assert done.exit_code == 2 and "no run with id 'no-such-run'" in done.output
+    queued = cli("submit", "example:three-hospitals", "--subhorizon", "2").stdout.strip()  # no worker: it waits
+    assert cli("cancel", queued).exit_code == 0
+    again = cli("cancel", queued)
+    assert again.exit_code == 2 and "already cancelled" in again.output
+    no_plan = cli("result", queued)
+    assert no_plan.exit_code == 1 and "cancelled" in no_plan.output and "no plan" in no_plan.output
+    assert cli("runs", "--status", "lost").exit_code == 2
+
+
+def test_bad_submissions_exit_2_and_store_nothing(cli, tmp_path):
+    before = cli("runs", "--limit", "1000").stdout.count("\n")
+    unknown = cli("submit", "spain:atlantis")
+    assert unknown.exit_code == 2 and "no built-in dataset" in unknown.output
+    bad_file = tmp_path / "bad.json"
+    bad_file.write_text('{"name": "x"}')
+    broken = cli("submit", str(bad_file))
+    assert broken.exit_code == 2 and "bad.json" in broken.output
+    solver = cli("submit", "example:three-hospitals", "--solver", "gurobi")
+    assert solver.exit_code == 2 and "--solver" in solver.output
+    assert cli("runs", "--limit", "1000").stdout.count("\n") == before
+
+
+def test_services_that_cannot_start_say_why(cli, monkeypatch):
+    monkeypatch.setenv("SURGEPLAN_BROKER_URL", "redis://127.0.0.1:1/0")
+    worker = cli("worker")
+    assert worker.exit_code == 2 and "cannot reach the broker at redis://127.0.0.1:1/0" in worker.output
+    monkeypatch.setenv("SURGEPLAN_API_TOKENS", "")
+    api = cli("api")
+    assert api.exit_code == 2 and "SURGEPLAN_API_TOKENS" in api.output

@@ -1,0 +1,105 @@
+"""Executing one stored run on a real local Ray and PostgreSQL: pieces that raise, pieces at their time
+limit, a run over its own time limit, a message for a run the store does not have."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from decomposition.objectives import Objective
+from decomposition.pieces import run_piece
+from tasks.execution import execute_run
+from tasks.settings import Settings
+from tasks.store import RunStore
+from tasks.submission import RunRequest, create_run
+from tests.decomposition.test_temporal import random_instance
+from tests.tasks.services import solver_processes, wait_for
+from workers.ray_runner import ray_session
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    with ray_session(workers=2):
+        yield
+
+
+@pytest.fixture
+def settings(postgres_url, tmp_path) -> Settings:
+    return Settings(database_url=postgres_url, data_dir=tmp_path, lease_seconds=3, time_limit=60, workers=2)
+
+
+@pytest.fixture
+def store(settings) -> RunStore:
+    store = RunStore(settings.database_url)
+    store.migrate()
+    return store
+
+
+def submitted(settings, store, request: RunRequest) -> str:
+    run, created = create_run(request.model_copy(update={"force": True}), settings, store)
+    assert created
+    return run.id
+
+
+def tiny(seed=1, **kw) -> RunRequest:
+    return RunRequest(instance=random_instance(seed), subhorizon=3, **kw)
+
+
+def always_raises(piece, instance, config, inputs):
+    if piece.kind == "window":
+        raise RuntimeError("the solver exploded")
+    return run_piece(piece, instance, config, inputs)
+
+
+class FailFirst:
+    """A piece function that raises on the first attempt of one piece, then behaves."""
+
+    def __init__(self, piece_id: str, flag: Path):
+        self.piece_id, self.flag = piece_id, flag
+
+    def __call__(self, piece, instance, config, inputs):
+        if piece.id == self.piece_id and not self.flag.exists():
+            self.flag.touch()
+            raise RuntimeError("a transient failure")
+        return run_piece(piece, instance, config, inputs)
+
+
+def test_a_piece_that_always_raises_fails_the_run_with_its_reason(settings, store, local_ray):
+    run_id = submitted(settings, store, tiny())
+    assert execute_run(run_id, settings, store, compute=always_raises) == "failed"
+    run = store.get(run_id)
+    assert run.status == "failed" and "failed 3 time(s)" in run.error and "the solver exploded" in run.error
+    assert store.plans(run_id) == []
+
+
+def test_a_piece_that_raises_once_is_retried_and_recorded(settings, store, local_ray, tmp_path):
+    run_id = submitted(settings, store, tiny(seed=2))
+    assert execute_run(run_id, settings, store, compute=FailFirst("main/window1", tmp_path / "failed-once")) == "succeeded"
+    pieces = pd.read_parquet(Path(store.plans(run_id)[0].path) / "pieces.parquet").set_index("id")
+    assert pieces.loc["main/window1", "attempts"] == 2 and (pieces.drop("main/window1")["attempts"] == 1).all()
+    assert store.metrics(run_id)["retried_pieces"] == 1
+
+
+def test_a_piece_at_its_time_limit_keeps_its_incumbent(settings, store, local_ray):
+    request = RunRequest(instance=random_instance(7, n_units=30, n_periods=10), objective=Objective.PHI1,
+                         subhorizon=10, time_limit=1)
+    run_id = submitted(settings, store, request)
+    assert execute_run(run_id, settings, store) == "succeeded"
+    pieces = pd.read_parquet(Path(store.plans(run_id)[0].path) / "pieces.parquet").set_index("id")
+    assert pieces.loc["main/window0", "status"] in ("time_limit", "baseline_kept")
+    assert store.metrics(run_id)["value"] <= store.metrics(run_id)["baseline_value"]
+
+
+def test_a_run_over_its_time_limit_is_stopped_with_its_pieces(settings, store, local_ray):
+    request = RunRequest(dataset="spain:madrid", objective=Objective.PHI1, subhorizon=49, time_limit=120)
+    run_id = submitted(settings, store, request)
+    assert execute_run(run_id, settings.model_copy(update={"run_time_limit": 3}), store) == "failed"
+    assert "run time limit exceeded" in store.get(run_id).error
+    wait_for(lambda: not solver_processes(), 15, "the stopped run's solvers to end")
+
+
+def test_a_message_for_a_run_not_in_the_store_does_nothing(settings, store):
+    assert execute_run(str(uuid.uuid4()), settings, store) == "unknown"
