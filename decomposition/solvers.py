@@ -6,10 +6,13 @@ incumbent raises SolverError, so no caller can mistake "nothing found" for a pla
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import shlex
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +117,29 @@ def cbc_executable() -> str:
     return found
 
 
+def dies_with_parent(executable: str) -> str:
+    """A launcher of `executable` whose process is killed when the process that started it dies.
+
+    CBC runs as a child process; when its parent is killed (a cancelled Ray piece, a worker killed
+    with SIGKILL) it would otherwise solve on as an orphan until its own time limit. Linux's
+    parent-death signal, set by util-linux's setpriv, prevents that; elsewhere the binary is used as is.
+    """
+    setpriv = shutil.which("setpriv")
+    if not sys.platform.startswith("linux") or setpriv is None:
+        return executable
+    script = f'#!/bin/sh\nexec {shlex.quote(setpriv)} --pdeathsig KILL -- {shlex.quote(executable)} "$@"\n'
+    digest = hashlib.sha256(script.encode()).hexdigest()[:12]
+    launcher = Path(tempfile.gettempdir()) / f"surgeplan-{os.getuid()}-cbc-{digest}"
+    if not launcher.exists():
+        with tempfile.NamedTemporaryFile("w", dir=launcher.parent, delete=False) as tmp:
+            tmp.write(script)
+        os.chmod(tmp.name, 0o755)
+        os.replace(tmp.name, launcher)  # atomic: concurrent pieces may write it at once
+    return str(launcher)
+
+
 def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
-    solver = pyo.SolverFactory("cbc", executable=cbc_executable())
+    solver = pyo.SolverFactory("cbc", executable=dies_with_parent(cbc_executable()))
     cbc_options: dict[str, float] = {"ratioGap": options.mip_gap}
     if options.threads is not None:
         cbc_options["threads"] = options.threads

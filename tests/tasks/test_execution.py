@@ -3,6 +3,7 @@ limit, a run over its own time limit, a message for a run the store does not hav
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 
@@ -103,3 +104,24 @@ def test_a_run_over_its_time_limit_is_stopped_with_its_pieces(settings, store, l
 
 def test_a_message_for_a_run_not_in_the_store_does_nothing(settings, store):
     assert execute_run(str(uuid.uuid4()), settings, store) == "unknown"
+
+
+def solving(solver: str) -> bool:
+    """HiGHS solves inside the Ray worker running a piece; CBC in a cbc process of its own."""
+    running = solver_processes()
+    return any(p.name() == "cbc" for p in running) if solver == "cbc" else bool(running)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_cancelling_while_a_solver_runs_leaves_no_solver_behind(settings, store, local_ray, solver):
+    request = RunRequest(instance=random_instance(7, n_units=30, n_periods=10), objective=Objective.PHI1,
+                         subhorizon=10, time_limit=120, mip_gap=0, solver=solver)
+    run_id = submitted(settings, store, request)
+    outcome: list[str] = []
+    thread = threading.Thread(target=lambda: outcome.append(execute_run(run_id, settings, store)))
+    thread.start()
+    wait_for(lambda: solving(solver), 60, f"{solver} to be solving")
+    store.request_cancel(run_id)
+    thread.join(30)
+    assert outcome == ["cancelled"]
+    wait_for(lambda: not solver_processes(), 10, f"no {solver} process once cancelled")
