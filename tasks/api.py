@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from decomposition.errors import InstanceError
 from decomposition.json_format import json_path
 from tasks.backend import PLAN_TABLES, Backend, RunView, Submitted
-from tasks.settings import Settings
+from tasks.settings import Settings, get_settings
 from tasks.store import RunStateError, UnknownRun
 from tasks.submission import RunRequest
 
@@ -149,3 +149,8 @@ def create_app(settings: Settings) -> FastAPI:
         return backend.cancel(run_id)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for `uvicorn --factory` (one per server process when `surgeplan api --processes N`)."""
+    return create_app(get_settings())

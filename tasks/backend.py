@@ -64,7 +64,7 @@ class Backend:
         run, created = create_run(request, self.settings, self.store)
         if created:
             self.broker.publish(run.id)
-        return Submitted(**RunView.of(self.store.get(run.id)).model_dump(), created=created)
+        return Submitted(**RunView.of(run).model_dump(), created=created)
 
     def view(self, run_id: str) -> RunView:
         return RunView.of(self.store.get(run_id))

@@ -259,6 +259,29 @@ def datasets() -> None:
     Console().print(table)
 
 
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[bool, typer.Option(help="Print the table as Markdown (the README's).")] = False,
+) -> None:
+    """The environment variables surgeplan reads, their defaults and meaning, and the values in force."""
+    from tasks.settings import settings_markdown, settings_rows
+
+    if markdown:
+        print(settings_markdown(), end="")
+        return
+    try:
+        current = get_settings().model_dump()
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+    table = Table(title="settings (environment variables)")
+    for column in ("variable", "in force", "default", "meaning"):
+        table.add_column(column, no_wrap=column == "variable")
+    for (variable, default, meaning), value in zip(settings_rows(), current.values()):
+        shown = "***" if variable.endswith("TOKENS") and value else str(value)
+        table.add_row(variable, shown, default.replace("`", ""), meaning)
+    Console().print(table)
+
+
 @app.command()
 def validate(
     instance: Annotated[str, typer.Argument(help="A built-in dataset, a CSV directory or a .json file.")],

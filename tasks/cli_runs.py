@@ -224,11 +224,11 @@ def worker(
 def api(
     host: Annotated[Optional[str], typer.Option(help="Address to listen on. Default: SURGEPLAN_API_HOST.")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port. Default: SURGEPLAN_API_PORT.", min=1, max=65535)] = None,
+    processes: Annotated[int, typer.Option(help="Server processes (each serves requests on its own core).", min=1)] = 1,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs). Needs SURGEPLAN_API_TOKENS."""
     import uvicorn
 
-    from tasks.api import create_app
     from tasks.settings import SettingsError, get_settings
 
     try:
@@ -238,7 +238,8 @@ def api(
     if not settings.tokens:
         raise fail("no API tokens: set SURGEPLAN_API_TOKENS to one or more comma-separated secrets "
                    "(clients send 'Authorization: Bearer <token>')", 2)
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run("tasks.api:app_from_environment", factory=True, host=host or settings.api_host,
+                port=port or settings.api_port, workers=processes, log_level="info")
 
 
 def register_run_commands(app: typer.Typer) -> None:

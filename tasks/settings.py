@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     workers: int | None = Field(None, ge=1, description="local Ray CPUs for decomposed runs; default: all")
     ray_address: str | None = Field(
         None, validation_alias=AliasChoices("SURGEPLAN_RAY_ADDRESS", "RAY_ADDRESS"),
-        description="Ray cluster to join (ray://host:10001 or auto); unset: a local Ray",
+        description="Ray cluster to join (ray://host:10001 or auto; RAY_ADDRESS also works); unset: a local Ray per process",
     )
     piece_retries: int = Field(2, ge=0, description="retries of a decomposition piece that raises")
 
@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535, description="port `surgeplan api` listens on")
     max_upload_mb: float = Field(50.0, gt=0, description="largest request body the API reads, MiB")
     visibility_timeout: float = Field(7200.0, gt=0, description="seconds before Redis hands an unacknowledged run to another worker")
-    run_time_limit: float = Field(3600.0, gt=0, description="seconds a run may take before it is stopped; must be below visibility_timeout")
-    lease_seconds: float = Field(30.0, ge=1, description="a running run's lease in the store, renewed every third of it")
+    run_time_limit: float = Field(3600.0, gt=0, description="seconds a run may take before it is stopped (its Ray pieces too); must be below the visibility timeout")
+    lease_seconds: float = Field(30.0, ge=1, description="seconds a running run is held without a heartbeat (sent every 2 s at most); a worker silent that long is presumed dead and its run queued again")
     reaper_interval: float = Field(10.0, gt=0, description="seconds between a worker's checks for lost runs")
 
     @model_validator(mode="after")
@@ -67,6 +67,29 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}RUN_TIME_LIMIT ({self.run_time_limit:g} s) must be below {ENV_PREFIX}VISIBILITY_TIMEOUT "
                 f"({self.visibility_timeout:g} s): otherwise Redis redelivers a run still being solved; "
                 "raise the visibility timeout or lower the run time limit")
+
+
+def settings_rows() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) for every setting, as the README's table shows them."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if name == "database_url":
+            shown = "SQLite file `surgeplan.db` in the data directory"
+        elif name == "data_dir":
+            shown = "`~/.local/share/surgeplan`"
+        elif default in (None, ""):
+            shown = "unset"
+        else:
+            shown = f"`{default}`"
+        rows.append((f"{ENV_PREFIX}{name.upper()}", shown, field.description or ""))
+    return rows
+
+
+def settings_markdown() -> str:
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{var}` | {default} | {meaning} |" for var, default, meaning in settings_rows()]
+    return "\n".join(lines) + "\n"
 
 
 @lru_cache
