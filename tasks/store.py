@@ -26,6 +26,7 @@ from tasks.models import CANCELLED, FAILED, QUEUED, RUNNING, TERMINAL, Event, Me
     RunKey, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x5E_9A_1A_17  # any constant: PostgreSQL's advisory lock for schema upgrades
 
 
 class UnknownRun(SurgeplanError):
@@ -82,6 +83,8 @@ class RunStore:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # an API and workers starting at once migrate in turn
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

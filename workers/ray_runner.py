@@ -76,7 +76,9 @@ def ray_session(workers: int | None = None, address: str | None = None) -> Itera
 def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
     """Start (or join) Ray once for a long-lived driver, such as a queue worker running run after run.
 
-    A local Ray started here dies with this process (Ray ties its processes' fate to the driver's).
+    A local Ray started here dies with this process: its raylet and GCS at once (Ray ties their fate
+    to the driver's), the pieces' workers with the raylet; its dashboard and runtime-env agents
+    notice within about a minute and exit.
     """
     if ray.is_initialized():
         return

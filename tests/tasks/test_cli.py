@@ -157,3 +157,12 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path: Path):
         assert "SURGEPLAN_TIME_LIMIT" in result.output
     finally:
         get_settings.cache_clear()
+
+
+def test_the_readme_settings_table_is_the_settings_class():
+    from tasks.settings import settings_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert settings_markdown() in readme, "regenerate the table: surgeplan settings --markdown"
+    shown = runner.invoke(app, ["settings", "--markdown"])
+    assert shown.exit_code == 0 and shown.stdout == settings_markdown()

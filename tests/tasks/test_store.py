@@ -118,3 +118,16 @@ def test_lost_runs_go_back_to_the_queue(store):
     assert store.get(dead.id).status == QUEUED and store.get(dead_cancelled.id).status == CANCELLED
     # Redis restarted: what was published to the old one is gone
     assert set(store.lost_runs("redis-2", grace=0)) == {published.id, unpublished.id, dead.id}
+
+
+@pytest.mark.timeout(120)  # without the lock PostgreSQL deadlocks on the concurrent DDL
+def test_processes_starting_at_once_migrate_in_turn(store_url):
+    """An API and several workers started together all upgrade the schema; none may fail."""
+    fresh = RunStore(store_url)
+    with fresh.engine.begin() as conn:  # back to an empty database
+        for table in ("events", "metrics", "plan_versions", "run_keys", "runs", "alembic_version"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    stores = [RunStore(store_url) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda s: s.migrate(), stores))
+    assert submit(stores[0])[1]

@@ -209,3 +209,12 @@ def test_a_run_submitted_while_redis_is_down_is_queued_once_it_is_back(backend, 
     workers.start()  # its recovery pass publishes what never reached the broker
     run = ended(backend, submitted.id)
     assert run.status == "succeeded", run.error
+
+
+def test_the_embedded_sqlite_store_serves_a_worker_too(env, tmp_path, workers):
+    sqlite = {**env, "SURGEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'runs.db'}"}
+    local = Backend(Settings(**{k.removeprefix("SURGEPLAN_").lower(): v for k, v in sqlite.items()}))
+    workers.start(sqlite)
+    run = ended(local, local.submit(request(10)).id)
+    assert run.status == "succeeded", run.error
+    assert len(local.store.plans(run.id)) == 1
