@@ -108,6 +108,7 @@ class WindowResult:
     value: float
     chain: str
     scenario: str | None  # set on a reference chain
+    start: StartState | None = None  # the state it was solved from (checkpoints check it on resuming)
 
 
 @dataclass
@@ -278,7 +279,7 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     after = state_after(chain_instance, window, state, checked.plan, lanes)
     value = checked.evaluation.phi[config.objective.base.value]
     return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value,
-                        piece.chain, piece.scenario)
+                        piece.chain, piece.scenario, state)
 
 
 def _window_best(piece: Piece, inputs: dict[str, Any]) -> tuple[float, ...] | None:

@@ -106,5 +106,6 @@ def _decomposition_summary(report: DecomposedReport) -> dict:
         "pieces": len(pieces),
         "piece_statuses": statuses,
         "retried_pieces": sum(r.attempts > 1 for r in pieces),
+        "reused_pieces": sum(r.attempts == 0 for r in pieces),  # windows a resumed run took from checkpoints
         "largest_piece": None if largest is None else {"id": largest.id, "seconds": round(largest.seconds, 3)},
     }

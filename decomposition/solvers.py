@@ -117,19 +117,26 @@ def cbc_executable() -> str:
     return found
 
 
+SOLVER_PARENT = "SURGEPLAN_SOLVER_PARENT"  # the pid a launched solver must still have as its parent
+
+
 def dies_with_parent(executable: str) -> str:
     """A launcher of `executable` whose process is killed when the process that started it dies.
 
     CBC runs as a child process; when its parent is killed (a cancelled Ray piece, a worker killed
     with SIGKILL) it would otherwise solve on as an orphan until its own time limit. Linux's
-    parent-death signal, set by util-linux's setpriv, prevents that; elsewhere the binary is used as is.
+    parent-death signal, set by util-linux's setpriv, prevents that. It only fires on a death after
+    it is set, so the launcher then checks that its parent is still the process named in
+    SURGEPLAN_SOLVER_PARENT (see `solver_parent`), and exits if not. Elsewhere the binary is used as is.
     """
     setpriv = shutil.which("setpriv")
     if not sys.platform.startswith("linux") or setpriv is None:
         return executable
-    script = f'#!/bin/sh\nexec {shlex.quote(setpriv)} --pdeathsig KILL -- {shlex.quote(executable)} "$@"\n'
+    check = f'[ -z "${SOLVER_PARENT}" ] || [ "$PPID" = "${SOLVER_PARENT}" ] || exit 137; exec "$0" "$@"'
+    script = (f"#!/bin/sh\nexec {shlex.quote(setpriv)} --pdeathsig KILL -- /bin/sh -c {shlex.quote(check)} "
+              f'{shlex.quote(executable)} "$@"\n')
     digest = hashlib.sha256(script.encode()).hexdigest()[:12]
-    launcher = Path(tempfile.gettempdir()) / f"surgeplan-{os.getuid()}-cbc-{digest}"
+    launcher = Path(tempfile.gettempdir()) / f"surgeplan-{os.getuid()}-launch-{digest}"
     if not launcher.exists():
         with tempfile.NamedTemporaryFile("w", dir=launcher.parent, delete=False) as tmp:
             tmp.write(script)
@@ -138,7 +145,13 @@ def dies_with_parent(executable: str) -> str:
     return str(launcher)
 
 
+def solver_parent() -> None:
+    """Name this process as the parent of the solvers it launches (read by the launcher's check)."""
+    os.environ[SOLVER_PARENT] = str(os.getpid())
+
+
 def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
+    solver_parent()
     solver = pyo.SolverFactory("cbc", executable=dies_with_parent(cbc_executable()))
     cbc_options: dict[str, float] = {"ratioGap": options.mip_gap}
     if options.threads is not None:

@@ -1,22 +1,29 @@
 """Execute one stored run: claim it, walk its DAG on Ray under a heartbeat, store the checked plan.
 
 Everything a run needs comes from the store (its config and the instance's fingerprint), so a run
-whose worker died is simply executed again from the start by whoever claims it next: Ray's objects
-died with their driver, the store did not. The heartbeat renews the lease, publishes progress and
+whose worker died is executed again by whoever claims it next: Ray's objects died with their
+driver, the store did not. Every solved window is checkpointed (data_dir/runs/<id>/checkpoints),
+so the new execution takes up each chain of windows where the last one left it. The heartbeat renews the lease, publishes progress and
 carries a cancel request back to the walk, which then cancels the Ray pieces.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
+from pydantic import ValidationError
+
+from decomposition.checkpoints import WindowCheckpoint, reusable_windows
 from decomposition.errors import SurgeplanError
 from decomposition.pieces import Piece, plan_pieces, run_piece
 from tasks.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, TERMINAL
@@ -135,11 +142,23 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
         def on_piece(_job: int, _piece: Piece, summary: dict) -> None:
             heartbeat.offer(summary.get("value"))
 
+        checkpoints = settings.data_dir / "runs" / run_id / "checkpoints"
+        reuse = reusable_windows(dag, instance, _load_checkpoints(checkpoints))
+        if reuse:
+            store.add_event(run_id, "resumed", f"{len(reuse)} solved window(s) taken from checkpoints")
+
+        def on_window(_job: int, piece: Piece, result) -> None:
+            if not heartbeat.lost.is_set():  # an execution that lost the run writes nothing for it
+                _save_checkpoint(checkpoints, WindowCheckpoint.of(piece.id, result))
+
         report = run_on_ray(dag, instance, retries=settings.piece_retries, progress=heartbeat.progress,
-                            compute=compute, should_stop=heartbeat.should_stop, on_piece=on_piece)
+                            compute=compute, should_stop=heartbeat.should_stop, on_piece=on_piece, reuse=reuse,
+                            on_window=on_window)
         doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
         written = store.finish(run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value,
                                metrics=_metrics(doc, report), progress=heartbeat.latest)
+        if written:
+            shutil.rmtree(checkpoints, ignore_errors=True)
         return SUCCEEDED, None, written
     except RunStopped as exc:
         status, error = heartbeat.stop_reason()
@@ -154,11 +173,29 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
     return status, error, store.finish(run_id, owner, status, error=error, progress=heartbeat.latest)
 
 
+def _save_checkpoint(directory: Path, checkpoint: WindowCheckpoint) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(checkpoint.piece.encode()).hexdigest()[:24]  # piece ids hold user scenario names
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as tmp:
+        tmp.write(checkpoint.model_dump_json())
+    os.replace(tmp.name, directory / f"{name}.json")  # whole or absent, never half-written
+
+
+def _load_checkpoints(directory: Path) -> list[WindowCheckpoint]:
+    found = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            found.append(WindowCheckpoint.model_validate_json(path.read_text()))
+        except (OSError, ValidationError) as exc:  # unreadable: that window is solved again
+            log.warning("checkpoint %s ignored: %s", path, exc)
+    return found
+
+
 def _metrics(doc: dict, report) -> dict[str, float | None]:
     metrics = {
         "value": doc["value"], "baseline_value": doc["baseline_value"], "lower_bound": doc["lower_bound"],
         "gap": doc["gap"], "pieces": len(report.pieces), "retried_pieces": sum(r.attempts > 1 for r in report.pieces),
-        "solve_seconds": report.timings.get("wall"),
+        "reused_pieces": sum(r.attempts == 0 for r in report.pieces), "solve_seconds": report.timings.get("wall"),
     }
     for scenario, ncd in doc["plan"]["non_covered_demand_per_scenario"].items():
         metrics[f"non_covered_demand:{scenario}"[:100]] = ncd

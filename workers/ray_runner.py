@@ -10,6 +10,10 @@ incumbent, marked "time_limit" in its record.
 Only as many pieces as the session has CPUs are submitted at once, longest remaining path first:
 a run is gated by its chain of windows, so those go before the baseline and the bound.
 
+Pieces already solved (a resumed run's checkpointed windows) can be handed in as `reuse`: they are
+not run again, and their records show 0 attempts. `on_window` receives every window solved here,
+for the caller to checkpoint.
+
 A caller's `should_stop` is polled while pieces run; when it answers true every running piece is
 cancelled (its worker process killed, the solver with it) and RunStopped is raised.
 
@@ -36,6 +40,8 @@ POLL_SECONDS = 0.5  # how often a stop request is looked at while pieces run
 PieceFunction = Callable[[Piece, Instance, DecompositionConfig, dict[str, Any]], Any]
 # Called with (run index, piece, its summary: status, seconds, and value when the piece has one).
 PieceDone = Callable[[int, Piece, dict], None]
+# Called with (run index, piece, its result) for every window piece solved.
+WindowDone = Callable[[int, Piece, Any], None]
 
 
 class RunStopped(RuntimeError):
@@ -118,14 +124,14 @@ class _Running:
 def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEFAULT_RETRIES,
                progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
                should_stop: Callable[[], bool] = lambda: False, on_piece: PieceDone = lambda *_: None,
-               ) -> DecomposedReport:
+               reuse: dict[str, Any] | None = None, on_window: WindowDone | None = None) -> DecomposedReport:
     """Compute every piece of `dag` on the Ray session in force; return the final report.
 
     `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults). Raises
     PieceFailed when a piece fails on every attempt, RunStopped when `should_stop` says so.
     """
     [outcome] = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute,
-                                should_stop=should_stop, on_piece=on_piece)
+                                should_stop=should_stop, on_piece=on_piece, reuse=[reuse or {}], on_window=on_window)
     if isinstance(outcome, PieceFailed):
         raise outcome
     return outcome
@@ -134,6 +140,7 @@ def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEF
 def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: int = DEFAULT_RETRIES,
                     progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
                     should_stop: Callable[[], bool] = lambda: False, on_piece: PieceDone = lambda *_: None,
+                    reuse: list[dict[str, Any]] | None = None, on_window: WindowDone | None = None,
                     ) -> list[DecomposedReport | PieceFailed]:
     """Several runs as one job: all their pieces share the workers, whichever is ready goes next.
 
@@ -153,6 +160,11 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
                                                       *(done[n, d] for d in piece.depends_on))
         running[record_ref] = _Running(n, piece, result_ref, attempt)
 
+    for n, solved in enumerate(reuse or []):
+        for pid, result in solved.items():
+            piece = waiting.pop((n, pid))
+            done[n, pid] = ray.put(result)
+            records[n, pid] = PieceRecord(pid, piece.kind, record_of(piece, result, 0.0).status, 0.0, attempts=0)
     priority = {(n, pid): level for n, (dag, _) in enumerate(jobs) for pid, level in _levels(dag).items()}
     slots = _slots()
 
@@ -191,6 +203,8 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
         records[job.job, job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"],
                                                      summary["seconds"], job.attempt)
         on_piece(job.job, job.piece, summary)
+        if on_window is not None and job.piece.kind == "window":
+            on_window(job.job, job.piece, ray.get(job.result_ref))
         progress(len(done), total, f"{label}: {summary['status']} in {summary['seconds']:.1f} s")
         if job.piece.id == jobs[job.job][0].final:
             finished[job.job] = time.perf_counter() - started

@@ -19,15 +19,19 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="th
 # A parent that starts a long child (as Pyomo starts cbc), prints its pid, then waits.
 PARENT = """
 import subprocess, sys, time
+from decomposition.solvers import solver_parent
+solver_parent()
 child = subprocess.Popen([sys.argv[1], "600"])
 print(child.pid, flush=True)
 time.sleep(600)
 """
 
 
-def orphan_after_parent_killed(executable: str) -> bool:
+def orphan_after_parent_killed(executable: str, settle: float) -> bool:
+    """Kill the parent `settle` seconds after it started the child; is the child still running?"""
     parent = subprocess.Popen([sys.executable, "-c", PARENT, executable], stdout=subprocess.PIPE, text=True)
     child = psutil.Process(int(parent.stdout.readline()))
+    time.sleep(settle)
     parent.send_signal(signal.SIGKILL)
     parent.wait(10)
     try:
@@ -38,10 +42,11 @@ def orphan_after_parent_killed(executable: str) -> bool:
         return True
 
 
-def test_a_launched_solver_dies_with_its_parent():
+@pytest.mark.parametrize("settle", [0.0, 0.5], ids=["killed while launching", "killed while solving"])
+def test_a_launched_solver_dies_with_its_parent(settle):
     sleep = shutil.which("sleep")
-    assert orphan_after_parent_killed(sleep)  # the trap: a plain child outlives a killed parent
-    assert not orphan_after_parent_killed(dies_with_parent(sleep))
+    assert orphan_after_parent_killed(sleep, settle)  # the trap: a plain child outlives a killed parent
+    assert not orphan_after_parent_killed(dies_with_parent(sleep), settle)
 
 
 def test_the_launcher_passes_arguments_and_exit_code_through():

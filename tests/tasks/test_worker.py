@@ -106,6 +106,7 @@ def test_a_worker_killed_mid_run_leaves_a_run_that_completes_once(backend, worke
     assert len(backend.store.plans(run_id)) == 1
     kinds = [e.kind for e in backend.store.events(run_id)]
     assert kinds.count("started") == 2 and "requeued" in kinds and kinds.count("succeeded") == 1
+    assert "resumed" in kinds and backend.store.metrics(run_id)["reused_pieces"] >= 1  # from the checkpoints
     undisturbed = ended(backend, backend.submit(slow.model_copy(update={"force": True})).id)
     assert undisturbed.status == "succeeded" and undisturbed.id != run_id
     assert undisturbed.best_value == pytest.approx(run.best_value)

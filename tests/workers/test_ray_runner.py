@@ -189,3 +189,27 @@ def test_runs_sharing_the_workers_fail_alone(local_ray):
     first, second = run_many_on_ray(jobs, compute=fails_on_doomed, retries=0)
     assert isinstance(second, PieceFailed) and "doomed window" in str(second)
     assert first.result.evaluation.feasible and first.timings["wall"] > 0
+
+
+class RefuseToSolve:
+    """A piece function that fails the run if asked to solve one of `ids` again."""
+
+    def __init__(self, ids: set[str]):
+        self.ids = ids
+
+    def __call__(self, piece, instance, config, inputs):
+        if piece.id in self.ids:
+            raise AssertionError(f"{piece.id} was solved again")
+        return run_piece(piece, instance, config, inputs)
+
+
+def test_reused_windows_are_not_solved_again(local_ray):
+    inst = random_instance(3)
+    dag = plan_pieces(inst, config())
+    solved = {}
+    full = run_on_ray(dag, inst, on_window=lambda _job, piece, result: solved.__setitem__(piece.id, result))
+    assert set(solved) == {p.id for p in dag.pieces if p.kind == "window"}
+    reuse = {pid: result for pid, result in solved.items() if pid.startswith("main/")}
+    resumed = run_on_ray(dag, inst, reuse=reuse, compute=RefuseToSolve(set(reuse)), retries=0)
+    assert resumed.value == pytest.approx(full.value)
+    assert {r.id for r in resumed.pieces if r.attempts == 0} == set(reuse)
