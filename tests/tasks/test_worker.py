@@ -219,3 +219,15 @@ def test_the_embedded_sqlite_store_serves_a_worker_too(env, tmp_path, workers):
     run = ended(local, local.submit(request(10)).id)
     assert run.status == "succeeded", run.error
     assert len(local.store.plans(run.id)) == 1
+
+
+def test_a_redis_restart_under_a_running_run_loses_neither_it_nor_the_next(backend, workers):
+    worker = workers.start()
+    running = backend.submit(request(11, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
+    wait_for(lambda: backend.view(running).pieces_done >= 3, 120, "the run to be under way")
+    restart_redis()
+    assert ended(backend, running).status == "succeeded"
+    after = backend.submit(request(12))  # the worker reconnected to the new Redis
+    assert ended(backend, after.id).status == "succeeded"
+    assert [e.kind for e in backend.store.events(running)].count("started") == 1
+    assert worker.process.poll() is None
