@@ -51,6 +51,7 @@ class RunView(BaseModel):
 
 class Submitted(RunView):
     created: bool  # False: the same instance and config already had this run
+    published: bool  # False: Redis was unreachable; a worker's recovery pass queues it once Redis is back
 
 
 class Backend:
@@ -62,9 +63,8 @@ class Backend:
 
     def submit(self, request: RunRequest) -> Submitted:
         run, created = create_run(request, self.settings, self.store)
-        if created:
-            self.broker.publish(run.id)
-        return Submitted(**RunView.of(run).model_dump(), created=created)
+        published = self.broker.publish(run.id) if created else True
+        return Submitted(**RunView.of(run).model_dump(), created=created, published=published)
 
     def view(self, run_id: str) -> RunView:
         return RunView.of(self.store.get(run_id))

@@ -81,6 +81,9 @@ def submit(
         first = exc.errors()[0]
         raise fail(f"--{'-'.join(map(str, first['loc'])).replace('_', '-') or 'options'}: {first['msg']}", 2) from None
     state = "queued" if submitted.created else f"already submitted ({submitted.status}); --force solves it again"
+    if not submitted.published:
+        state = (f"stored, but the broker ({backend.settings.broker_url}) is unreachable: a worker queues it once "
+                 "Redis is back")
     console.print(f"run {submitted.id}: {state}", highlight=False)
     print(submitted.id)
     if wait:
@@ -92,12 +95,16 @@ def _follow(backend, run_id: str) -> None:
     from tasks.cli import piece_display
 
     view = backend.view(run_id)
-    with piece_display(max(view.pieces_total, 1)) as progress:
-        while view.status in ("queued", "running"):
-            best = "" if view.best_value is None else f" (best so far {view.best_value:,.2f})"
-            progress(view.pieces_done, max(view.pieces_total, 1), f"{view.status}: {view.message or ''}{best}")
-            time.sleep(WAIT_POLL_SECONDS)
-            view = backend.view(run_id)
+    try:
+        with piece_display(max(view.pieces_total, 1)) as progress:
+            while view.status in ("queued", "running"):
+                best = "" if view.best_value is None else f" (best so far {view.best_value:,.2f})"
+                progress(view.pieces_done, max(view.pieces_total, 1), f"{view.status}: {view.message or ''}{best}")
+                time.sleep(WAIT_POLL_SECONDS)
+                view = backend.view(run_id)
+    except KeyboardInterrupt:  # only the waiting stops: the run goes on
+        raise fail(f"stopped waiting; run {run_id} goes on: `surgeplan status {run_id}` follows it, "
+                   f"`surgeplan cancel {run_id}` stops it", 130) from None
     if view.status != "succeeded":
         raise fail(f"run {run_id} {view.status}: {view.error}", 1)
     _print_result(backend.summary(run_id), run_id)

@@ -60,6 +60,7 @@ def test_a_submission_is_stored_once_and_found_again(client):
     body = {"dataset": "example:three-hospitals", "subhorizon": 3}
     first = client.post("/runs", json=body, headers=AUTH)
     assert first.status_code == 201 and first.json()["created"] and first.json()["status"] == "queued"
+    assert first.json()["published"]
     again = client.post("/runs", json=body, headers=AUTH)
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"] and not again.json()["created"]
     forced = client.post("/runs", json={**body, "force": True}, headers=AUTH)

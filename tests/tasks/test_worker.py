@@ -205,7 +205,7 @@ def test_the_worker_refuses_a_run_time_limit_not_below_the_visibility_timeout(en
 def test_a_run_submitted_while_redis_is_down_is_queued_once_it_is_back(backend, env, workers):
     down = Backend(backend.settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
     submitted = down.submit(request(8))
-    assert submitted.created and submitted.status == "queued"
+    assert submitted.created and submitted.status == "queued" and not submitted.published
     assert "unpublished" in [e.kind for e in backend.store.events(submitted.id)]
     workers.start()  # its recovery pass publishes what never reached the broker
     run = ended(backend, submitted.id)
