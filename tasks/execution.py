@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -31,7 +30,7 @@ from tasks.plan_files import write_stored_plan
 from tasks.settings import Settings
 from tasks.store import Progress, RunStore, UnknownRun
 from tasks.submission import decomposition_config, load_stored_instance
-from workers.ray_runner import PieceFailed, RunStopped, ensure_ray, run_on_ray
+from workers.ray_runner import PieceFailed, PieceFunction, RunStopped, ensure_ray, run_on_ray
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +94,6 @@ class Heartbeat:
                 self.lost.set()
             elif answer:
                 self.cancelled.set()
-
-
-PieceFunction = Callable[..., object]
 
 
 def execute_run(run_id: str, settings: Settings, store: RunStore, compute: PieceFunction = run_piece) -> str:
