@@ -54,6 +54,7 @@ def start(args: list[str], env: dict, log: Path, ready: str) -> subprocess.Popen
     deadline = time.monotonic() + 120
     while ready not in log.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
             raise SystemExit(f"{args[0]} did not start; see {log}:\n{log.read_text()[-2000:]}")
         time.sleep(0.2)
     return process
