@@ -1,0 +1,36 @@
+"""Clustering fits on Ray: one piece per number of clusters k, all in parallel.
+
+A BIC scan of a Gaussian mixture over k = 2..15, or a silhouette scan of K-medoids, is a set of
+independent fits; the points (or the distance matrix) go to Ray's object store once and every fit
+reads them from there. Each fit uses one CPU, like a MILP piece.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ray
+
+from decomposition.clustering import MedoidsFit, MixtureFit, fit_gaussian_mixture, fit_kmedoids
+
+
+@ray.remote(num_cpus=1, max_retries=2)
+def _mixture_piece(latlon: np.ndarray, weights: np.ndarray, k: int, seed: int) -> MixtureFit:
+    return fit_gaussian_mixture(latlon, weights, k, seed)
+
+
+@ray.remote(num_cpus=1, max_retries=2)
+def _medoids_piece(distances_km: np.ndarray, k: int, fixed: tuple[int, ...], seed: int) -> MedoidsFit:
+    return fit_kmedoids(distances_km, k, fixed, seed)
+
+
+def mixtures_on_ray(latlon: np.ndarray, weights: np.ndarray, ks: list[int], seed: int = 0) -> list[MixtureFit]:
+    """The demand-weighted mixture for every k in `ks`, fitted in parallel on the Ray session in force."""
+    points, demand = ray.put(np.asarray(latlon, dtype=float)), ray.put(np.asarray(weights, dtype=float))
+    return ray.get([_mixture_piece.remote(points, demand, k, seed) for k in ks])
+
+
+def medoids_on_ray(distances_km: np.ndarray, ks: list[int], fixed: tuple[int, ...] = (),
+                   seed: int = 0) -> list[MedoidsFit]:
+    """K-medoids for every k in `ks` (each keeping the `fixed` sites), fitted in parallel."""
+    distances = ray.put(np.asarray(distances_km, dtype=float))
+    return ray.get([_medoids_piece.remote(distances, k, tuple(fixed), seed) for k in ks])
