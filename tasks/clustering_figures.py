@@ -1,0 +1,72 @@
+"""PNG figures of a clustering: how k was chosen, and where the depots and their areas are.
+
+- clustering_curves.png: BIC and AIC of the mixtures against k, and the K-medoids silhouette
+  against k, each with the k chosen marked;
+- depots_map.png: hospitals (size by demand, colour by area of responsibility), depots (stars),
+  and each mixture component's 1- and 2-sigma ellipses, in km on the plane the mixtures use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Ellipse  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from decomposition.clustering import MedoidsFit, MixtureFit, Plane, best_by_bic, best_by_silhouette  # noqa: E402
+
+
+def write_clustering_curves(path: Path, mixtures: list[MixtureFit], medoids: list[MedoidsFit] | None = None) -> Path:
+    panels = 2 if medoids else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    ax = axes[0, 0]
+    ks = [f.k for f in mixtures]
+    ax.plot(ks, [f.bic for f in mixtures], "o-", label="BIC")
+    ax.plot(ks, [f.aic for f in mixtures], "s--", label="AIC")
+    chosen = best_by_bic(mixtures)
+    ax.axvline(chosen.k, color="grey", lw=0.8)
+    ax.set(title=f"Gaussian mixture weighted by demand: k = {chosen.k} by BIC", xlabel="k",
+           ylabel="criterion (lower is better)")
+    ax.legend()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if medoids:
+        ax = axes[0, 1]
+        best = best_by_silhouette(medoids)
+        ax.plot([f.k for f in medoids], [f.silhouette for f in medoids], "o-", color="tab:green")
+        ax.axvline(best.k, color="grey", lw=0.8)
+        ax.set(title=f"K-medoids: k = {best.k} by silhouette", xlabel="k", ylabel="silhouette (higher is better)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, fit: MixtureFit, depots: np.ndarray,
+                    title: str) -> Path:
+    """`hospitals` and `depots` as (lat, lon) rows; `fit` the mixture whose areas and ellipses are drawn."""
+    plane = Plane.around(hospitals)  # the plane the mixture was fitted on
+    xy, depot_xy = plane.to_km(hospitals), plane.to_km(depots)
+    centres = plane.to_km(fit.centres)
+    fig, ax = plt.subplots(figsize=(8, 7))
+    sizes = 10 + 200 * np.asarray(demand, dtype=float) / max(float(np.max(demand)), 1e-9)
+    ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=fit.labels, cmap="tab20", alpha=0.6, edgecolors="none")
+    for centre, cov in zip(centres, fit.covariances):
+        values, vectors = np.linalg.eigh(cov)
+        angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
+        for sigmas in (1, 2):
+            width, height = 2 * sigmas * np.sqrt(values[::-1])
+            ax.add_patch(Ellipse(centre, width, height, angle=angle, fill=False, lw=0.8, alpha=0.8 / sigmas))
+    ax.scatter(depot_xy[:, 0], depot_xy[:, 1], marker="*", s=250, c="black", label="depots")
+    ax.set(title=title, xlabel="km east", ylabel="km north", aspect="equal")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
