@@ -18,6 +18,7 @@ from decomposition.instance import Instance
 from decomposition.json_format import load_json_instance
 from decomposition.spain import GRAPHS as SPAIN_GRAPHS
 from decomposition.spain import spain_instance
+from decomposition.us_states import us_states_instance
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
@@ -45,6 +46,9 @@ BUILTIN: dict[str, BuiltinDataset] = {
                                    _spain("madrid"), SPAIN_GRAPHS, "complete"),
     "spain:andalucia": BuiltinDataset("Andalucia, first COVID-19 wave: 106 hospitals, 49 days, 3 scenarios",
                                       _spain("andalucia"), SPAIN_GRAPHS, "complete"),
+    "us:states": BuiltinDataset("US states, April-May 2020: 50 states, 47 days, DELPHI projected demand, "
+                                "75 % of each state's ventilators (transfers take 3 days)",
+                                lambda graph: us_states_instance()),
     "example:three-hospitals": BuiltinDataset("three hospitals and a depot, 5 days, 2 scenarios (CSV example)",
                                               _example("three-hospitals")),
 }

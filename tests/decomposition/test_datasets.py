@@ -19,7 +19,7 @@ def error_of(*args, **kwargs) -> InstanceError:
 
 
 def test_registry_names():
-    assert set(BUILTIN) == {"spain:madrid", "spain:andalucia", "example:three-hospitals"}
+    assert set(BUILTIN) == {"spain:madrid", "spain:andalucia", "us:states", "example:three-hospitals"}
 
 
 def test_spain_defaults_to_the_complete_graph():
