@@ -12,6 +12,8 @@ units.csv (required), one row per unit:
     send_share         gamma, share of its excess the unit may send, 0..1 (blank: 1)
     max_per_delivery   g, most units in one delivery, whole number >= 0 (required)
     max_deliveries     Q, deliveries per period, whole number >= 0 (blank: unlimited)
+    max_net_lent       pooling cap: most units lent out at any time, net (sent minus received,
+                       in transit counted as sent), whole number >= 0 (blank or no column: no cap)
     region             free label, not used by the model (fairness regions are regions.csv)
     lat, lon           degrees, optional
 arcs.csv (optional: without it no unit can send to another), one row per direct link:
@@ -63,7 +65,7 @@ REGIONS_FILE = "regions.csv"
 IN_TRANSIT_FILE = "in_transit.csv"
 
 UNIT_COLUMNS = ("id", "kind", "initial_stock", "storage", "send_share", "max_per_delivery",
-                "max_deliveries", "region", "lat", "lon")
+                "max_deliveries", "max_net_lent", "region", "lat", "lon")
 UNIT_KINDS = get_args(UnitKind)
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
@@ -221,6 +223,7 @@ def _read_units(directory: Path) -> list[dict]:
             "send_share": row.number("send_share", 1.0, minimum=0.0, maximum=1.0),
             "max_per_delivery": row.integer("max_per_delivery"),
             "max_deliveries": row.integer("max_deliveries", None),
+            "max_net_lent": row.integer("max_net_lent", None),
             "region": row.text("region", None),
             "lat": row.number("lat", None, minimum=-90.0, maximum=90.0),
             "lon": row.number("lon", None, minimum=-180.0, maximum=180.0),
@@ -458,7 +461,7 @@ def save_csv_instance(instance: Instance, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     _write(directory / UNITS_FILE, UNIT_COLUMNS,
            ((u.id, u.kind, u.initial_stock, u.storage, u.send_share, u.max_per_delivery, u.max_deliveries,
-             u.region, u.lat, u.lon) for u in instance.units))
+             u.max_net_lent, u.region, u.lat, u.lon) for u in instance.units))
     _write(directory / ARCS_FILE, ("source", "target", "days"), ((a.source, a.target, a.days) for a in instance.arcs))
     _write(directory / SCENARIOS_FILE, ("scenario", "probability"),
            ((sc.id, sc.probability) for sc in instance.scenarios))

@@ -41,7 +41,7 @@ VIOLATION_COLUMNS = ["constraint", "unit", "period", "scenario", "amount", "deta
 class Violation:
     """One broken constraint: where it breaks and by how much (amount > 0)."""
 
-    constraint: str  # "C1".."C6", "integrality", "lane", "group", "horizon", "unknown-unit"
+    constraint: str  # "C1".."C6", "pooling", "integrality", "lane", "group", "horizon", "unknown-unit"
     unit: str | None
     period: int | None  # 1-based
     scenario: str | None
@@ -55,6 +55,7 @@ class Evaluation:
 
     on_hand: np.ndarray  # [unit, period]  H^t_i = S^t_i + R^t_i - D^t_i
     in_transit: np.ndarray  # [unit, period] sent towards i, not arrived by the end of t
+    net_lent: np.ndarray  # [unit, period]  D^t_i - R^t_i: units lent out, net (in transit counted as sent)
     available: np.ndarray  # [scenario, unit, period]  H^t_i - d^{tw}_i (negative = shortage)
     ncd_plus: np.ndarray  # [scenario, unit, period]  max(0, d + D - S - R)
     phi: dict[str, float]  # "phi1".."phi4" with expectations
@@ -394,6 +395,18 @@ def _check_c6(instance: Instance, available: np.ndarray, tolerance: float, out: 
                              f"in period {t + 1}, scenario '{sc}'"))
 
 
+def _check_pooling_cap(instance: Instance, stock: _Stock, tolerance: float, out: list[Violation]) -> None:
+    """Pooling cap: D^t_i - R^t_i <= cap_i (units lent out, net) for the units that have one."""
+    lent = stock.sent_until - stock.received
+    for i, unit in enumerate(instance.units):
+        if unit.max_net_lent is None:
+            continue
+        for t in np.flatnonzero(lent[i] > unit.max_net_lent + tolerance):
+            out.append(Violation("pooling", unit.id, int(t) + 1, None, float(lent[i, t] - unit.max_net_lent),
+                                 f"unit '{unit.id}' has lent out {_num(lent[i, t])} units net by period {t + 1} "
+                                 f"> its pooling cap {unit.max_net_lent}"))
+
+
 # --- criteria -----------------------------------------------------------------------------
 
 
@@ -423,10 +436,12 @@ def evaluate(instance: Instance, plan: Plan, *, tolerance: float = 1e-6) -> Eval
     _check_c4(instance, shares, tolerance, violations)
     _check_c5(instance, stock, tolerance, violations)
     _check_c6(instance, available, tolerance, violations)
+    _check_pooling_cap(instance, stock, tolerance, violations)
     phi, per_scenario = _criteria(instance, ncd_plus)
     return Evaluation(
         on_hand=stock.on_hand,
         in_transit=stock.in_transit,
+        net_lent=stock.sent_until - stock.received,
         available=available,
         ncd_plus=ncd_plus,
         phi=phi,

@@ -34,6 +34,8 @@ class Unit(_Frozen):
     send_share: float = Field(default=1.0, ge=0.0, le=1.0, description="γᵢ, share of its excess a unit may send")
     max_per_delivery: int = Field(ge=0, description="gᵢ, most units in one delivery")
     max_deliveries: int | None = Field(default=None, ge=0, description="Qᵢ per period; None = unlimited")
+    max_net_lent: int | None = Field(default=None, ge=0, description="pooling cap: most units lent out at any "
+                                     "time, net (sent minus received, in transit counted as sent); None = no cap")
     region: str | None = Field(default=None, description="free label, e.g. 'madrid'")
     lat: float | None = None
     lon: float | None = None

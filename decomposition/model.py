@@ -86,6 +86,7 @@ def build_model(instance: Instance, lanes: Lanes, options: ModelOptions) -> pyo.
     define_share_extra_stock_c4(m, data)
     define_send_or_receive_c5(m, data)
     define_storage_c6(m, data)
+    define_pooling_cap(m, data)
     define_stock_ceilings(m, data, options.stock_ceilings)
     define_objective(m, data, options)
     return m
@@ -242,6 +243,22 @@ def define_storage_c6(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.c6_storage = pyo.Constraint(
         bounded, m.T, rule=lambda m, i, t: m.H[i, t] - float(least[i, t - 1]) <= units[i].storage
     )
+
+
+def define_pooling_cap(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Pooling cap (seed 001): D^t_i - R^t_i <= cap_i, units lent out net, in transit counted as sent.
+
+    Since H = S + R - D, that is S^t_i - H^t_i <= cap_i, with S^t_i = s0_i + the shares received by t.
+    """
+    units = data.instance.units
+    capped = [i for i, u in enumerate(units) if u.max_net_lent is not None]
+    groups_of = {i: [k for k, j in data.members if j == i] for i in capped}
+
+    def rule(m, i, t):
+        shared = sum(m.s[k, i, tt] for k in groups_of[i] for tt in range(1, t + 1))
+        return units[i].initial_stock + shared - m.H[i, t] <= units[i].max_net_lent
+
+    m.pooling_cap = pyo.Constraint(capped, m.T, rule=rule)
 
 
 def define_stock_ceilings(m: pyo.ConcreteModel, data: ModelData, ceilings: tuple[tuple[int, int, float], ...]) -> None:

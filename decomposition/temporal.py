@@ -61,6 +61,9 @@ class StartState(BaseModel):
 
     on_hand: list[int]
     arrivals: list[InTransit] = Field(default_factory=list)
+    # Units each unit has lent out so far, net (sent minus received, in transit counted as sent),
+    # in Instance.units order; empty: none yet. A pooling cap applies to it across windows.
+    lent: list[int] = Field(default_factory=list)
 
     @classmethod
     def initial(cls, instance: Instance) -> StartState:
@@ -97,7 +100,9 @@ def split_horizon(n_periods: int, *, length: int | None = None, count: int | Non
 def window_instance(instance: Instance, window: Window, state: StartState) -> Instance:
     """The instance restricted to the window's periods, starting from `state`."""
     lo, hi = window.start, window.end
-    units = [u.model_copy(update={"initial_stock": int(s)}) for u, s in zip(instance.units, state.on_hand)]
+    lent = state.lent or [0] * len(instance.units)
+    units = [u.model_copy(update={"initial_stock": int(s), "max_net_lent": _remaining_cap(u.max_net_lent, lent_i)})
+             for u, s, lent_i in zip(instance.units, state.on_hand, lent)]
     groups = [g.model_copy(update={"extra_stock": g.extra_stock[lo:hi]}) for g in instance.groups]
     scenarios = [
         sc.model_copy(update={"demand": {u: series[lo:hi] for u, series in sc.demand.items()}})
@@ -176,10 +181,18 @@ def state_after(instance: Instance, window: Window, state: StartState, window_pl
     """
     sub = window_instance(instance, window, state)
     kept = kept_part(window_plan, window)
-    on_hand = evaluate(sub, kept).on_hand[:, window.kept - 1]
+    replay = evaluate(sub, kept)
+    on_hand = replay.on_hand[:, window.kept - 1]
     arrivals = [a for a in state.arrivals if a.period > window.stop]
     arrivals += _late_shipments(instance, window, kept, lanes)
-    return StartState(on_hand=[int(round(v)) for v in on_hand], arrivals=arrivals)
+    lent = np.array(state.lent or [0] * len(instance.units)) + replay.net_lent[:, window.kept - 1]
+    return StartState(on_hand=[int(round(v)) for v in on_hand], arrivals=arrivals,
+                      lent=[int(round(v)) for v in lent])
+
+
+def _remaining_cap(cap: int | None, lent: int) -> int | None:
+    """What a unit may still lend in a window, net, given what it has lent before it."""
+    return None if cap is None else max(cap - lent, 0)
 
 
 def _late_shipments(instance: Instance, window: Window, kept: Plan, lanes: Lanes) -> list[InTransit]:

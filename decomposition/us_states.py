@@ -6,8 +6,8 @@ ventilators in use. Each state starts with a share of its estimated ventilators 
 try 50-90 %). States form a complete graph; every transfer takes `transfer_days` (3 in the
 authors' notebooks). A state can send at most its own initial supply in one delivery.
 
-Not yet here (issue 5 goes on): the federal stockpile, the pooling cap alpha and the transfer
-weight lambda of model.md's pooling setting.
+`pooling_cap` alpha caps what a state lends out, net, at alpha x its supply (model.md's pooling
+setting). Not yet here (issue 5 goes on): the federal stockpile and the transfer weight lambda.
 """
 
 from __future__ import annotations
@@ -44,17 +44,23 @@ def state_supply(supply_share: float = DEFAULT_SUPPLY_SHARE) -> dict[str, int]:
     return {s: int(round(supply_share * fleet[s])) for s in states}
 
 
-def us_states_instance(supply_share: float = DEFAULT_SUPPLY_SHARE,
-                       transfer_days: float = DEFAULT_TRANSFER_DAYS) -> Instance:
+def us_states_instance(supply_share: float = DEFAULT_SUPPLY_SHARE, transfer_days: float = DEFAULT_TRANSFER_DAYS,
+                       pooling_cap: float | None = None) -> Instance:
+    """`pooling_cap` alpha: no state lends out more than alpha x its supply, net, at any time (None: no cap)."""
+    if pooling_cap is not None and not 0 <= pooling_cap <= 1:
+        raise InstanceError(f"pooling cap must be in [0, 1], got {pooling_cap}", source="us:states",
+                            field="pooling_cap", value=pooling_cap)
     stock = state_supply(supply_share)
     demand, _ = _tables()
     states = list(stock)
     dates = sorted(demand["date"].unique())
     series = demand.pivot(index="date", columns="state", values="ventilator_demand").loc[dates, states]
     return Instance.model_validate({
-        "name": f"us-states-{round(100 * supply_share)}pct",
+        "name": f"us-states-{round(100 * supply_share)}pct" + ("" if pooling_cap is None
+                                                               else f"-cap{round(100 * pooling_cap)}"),
         "periods": dates,
-        "units": [{"id": s, "initial_stock": stock[s], "max_per_delivery": max(stock[s], 1), "region": "us"}
+        "units": [{"id": s, "initial_stock": stock[s], "max_per_delivery": max(stock[s], 1), "region": "us",
+                   "max_net_lent": None if pooling_cap is None else math.floor(pooling_cap * stock[s])}
                   for s in states],
         "arcs": [{"source": a, "target": b, "days": transfer_days} for a in states for b in states if a != b],
         "scenarios": [{"id": "projected", "probability": 1.0,

@@ -39,3 +39,11 @@ def test_the_shortage_without_transfers_is_the_data_s():
 def test_a_supply_share_outside_0_1_is_refused():
     with pytest.raises(InstanceError, match="supply share"):
         us_states_instance(supply_share=1.5)
+
+
+def test_the_pooling_cap_is_a_share_of_each_state_s_supply():
+    capped = us_states_instance(pooling_cap=0.1)
+    assert all(u.max_net_lent == int(0.1 * u.initial_stock) for u in capped.units)
+    assert all(u.max_net_lent is None for u in us_states_instance().units)
+    with pytest.raises(InstanceError, match="pooling cap"):
+        us_states_instance(pooling_cap=2)
