@@ -56,6 +56,7 @@ class Evaluation:
     on_hand: np.ndarray  # [unit, period]  H^t_i = S^t_i + R^t_i - D^t_i
     in_transit: np.ndarray  # [unit, period] sent towards i, not arrived by the end of t
     net_lent: np.ndarray  # [unit, period]  D^t_i - R^t_i: units lent out, net (in transit counted as sent)
+    transfer_effort: float  # sum of x^t_ij x tau_ij: units x days on the road (the pooling setting's effort)
     available: np.ndarray  # [scenario, unit, period]  H^t_i - d^{tw}_i (negative = shortage)
     ncd_plus: np.ndarray  # [scenario, unit, period]  max(0, d + D - S - R)
     phi: dict[str, float]  # "phi1".."phi4" with expectations
@@ -442,6 +443,7 @@ def evaluate(instance: Instance, plan: Plan, *, tolerance: float = 1e-6) -> Eval
         on_hand=stock.on_hand,
         in_transit=stock.in_transit,
         net_lent=stock.sent_until - stock.received,
+        transfer_effort=float(np.dot(shipments.quantity, shipments.lag)),
         available=available,
         ncd_plus=ncd_plus,
         phi=phi,

@@ -35,10 +35,15 @@ class ModelOptions:
     # sub-horizon uses them so that the stock it leaves still fits the stores after it
     # (see temporal.storage_ceilings).
     stock_ceilings: tuple[tuple[int, int, float], ...] = ()
+    # lambda of the pooling setting: the objective adds lambda x the transfer effort, sum of x^t_l
+    # times the lane's lag tau_l (units x days on the road); 0: transfers cost nothing.
+    transfer_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.objective.is_regret and self.best_per_scenario is None:
             raise ValueError("best_per_scenario: a regret objective needs Phi*(w) for every scenario")
+        if not self.transfer_weight >= 0:
+            raise ValueError(f"transfer_weight: must be >= 0, got {self.transfer_weight}")
 
 
 @dataclass(frozen=True)
@@ -277,14 +282,20 @@ def define_stock_ceilings(m: pyo.ConcreteModel, data: ModelData, ceilings: tuple
 
 
 def define_objective(m: pyo.ConcreteModel, data: ModelData, options: ModelOptions) -> None:
-    """min Phi (plain or regret) + eps * Phi4 for min-max objectives; `m.criterion` is Phi alone."""
+    """min Phi (plain or regret) + eps * Phi4 for min-max objectives + lambda * transfer effort;
+    `m.criterion` is Phi alone."""
     probabilities = data.instance.probabilities
     m.total_expected = pyo.Expression(
         expr=sum(float(probabilities[w]) * m.ncd[w, i, t] for w in m.W for i in m.I for t in m.T)
     )
+    effort = 0.0
+    if options.transfer_weight:  # (models without shipments, such as the pooled bound's, never charge it)
+        lag = data.lanes.lag
+        m.transfer_effort = pyo.Expression(expr=sum(float(lag[l]) * m.x[l, t] for l in m.L for t in m.T))
+        effort = options.transfer_weight * m.transfer_effort
     if options.objective is Objective.PHI4:
         m.criterion = pyo.Expression(expr=m.total_expected)
-        m.objective = pyo.Objective(expr=m.total_expected, sense=pyo.minimize)
+        m.objective = pyo.Objective(expr=m.total_expected + effort, sense=pyo.minimize)
         return
     m.z = pyo.Var(domain=pyo.Reals)
     m.criterion = pyo.Expression(expr=m.z)
@@ -295,7 +306,7 @@ def define_objective(m: pyo.ConcreteModel, data: ModelData, options: ModelOption
         m.minmax = pyo.ConstraintList()
         for term in _criterion_terms(m, data, options.objective.base, weights):
             m.minmax.add(m.z >= term)
-    m.objective = pyo.Objective(expr=m.z + options.tie_break * m.total_expected, sense=pyo.minimize)
+    m.objective = pyo.Objective(expr=m.z + options.tie_break * m.total_expected + effort, sense=pyo.minimize)
 
 
 def _criterion_terms(m, data: ModelData, base: Objective, weights: dict[int, float]):

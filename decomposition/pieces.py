@@ -58,6 +58,7 @@ class DecompositionConfig(BaseModel):
     subhorizon: int = Field(ge=1, description="periods per sub-horizon")
     lookahead: int = Field(default=DEFAULT_LOOKAHEAD, ge=0, description="periods solved past T_k, then dropped")
     tie_break: float = DEFAULT_TIE_BREAK
+    transfer_weight: float = Field(default=0.0, ge=0, description="lambda: the objective charges the transfer effort")
     solver: SolverOptions = SolverOptions()
 
     @property
@@ -267,7 +268,7 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     if piece.scenario is None:  # a main chain
         chain_instance, objective = instance, config.objective
         options = ModelOptions(objective, tie_break=config.window_tie_break,
-                               best_per_scenario=_window_best(piece, inputs))
+                               best_per_scenario=_window_best(piece, inputs), transfer_weight=config.transfer_weight)
     else:  # a reference chain: the plain criterion in one scenario, no tie-breaker
         chain_instance, objective = instance.restricted_to(piece.scenario), config.objective.base
         options = ModelOptions(objective, tie_break=0.0)
@@ -382,7 +383,7 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     return DecomposedReport(
         objective=config.objective, solver=config.solver, tie_break=config.window_tie_break,
         result=result, baseline=baseline.checked, best_per_scenario=best,
-        lp_bound=bound.bound, lp_status=bound.status, timings=timings,
+        lp_bound=bound.bound, lp_status=bound.status, timings=timings, transfer_weight=config.transfer_weight,
         windows=windows, lookahead=config.lookahead,
         chain_values=values, kept=kept,
     )

@@ -63,6 +63,7 @@ class PlanReport:
     lp_bound: float  # LP relaxation (whole model, or pooled: bounds.py), criterion only (-inf if not solved)
     lp_status: str  # "optimal", or why there is no LP bound ("time_limit", ...)
     timings: dict[str, float] = field(default_factory=dict)
+    transfer_weight: float = 0.0  # lambda the plan was solved with (its value is the criterion alone)
 
     @property
     def value(self) -> float:
@@ -81,7 +82,7 @@ class PlanReport:
         its root LP reports a negative bound (-3,102 on Andalucia), which says less than that.
         """
         bound = self.lp_bound
-        if self.objective is Objective.PHI4:  # no tie-breaker: the MIP dual bound bounds Phi itself
+        if self.objective is Objective.PHI4 and not self.transfer_weight:  # the MIP dual bound bounds Phi itself
             bound = max(bound, self.result.solve.dual_bound)
         if not self.objective.is_regret:
             bound = max(bound, 0.0)
@@ -107,9 +108,13 @@ def make_plan(
     solver: SolverOptions,
     *,
     tie_break: float = DEFAULT_TIE_BREAK,
+    transfer_weight: float = 0.0,
     progress: Progress = lambda _: None,
 ) -> PlanReport:
-    """Solve the whole-horizon model and return the checked plan with its baseline and bound."""
+    """Solve the whole-horizon model and return the checked plan with its baseline and bound.
+
+    `transfer_weight` (lambda) charges the transfer effort in the objective; the reported value
+    stays the criterion, the effort is reported beside it."""
     timings: dict[str, float] = {}
     lanes = shipping_lanes(instance)
     best = None
@@ -118,7 +123,7 @@ def make_plan(
         best = best_per_scenario(instance, objective.base, solver, progress)
         timings["best_per_scenario"] = time.perf_counter() - started
     options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
-                           best_per_scenario=None if best is None else tuple(best))
+                           best_per_scenario=None if best is None else tuple(best), transfer_weight=transfer_weight)
     baseline, result, model = solve_from_baseline(
         instance, lanes, options, solver, progress,
         f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
@@ -129,7 +134,7 @@ def make_plan(
 
     progress("solving the pooled relaxation for a lower bound")
     started = time.perf_counter()
-    bound_options = replace(options, tie_break=0.0)
+    bound_options = replace(options, tie_break=0.0, transfer_weight=0.0)  # a bound on the criterion alone
     pooled, pooled_status = pooled_bound(instance, lanes, bound_options, solver)
     timings["pooled_bound"] = time.perf_counter() - started
     progress("solving the LP relaxation for a lower bound")
@@ -138,7 +143,8 @@ def make_plan(
     timings["lp_bound"] = time.perf_counter() - started
     if pooled > lp_bound or not math.isfinite(lp_bound):  # the pooled LP is never above the full one
         lp_bound, lp_status = max(pooled, lp_bound), f"pooled relaxation {pooled_status}"
-    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, lp_status, timings)
+    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, lp_status, timings,
+                      transfer_weight)
 
 
 def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, *,

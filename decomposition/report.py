@@ -47,6 +47,7 @@ def _plan_summary(instance: Instance, checked: CheckedPlan) -> dict:
         "phi_per_scenario": {c: dict(zip(scenarios, map(float, ev.phi_per_scenario[c]))) for c in CRITERIA},
         "non_covered_demand_per_scenario": dict(zip(scenarios, map(float, ev.total_ncd))),
         "units_shipped": checked.plan.units_shipped,
+        "transfer_effort": ev.transfer_effort,  # units x days on the road
         "shipments": int(len(checked.plan.shipments)),
         "units_shared": int(checked.plan.shares["quantity"].sum()),
         "feasible": ev.feasible,
@@ -71,6 +72,7 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         "time_limit": report.solver.time_limit,
         "mip_gap": report.solver.mip_gap,
         "tie_break": report.tie_break,
+        "transfer_weight": report.transfer_weight,  # lambda: the objective charged it x the transfer effort
         "value": report.value,
         "baseline_value": report.baseline_value,
         "lower_bound": _finite(report.bound),
