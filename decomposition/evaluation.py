@@ -131,6 +131,11 @@ class _Stock:
         return self.shared + self.received - self.sent_until
 
     @property
+    def net_lent(self) -> np.ndarray:
+        """D^t_i - R^t_i: units lent out, net (in transit counted as sent)."""
+        return self.sent_until - self.received
+
+    @property
     def in_transit(self) -> np.ndarray:
         """Sent towards i and not arrived by the end of t: (already travelling + dispatched until t) - R^t_i."""
         return self.already_travelling[:, None] + np.cumsum(self.dispatched_to, axis=1) - self.received
@@ -398,7 +403,7 @@ def _check_c6(instance: Instance, available: np.ndarray, tolerance: float, out: 
 
 def _check_pooling_cap(instance: Instance, stock: _Stock, tolerance: float, out: list[Violation]) -> None:
     """Pooling cap: D^t_i - R^t_i <= cap_i (units lent out, net) for the units that have one."""
-    lent = stock.sent_until - stock.received
+    lent = stock.net_lent
     for i, unit in enumerate(instance.units):
         if unit.max_net_lent is None:
             continue
@@ -442,7 +447,7 @@ def evaluate(instance: Instance, plan: Plan, *, tolerance: float = 1e-6) -> Eval
     return Evaluation(
         on_hand=stock.on_hand,
         in_transit=stock.in_transit,
-        net_lent=stock.sent_until - stock.received,
+        net_lent=stock.net_lent,
         transfer_effort=float(np.dot(shipments.quantity, shipments.lag)),
         available=available,
         ncd_plus=ncd_plus,

@@ -70,6 +70,11 @@ class StartState(BaseModel):
         return cls(on_hand=[u.initial_stock for u in instance.units], arrivals=list(instance.in_transit))
 
     @property
+    def lent_by_unit(self) -> list[int]:
+        """`lent`, with 0 for every unit when nothing has been lent yet."""
+        return self.lent or [0] * len(self.on_hand)
+
+    @property
     def travelling(self) -> int:
         return sum(a.quantity for a in self.arrivals)
 
@@ -100,9 +105,8 @@ def split_horizon(n_periods: int, *, length: int | None = None, count: int | Non
 def window_instance(instance: Instance, window: Window, state: StartState) -> Instance:
     """The instance restricted to the window's periods, starting from `state`."""
     lo, hi = window.start, window.end
-    lent = state.lent or [0] * len(instance.units)
-    units = [u.model_copy(update={"initial_stock": int(s), "max_net_lent": _remaining_cap(u.max_net_lent, lent_i)})
-             for u, s, lent_i in zip(instance.units, state.on_hand, lent)]
+    units = [u.model_copy(update={"initial_stock": int(s), "max_net_lent": _remaining_cap(u.max_net_lent, lent)})
+             for u, s, lent in zip(instance.units, state.on_hand, state.lent_by_unit)]
     groups = [g.model_copy(update={"extra_stock": g.extra_stock[lo:hi]}) for g in instance.groups]
     scenarios = [
         sc.model_copy(update={"demand": {u: series[lo:hi] for u, series in sc.demand.items()}})
@@ -185,7 +189,7 @@ def state_after(instance: Instance, window: Window, state: StartState, window_pl
     on_hand = replay.on_hand[:, window.kept - 1]
     arrivals = [a for a in state.arrivals if a.period > window.stop]
     arrivals += _late_shipments(instance, window, kept, lanes)
-    lent = np.array(state.lent or [0] * len(instance.units)) + replay.net_lent[:, window.kept - 1]
+    lent = np.array(state.lent_by_unit) + replay.net_lent[:, window.kept - 1]
     return StartState(on_hand=[int(round(v)) for v in on_hand], arrivals=arrivals,
                       lent=[int(round(v)) for v in lent])
 

@@ -106,9 +106,10 @@ def execute_run(run_id: str, settings: Settings, store: RunStore, compute: Piece
         log.error("a message names run %s, which is not in the store; ignored", run_id)
         return "unknown"
     deadline = time.monotonic() + settings.run_time_limit
-    out = settings.data_dir / "runs" / run_id / owner.replace(":", "-")
+    run_dir = settings.data_dir / "runs" / run_id
+    out = run_dir / owner.replace(":", "-")
     with Heartbeat(store, run_id, owner, settings.lease_seconds, deadline) as heartbeat:
-        status, error, written = _solve_and_store(run_id, settings, store, compute, owner, heartbeat, out)
+        status, error, written = _solve_and_store(run_id, settings, store, compute, owner, heartbeat, run_dir, out)
     if not written:
         shutil.rmtree(out, ignore_errors=True)  # another execution owns the run now: its result stands
         log.warning("run %s: result of %s not stored (%s); the lease had passed on", run_id, owner, status)
@@ -126,7 +127,7 @@ def _not_claimed(run_id: str, store: RunStore) -> str:
 
 
 def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: PieceFunction, owner: str,
-                     heartbeat: Heartbeat, out) -> tuple[str, str | None, bool]:
+                     heartbeat: Heartbeat, run_dir: Path, out: Path) -> tuple[str, str | None, bool]:
     try:
         run = store.get(run_id)
         instance = load_stored_instance(settings.data_dir, run.fingerprint)
@@ -138,7 +139,7 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
         def on_piece(_job: int, _piece: Piece, summary: dict) -> None:
             heartbeat.offer(summary.get("value"))
 
-        checkpoints = settings.data_dir / "runs" / run_id / "checkpoints"
+        checkpoints = run_dir / "checkpoints"
         reuse = reusable_windows(dag, instance, _load_checkpoints(checkpoints))
         if reuse:
             store.add_event(run_id, "resumed", f"{len(reuse)} solved window(s) taken from checkpoints")
