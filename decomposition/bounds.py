@@ -104,7 +104,8 @@ def _send_and_receive(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.c1_send_capacity = pyo.Constraint(m.S, m.T, rule=lambda m, i, t: m.out[i, t] <= _send_capacity(data, i) * m.u[i, t])
 
     def receive(m, j, t):
-        return m.into[j, t] <= inbound[j] * ((1 - m.u[j, t]) if j in data.outgoing else 1)
+        sends = j in data.outgoing and not data.instance.units[j].cross_dock  # depots are exempt from C5
+        return m.into[j, t] <= inbound[j] * ((1 - m.u[j, t]) if sends else 1)
 
     m.c5_receive = pyo.Constraint(m.R, m.T, rule=receive)
 

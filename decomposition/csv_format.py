@@ -14,6 +14,8 @@ units.csv (required), one row per unit:
     max_deliveries     Q, deliveries per period, whole number >= 0 (blank: unlimited)
     max_net_lent       pooling cap: most units lent out at any time, net (sent minus received,
                        in transit counted as sent), whole number >= 0 (blank or no column: no cap)
+    cross_dock         true/false (blank: false): a depot that may send and be sent to in the same
+                       period (C5 does not apply to it)
     region             free label, not used by the model (fairness regions are regions.csv)
     lat, lon           degrees, optional
 arcs.csv (optional: without it no unit can send to another), one row per direct link:
@@ -65,7 +67,7 @@ REGIONS_FILE = "regions.csv"
 IN_TRANSIT_FILE = "in_transit.csv"
 
 UNIT_COLUMNS = ("id", "kind", "initial_stock", "storage", "send_share", "max_per_delivery",
-                "max_deliveries", "max_net_lent", "region", "lat", "lon")
+                "max_deliveries", "max_net_lent", "cross_dock", "region", "lat", "lon")
 UNIT_KINDS = get_args(UnitKind)
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
@@ -224,6 +226,7 @@ def _read_units(directory: Path) -> list[dict]:
             "max_per_delivery": row.integer("max_per_delivery"),
             "max_deliveries": row.integer("max_deliveries", None),
             "max_net_lent": row.integer("max_net_lent", None),
+            "cross_dock": row.boolean("cross_dock", False),
             "region": row.text("region", None),
             "lat": row.number("lat", None, minimum=-90.0, maximum=90.0),
             "lon": row.number("lon", None, minimum=-180.0, maximum=180.0),
@@ -461,7 +464,7 @@ def save_csv_instance(instance: Instance, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     _write(directory / UNITS_FILE, UNIT_COLUMNS,
            ((u.id, u.kind, u.initial_stock, u.storage, u.send_share, u.max_per_delivery, u.max_deliveries,
-             u.max_net_lent, u.region, u.lat, u.lon) for u in instance.units))
+             u.max_net_lent, u.cross_dock, u.region, u.lat, u.lon) for u in instance.units))
     _write(directory / ARCS_FILE, ("source", "target", "days"), ((a.source, a.target, a.days) for a in instance.arcs))
     _write(directory / SCENARIOS_FILE, ("scenario", "probability"),
            ((sc.id, sc.probability) for sc in instance.scenarios))

@@ -384,6 +384,7 @@ def _check_c5(instance: Instance, stock: _Stock, tolerance: float, out: list[Vio
     flows, the least that must move to repair it.
     """
     both = (stock.sent > tolerance) & (stock.dispatched_to > tolerance)
+    both[[u.cross_dock for u in instance.units]] = False  # depots receive and dispatch every day
     for i, t in zip(*np.nonzero(both)):
         unit, out_, in_ = instance.units[i].id, stock.sent[i, t], stock.dispatched_to[i, t]
         out.append(Violation("C5", unit, int(t) + 1, None, float(min(out_, in_)),

@@ -36,6 +36,8 @@ class Unit(_Frozen):
     max_deliveries: int | None = Field(default=None, ge=0, description="Qᵢ per period; None = unlimited")
     max_net_lent: int | None = Field(default=None, ge=0, description="pooling cap: most units lent out at any "
                                      "time, net (sent minus received, in transit counted as sent); None = no cap")
+    cross_dock: bool = Field(default=False, description="a depot or hub that may send and be sent to in the same "
+                             "period: C5 does not apply to it (warehouses receive and dispatch every day)")
     region: str | None = Field(default=None, description="free label, e.g. 'madrid'")
     lat: float | None = None
     lon: float | None = None

@@ -230,10 +230,10 @@ def define_send_or_receive_c5(m: pyo.ConcreteModel, data: ModelData) -> None:
     """C5: y^t_ji <= 1 - u^t_i: a sender receives nothing decided in the same period.
 
     The other half, y^t_ij <= u^t_i, follows from C2 and C1: x^t_ij > 0 forces u^t_i = 1, and a
-    flag without units is never needed (see C2).
+    flag without units is never needed (see C2). Cross-docking units (depots) are exempt.
     """
     tgt = data.lanes.target
-    senders = set(data.senders)
+    senders = set(data.senders) - {i for i, u in enumerate(data.instance.units) if u.cross_dock}
     lanes = [l for l in range(len(data.lanes)) if int(tgt[l]) in senders]
     m.c5_send_or_receive = pyo.Constraint(
         lanes, m.T, rule=lambda m, l, t: m.y[l, t] <= 1 - m.u[int(tgt[l]), t]

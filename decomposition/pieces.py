@@ -59,6 +59,8 @@ class DecompositionConfig(BaseModel):
     lookahead: int = Field(default=DEFAULT_LOOKAHEAD, ge=0, description="periods solved past T_k, then dropped")
     tie_break: float = DEFAULT_TIE_BREAK
     transfer_weight: float = Field(default=0.0, ge=0, description="lambda: the objective charges the transfer effort")
+    lanes_per_receiver: int | None = Field(default=None, ge=1, description="keep each receiver's quickest lanes "
+                                           "only (a heuristic cut for large regions); None: every candidate lane")
     solver: SolverOptions = SolverOptions()
 
     @property
@@ -216,13 +218,12 @@ def _start_state(piece: Piece, instance: Instance, inputs: dict[str, Any]) -> St
 
 
 def _solve_checked_window(sub: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
-    """The window's model with its own no-reallocation plan as fallback (never worse than it).
+    """The window's model on `lanes` (its candidates) with its own no-reallocation plan as fallback.
 
     With storage ceilings first; if they leave no feasible plan (the state already overfills a
     store), without them. Raises SolverError naming the window when nothing is feasible.
     The solver's time limit is the budget of the whole piece, shared by all these solves.
     """
-    lanes = candidate_lanes(sub, lanes)  # `lanes` of the whole instance: a window has the same arcs
     attempts = [options, replace(options, stock_ceilings=())] if options.stock_ceilings else [options]
     budget = PieceBudget.of(solver)
     for attempt in attempts:
@@ -276,7 +277,8 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     sub = window_instance(chain_instance, window, state)
     options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
     lanes = shipping_lanes(chain_instance)
-    checked = _solve_checked_window(sub, lanes, options, config.solver)
+    checked = _solve_checked_window(sub, candidate_lanes(sub, lanes, config.lanes_per_receiver), options,
+                                    config.solver)
     after = state_after(chain_instance, window, state, checked.plan, lanes)
     value = checked.evaluation.phi[config.objective.base.value]
     return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value,

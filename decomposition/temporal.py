@@ -146,7 +146,7 @@ def storage_ceilings(instance: Instance, window: Window, state: StartState) -> t
     return tuple(ceilings)
 
 
-def candidate_lanes(sub: Instance, lanes: Lanes) -> Lanes:
+def candidate_lanes(sub: Instance, lanes: Lanes, per_receiver: int | None = None) -> Lanes:
     """The lanes of a window that can carry a useful shipment: the window's model is built on these.
 
     A lane i -> j is kept when i can have a unit to spare (gamma_i times its excess, counting every
@@ -154,7 +154,8 @@ def candidate_lanes(sub: Instance, lanes: Lanes) -> Lanes:
     some period from the second on (demand above what it holds without sending), and a shipment
     on it lands inside the window. Relays through a third unit are never needed: W already
     links every connected pair directly. On Madrid's LC-graph this keeps a fraction of the
-    2,550 lanes.
+    2,550 lanes. `per_receiver` keeps only the receiver's that many quickest (a heuristic cut for
+    regions of a hundred hospitals and more, whose lanes grow with the square of their size).
     """
     d_max = sub.demand_array.max(axis=0)  # [i, t]
     arrived = np.cumsum(sub.scheduled_arrivals, axis=1)
@@ -167,7 +168,20 @@ def candidate_lanes(sub: Instance, lanes: Lanes) -> Lanes:
     can_send = (gamma[:, None] * (own + shares - d_max) >= 1 - 1e-9).any(axis=1)
     can_be_short = (d_max[:, 1:] > own[:, 1:] + 1e-9).any(axis=1) if sub.n_periods > 1 else np.zeros(len(own), bool)
     keep = can_send[lanes.source] & can_be_short[lanes.target] & (lanes.lag < sub.n_periods)
+    if per_receiver is not None:
+        keep[keep] = _quickest(lanes.target[keep], lanes.days[keep], per_receiver)
     return Lanes(lanes.source[keep], lanes.target[keep], lanes.days[keep], lanes.lag[keep])
+
+
+def _quickest(target: np.ndarray, days: np.ndarray, per_receiver: int) -> np.ndarray:
+    """Mask of each receiver's `per_receiver` quickest lanes (ties: the order given)."""
+    order = np.lexsort((days, target))
+    sorted_target = target[order]
+    starts = np.flatnonzero(np.r_[True, sorted_target[1:] != sorted_target[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    mask = np.zeros(len(target), dtype=bool)
+    mask[order[rank < per_receiver]] = True
+    return mask
 
 
 def kept_part(plan: Plan, window: Window) -> Plan:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
 from decomposition.json_format import json_path
 from tasks.backend import PLAN_TABLES, Backend, RunView, Submitted
@@ -56,6 +57,15 @@ class BodySizeLimit:
     def message(self) -> str:
         return (f"request body over the {self.max_bytes / 2**20:g} MiB limit (SURGEPLAN_MAX_UPLOAD_MB); "
                 "send a smaller instance or raise the limit")
+
+
+def _request_field(error: InstanceError, request: RunRequest) -> str:
+    """The request field an instance error is about: a dataset option, the dataset, or the instance's own."""
+    if error.field in DatasetOptions.model_fields:
+        return f"options.{error.field}"
+    if error.field in (None, "dataset") and request.dataset:
+        return "dataset"
+    return error.field or "instance"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -104,8 +114,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             submitted = backend.submit(request)
         except InstanceError as exc:
-            field = "dataset" if exc.field in (None, "dataset") and request.dataset else (exc.field or "instance")
-            raise HTTPException(422, [{"field": field, "msg": str(exc), "type": "instance_error"}]) from None
+            raise HTTPException(422, [{"field": _request_field(exc, request), "msg": str(exc),
+                                       "type": "instance_error"}]) from None
         if not submitted.created:
             response.status_code = 200
         return submitted

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from decomposition.datasets import BUILTIN, load_instance
@@ -26,10 +24,14 @@ from decomposition.planning import PlanRejected, PlanReport, make_plan
 from decomposition.solvers import SOLVERS, SolverOptions
 from decomposition.spain import GRAPHS
 from decomposition.study import SPAIN_DATASETS
+from tasks.cli_generate import generate_app
+from tasks.cli_options import (FederalSupply, PoolingCap, SupplyShare, TransferWeight, check_transfer_weight,
+                               dataset_options, instance_failure)
+from tasks.cli_national import register_national_command
 from tasks.cli_runs import register_run_commands
 from tasks.plan_files import OutputError, check_output_dir, write_plan, write_study
 from tasks.settings import Settings, SettingsError, get_settings
-from tasks.terminal import console, fail
+from tasks.terminal import fail, piece_display, step_display
 
 app = typer.Typer(
     help="surgeplan: plan how scarce medical equipment is shared between hospitals, depots and stockpiles.",
@@ -58,27 +60,41 @@ def solve(
     subhorizon: Annotated[Optional[int], typer.Option(help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued (recommended for more than ~20 units or ~2 weeks). Default: the whole horizon in one model.", min=1)] = None,
     lookahead: Annotated[int, typer.Option(help="With --subhorizon: periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed paper's overlap; any other value also runs that plain gluing beside it, in parallel, and keeps the better plan.", min=0)] = 1,
     workers: Annotated[Optional[int], typer.Option(help="With --subhorizon: pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs). RAY_ADDRESS joins a cluster instead.", min=1)] = None,
+    transfer_weight: TransferWeight = 0.0,
+    supply_share: SupplyShare = None,
+    pooling_cap: PoolingCap = None,
+    federal_supply: FederalSupply = None,
 ) -> None:
     """Solve the reallocation model and write a plan checked by the independent evaluator.
 
     Writes shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, summary.json (Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status) and two PNG figures (non-covered demand and idle equipment per day, with and without reallocation).
 
     Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --subhorizon 7 --time-limit 60 --out out/madrid
+
+    Example: surgeplan solve us:states --pooling-cap 0.2 --federal-supply 100 --transfer-weight 0.01 --subhorizon 7 --out out/us
     """
+    check_transfer_weight(transfer_weight)
     try:
         settings = get_settings()
         check_output_dir(out, overwrite)
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
-        inst = load_instance(instance, graph.value if graph else None)
-    except (InstanceError, OutputError, SettingsError) as exc:
+        inst = load_instance(instance, graph.value if graph else None,
+                             dataset_options(supply_share, pooling_cap, federal_supply))
+    except InstanceError as exc:
+        raise instance_failure(exc) from None
+    except (OutputError, SettingsError) as exc:
         raise fail(str(exc), 2) from None
+    if not inst.arcs and len(inst.units) > 1:
+        raise fail(f"{inst.name} has no arcs, so nothing could move between its units; for hospitals with "
+                   "coordinates, `surgeplan national` builds the network and solves it in two levels", 2)
 
     try:
         if subhorizon is None:
             with step_display(plain=solver_log) as step:
-                report = make_plan(inst, objective, options, progress=step)
+                report = make_plan(inst, objective, options, transfer_weight=transfer_weight, progress=step)
         else:
-            config = DecompositionConfig(objective=objective, subhorizon=subhorizon, lookahead=lookahead, solver=options)
+            config = DecompositionConfig(objective=objective, subhorizon=subhorizon, lookahead=lookahead,
+                                         transfer_weight=transfer_weight, solver=options)
             report = _decomposed(inst, config, settings, workers or settings.workers, plain=solver_log)
         doc = write_plan(out, inst, report)
     except (SolverError, PlanRejected, PieceFailedError) as exc:
@@ -119,43 +135,6 @@ def _run_on_ray(jobs: list, settings: Settings, workers: int | None, plain: bool
         progress(0, total, f"starting Ray ({where})")
         with ray_session(workers, settings.ray_address):
             return run_many_on_ray(jobs, retries=settings.piece_retries, progress=progress)
-
-
-@contextmanager
-def piece_display(total: int, plain: bool = False):
-    """Yield progress(done, total, message): a bar of pieces on a terminal, log lines otherwise."""
-    if plain or not console.is_terminal:
-        started = time.perf_counter()
-        yield lambda done, n, m: console.print(f"[{time.perf_counter() - started:7.1f} s] {done}/{n} {m}",
-                                               highlight=False)
-        return
-    columns = (SpinnerColumn(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("pieces", total=total)
-        yield lambda done, n, m: bar.update(task, completed=done, total=n, description=m)
-
-
-@contextmanager
-def step_display(plain: bool = False):
-    """Yield step(description): a spinner with elapsed time per step on a terminal, log lines otherwise.
-
-    `plain` forces log lines (when the solver's own log shares the screen).
-    """
-    if plain or not console.is_terminal:
-        started = time.perf_counter()
-        yield lambda d: console.print(f"[{time.perf_counter() - started:7.1f} s] {d}", highlight=False)
-        return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-        current: list[int] = []
-
-        def step(description: str) -> None:
-            if current:
-                bar.update(current[-1], completed=1, total=1)
-            current.append(bar.add_task(description, total=None))
-
-        yield step
-        if current:
-            bar.update(current[-1], completed=1, total=1)
 
 
 def print_summary(doc: dict, footer: str) -> None:
@@ -286,15 +265,21 @@ def show_settings(
 def validate(
     instance: Annotated[str, typer.Argument(help="A built-in dataset, a CSV directory or a .json file.")],
     graph: Annotated[Optional[Graph], typer.Option(help="Built-in datasets only.")] = None,
+    supply_share: SupplyShare = None,
+    pooling_cap: PoolingCap = None,
+    federal_supply: FederalSupply = None,
 ) -> None:
     """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
     try:
-        inst = load_instance(instance, graph.value if graph else None)
+        inst = load_instance(instance, graph.value if graph else None,
+                             dataset_options(supply_share, pooling_cap, federal_supply))
     except InstanceError as exc:
-        raise fail(str(exc), 2) from None
+        raise instance_failure(exc) from None
     print(json.dumps({"instance": inst.name, "units": len(inst.units), "arcs": len(inst.arcs),
                       "periods": inst.n_periods, "scenarios": [s.id for s in inst.scenarios],
                       "groups": len(inst.groups), "regions": len(inst.regions)}))
 
 
 register_run_commands(app)
+register_national_command(app)
+app.add_typer(generate_app, name="generate")

@@ -21,7 +21,8 @@ from rich.table import Table
 from decomposition.datasets import BUILTIN, load_instance
 from decomposition.errors import InstanceError
 from decomposition.objectives import Objective
-from tasks.terminal import console, fail
+from tasks.cli_options import FederalSupply, PoolingCap, SupplyShare, TransferWeight, dataset_options, instance_failure
+from tasks.terminal import console, fail, piece_display
 
 WAIT_POLL_SECONDS = 1.0
 
@@ -60,23 +61,32 @@ def submit(
     mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap.", min=0.0, max=0.999)] = None,
     force: Annotated[bool, typer.Option(help="Solve again even if this instance and config already has a run.")] = False,
     wait: Annotated[bool, typer.Option(help="Follow the run with a progress bar until it ends.")] = False,
+    transfer_weight: TransferWeight = 0.0,
+    supply_share: SupplyShare = None,
+    pooling_cap: PoolingCap = None,
+    federal_supply: FederalSupply = None,
 ) -> None:
     """Queue a run for the workers (`surgeplan worker`); print its id. The same instance and config twice gives the same run.
 
     Example: surgeplan submit spain:madrid --graph logistic --objective phi4 --wait
+
+    Example: surgeplan submit us:states --pooling-cap 0.2 --federal-supply 100 --transfer-weight 0.01
     """
     from pydantic import ValidationError
 
     from tasks.submission import RunRequest
 
+    options = dataset_options(supply_share, pooling_cap, federal_supply)
     backend = _backend()
     try:
-        source = {"dataset": instance, "graph": graph} if instance in BUILTIN else {"instance": load_instance(instance, graph)}
+        source = ({"dataset": instance, "graph": graph, "options": options} if instance in BUILTIN
+                  else {"instance": load_instance(instance, graph, options)})
         request = RunRequest(**source, objective=objective, subhorizon=subhorizon, lookahead=lookahead, solver=solver,
-                             time_limit=time_limit, bound_time_limit=bound_time_limit, mip_gap=mip_gap, force=force)
+                             time_limit=time_limit, bound_time_limit=bound_time_limit, mip_gap=mip_gap,
+                             transfer_weight=transfer_weight, force=force)
         submitted = backend.submit(request)
     except InstanceError as exc:
-        raise fail(str(exc), 2) from None
+        raise instance_failure(exc) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         raise fail(f"--{'-'.join(map(str, first['loc'])).replace('_', '-') or 'options'}: {first['msg']}", 2) from None
@@ -92,7 +102,6 @@ def submit(
 
 def _follow(backend, run_id: str) -> None:
     """A bar of pieces until the run ends; exit 1 unless it succeeded."""
-    from tasks.cli import piece_display
 
     view = backend.view(run_id)
     try:

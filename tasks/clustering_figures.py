@@ -1,9 +1,11 @@
-"""PNG figures of a clustering: how k was chosen, and where the depots and their areas are.
+"""PNG figures of a clustering and its national network: how k was chosen, where the depots and
+their areas are, and where the largest transfers go.
 
 - clustering_curves.png: BIC and AIC of the mixtures against k, and the K-medoids silhouette
   against k, each with the k chosen marked;
 - depots_map.png: hospitals (size by demand, colour by area of responsibility), depots (stars),
-  and each mixture component's 1- and 2-sigma ellipses, in km on the plane the mixtures use.
+  and each mixture component's 1- and 2-sigma ellipses, in km on the plane the mixtures use;
+- transfers_map.png: the largest national transfers between depots, as arrows.
 """
 
 from __future__ import annotations
@@ -64,6 +66,34 @@ def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, fit: 
             width, height = 2 * sigmas * np.sqrt(values[::-1])
             ax.add_patch(Ellipse(centre, width, height, angle=angle, fill=False, lw=0.8, alpha=0.8 / sigmas))
     ax.scatter(depot_xy[:, 0], depot_xy[:, 1], marker="*", s=250, c="black", label="depots")
+    ax.set(title=title, xlabel="km east", ylabel="km north", aspect="equal")
+    ax.legend(loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_transfer_map(path: Path, hospitals: np.ndarray, nodes: dict[str, tuple[float, float]],
+                       transfers: list[tuple[str, str, float]], title: str) -> Path:
+    """The largest transfers between depots (and from stockpiles) as arrows, width by units.
+
+    `hospitals` (lat, lon) rows give the backdrop; `nodes` the position of every depot or
+    stockpile by id; `transfers` (source, target, units), largest first."""
+    plane = Plane.around(hospitals)
+    xy = plane.to_km(hospitals)
+    fig, ax = plt.subplots(figsize=(8, 7))
+    ax.scatter(xy[:, 0], xy[:, 1], s=3, c="lightgrey", edgecolors="none", label="hospitals")
+    at = {n: plane.to_km(np.array([p]))[0] for n, p in nodes.items()}
+    ax.scatter([p[0] for p in at.values()], [p[1] for p in at.values()], marker="*", s=80, c="black",
+               label="depots and stockpiles")
+    heaviest = max((u for _, _, u in transfers), default=1.0)
+    for source, target, units in transfers:
+        (x0, y0), (x1, y1) = at[source], at[target]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "->", "lw": 0.5 + 4.5 * units / heaviest, "color": "tab:red",
+                                "alpha": 0.7})
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{units:,.0f}", fontsize=7, color="tab:red")
     ax.set(title=title, xlabel="km east", ylabel="km north", aspect="equal")
     ax.legend(loc="best")
     fig.tight_layout()

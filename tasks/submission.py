@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from decomposition.datasets import load_instance
+from decomposition.datasets import DatasetOptions, load_instance
 from decomposition.instance import Instance
 from decomposition.json_format import load_json_instance
 from decomposition.objectives import Objective
@@ -33,6 +33,8 @@ class RunRequest(BaseModel):
 
     dataset: str | None = Field(None, description="built-in dataset, e.g. spain:madrid (see `surgeplan datasets`)")
     graph: str | None = Field(None, description="network of a built-in dataset that has several: complete or logistic")
+    options: DatasetOptions | None = Field(None, description="options of a built-in dataset (us:states: supply_share, "
+                                                             "pooling_cap, federal_supply); only with 'dataset'")
     instance: Instance | None = Field(None, description="the instance itself, in the JSON format (instead of dataset)")
     objective: Objective = Objective.PHI4
     subhorizon: int = Field(7, ge=1, description="periods per sub-horizon")
@@ -41,6 +43,8 @@ class RunRequest(BaseModel):
     time_limit: float | None = Field(None, gt=0, description="seconds per piece; default: the settings'")
     bound_time_limit: float | None = Field(None, gt=0, description="seconds for the LP bound; default: time_limit")
     mip_gap: float | None = Field(None, ge=0, lt=1, description="relative MIP gap; default: the settings'")
+    transfer_weight: float = Field(0.0, ge=0, allow_inf_nan=False, description="lambda: the objective also charges "
+                                   "the transfer effort (units x days on the road) at this weight")
     force: bool = Field(False, description="solve again even if the same instance and config already has a run")
 
     @model_validator(mode="after")
@@ -51,17 +55,32 @@ class RunRequest(BaseModel):
             raise ValueError("'graph' applies only to a built-in 'dataset'; an uploaded instance brings its own arcs")
         return self
 
+    @field_validator("options")
+    @classmethod
+    def _options_need_a_dataset(cls, options: DatasetOptions | None, info: ValidationInfo) -> DatasetOptions | None:
+        # a field validator (dataset is validated before it), so that the 422 names 'options'
+        if options is not None and info.data.get("dataset") is None:
+            raise ValueError("options apply only to a built-in 'dataset'; an uploaded instance is its data as sent")
+        return options
+
 
 def run_config(request: RunRequest, settings: Settings) -> dict:
-    """The configuration as stored: every default resolved, so it says exactly what was solved."""
+    """The configuration as stored: every default resolved, so it says exactly what was solved.
+
+    It is half of the dedupe key, the instance's fingerprint the other: lambda is here, so runs
+    differing only in it are two runs. Dataset options change the instance (so its fingerprint)
+    and are recorded here too, as given, so that a run says which were asked for.
+    """
     return {
         "objective": request.objective.value,
+        "transfer_weight": request.transfer_weight,
         "subhorizon": request.subhorizon,
         "lookahead": request.lookahead,
         "solver": request.solver or settings.solver,
         "time_limit": request.time_limit if request.time_limit is not None else settings.time_limit,
         "bound_time_limit": request.bound_time_limit,
         "mip_gap": request.mip_gap if request.mip_gap is not None else settings.mip_gap,
+        "options": request.options.given() if request.options is not None else {},
     }
 
 
@@ -69,14 +88,15 @@ def decomposition_config(config: dict) -> DecompositionConfig:
     solver = SolverOptions(name=config["solver"], time_limit=config["time_limit"],
                            bound_time_limit=config["bound_time_limit"], mip_gap=config["mip_gap"])
     return DecompositionConfig(objective=Objective(config["objective"]), subhorizon=config["subhorizon"],
-                               lookahead=config["lookahead"], solver=solver)
+                               lookahead=config["lookahead"], solver=solver,
+                               transfer_weight=config.get("transfer_weight", 0.0))  # runs stored before lambda
 
 
 def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
     """The instance and where it came from; an unknown dataset raises InstanceError (field 'dataset')."""
     if request.instance is not None:
         return request.instance, "upload"
-    return load_instance(request.dataset, request.graph), request.dataset
+    return load_instance(request.dataset, request.graph, request.options), request.dataset
 
 
 def instance_path(data_dir: Path, fingerprint: str) -> Path:

@@ -3,7 +3,9 @@
 A reference is a built-in name (`spain:madrid`, `spain:andalucia`, `example:three-hospitals`),
 a directory in the CSV format of `decomposition.csv_format`, or a `.json` file written by
 `decomposition.json_format`. Only the Spain datasets come on several networks (`graph`);
-everything else carries its own arcs.
+everything else carries its own arcs. Some built-in datasets take options (`DatasetOptions`:
+us:states its supply share, pooling cap and federal supply); files take none, their data is
+the whole instance.
 """
 
 from __future__ import annotations
@@ -12,15 +14,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from decomposition.csv_format import load_csv_instance
 from decomposition.errors import InstanceError
 from decomposition.instance import Instance
 from decomposition.json_format import load_json_instance
 from decomposition.spain import GRAPHS as SPAIN_GRAPHS
 from decomposition.spain import spain_instance
+from decomposition.national import national_instance
 from decomposition.us_states import us_states_instance
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+class DatasetOptions(BaseModel):
+    """Options of a built-in dataset; None leaves the dataset's default. Which dataset takes which:
+    `BuiltinDataset.options` (a value set for a dataset that does not take it is an error, never ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    supply_share: float | None = Field(None, gt=0, le=1, allow_inf_nan=False,
+                                       description="share of each state's ventilators it can use (us:states; default 0.75)")
+    pooling_cap: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                      description="most a state lends out, net, as a share of its supply (us:states; "
+                                                  "default: no cap)")
+    federal_supply: int | None = Field(None, ge=0, description="ventilators per day from the federal stockpile "
+                                                               "(us:states; default 0)")
+    hospitals: int | None = Field(None, ge=1, description="hospitals to draw (us:national)")
+    seed: int | None = Field(None, ge=0, description="random seed of the drawn hospitals (us:national)")
+
+    def given(self) -> dict[str, object]:
+        """The options set, by name (the defaults left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+NO_OPTIONS = DatasetOptions()
 
 
 @dataclass(frozen=True)
@@ -28,17 +57,27 @@ class BuiltinDataset:
     """A dataset shipped with the package, built on demand (nothing is read at import)."""
 
     description: str
-    build: Callable[[str | None], Instance]  # called with the graph (None when `graphs` is empty)
+    # called with the graph (None when `graphs` is empty) and the options, only those in `options` set
+    build: Callable[[str | None, DatasetOptions], Instance]
     graphs: tuple[str, ...] = ()  # networks it can be built on; empty: its arcs are fixed
     default_graph: str | None = None
+    options: tuple[str, ...] = ()  # the DatasetOptions fields it accepts
 
 
-def _spain(region: str) -> Callable[[str | None], Instance]:
-    return lambda graph: spain_instance(region, graph or "complete")
+def _spain(region: str) -> Callable[[str | None, DatasetOptions], Instance]:
+    return lambda graph, options: spain_instance(region, graph or "complete")
 
 
-def _example(name: str) -> Callable[[str | None], Instance]:
-    return lambda graph: load_csv_instance(EXAMPLES_DIR / name)
+def _example(name: str) -> Callable[[str | None, DatasetOptions], Instance]:
+    return lambda graph, options: load_csv_instance(EXAMPLES_DIR / name)
+
+
+def _us_states(graph: str | None, options: DatasetOptions) -> Instance:
+    return us_states_instance(**options.given())  # load_instance let through only the options us:states takes
+
+
+def _us_national(graph: str | None, options: DatasetOptions) -> Instance:
+    return national_instance(**options.given())
 
 
 BUILTIN: dict[str, BuiltinDataset] = {
@@ -47,14 +86,19 @@ BUILTIN: dict[str, BuiltinDataset] = {
     "spain:andalucia": BuiltinDataset("Andalucia, first COVID-19 wave: 106 hospitals, 49 days, 3 scenarios",
                                       _spain("andalucia"), SPAIN_GRAPHS, "complete"),
     "us:states": BuiltinDataset("US states, April-May 2020: 50 states, 47 days, DELPHI projected demand, "
-                                "75 % of each state's ventilators (transfers take 3 days)",
-                                lambda graph: us_states_instance()),
+                                "75 % of each state's ventilators (transfers take 3 days); options: supply share, "
+                                "pooling cap, federal supply",
+                                _us_states, options=("supply_share", "pooling_cap", "federal_supply")),
+    "us:national": BuiltinDataset("US, April-May 2020, synthetic: 5,000 hospitals placed by state population, "
+                                  "47 days, 3 scenarios, a federal stockpile; no network yet (surgeplan national "
+                                  "builds it); options: hospitals, seed, supply share",
+                                  _us_national, options=("hospitals", "seed", "supply_share")),
     "example:three-hospitals": BuiltinDataset("three hospitals and a depot, 5 days, 2 scenarios (CSV example)",
                                               _example("three-hospitals")),
 }
 
 
-def _builtin(name: str, graph: str | None) -> Instance:
+def _builtin(name: str, graph: str | None, options: DatasetOptions) -> Instance:
     dataset = BUILTIN[name]
     if graph is not None and graph not in dataset.graphs:
         if not dataset.graphs:
@@ -62,21 +106,46 @@ def _builtin(name: str, graph: str | None) -> Instance:
                                 source=name, field="graph", value=graph)
         raise InstanceError(f"unknown graph '{graph}' for '{name}'; choose one of {', '.join(dataset.graphs)}",
                             source=name, field="graph", value=graph)
-    return dataset.build(graph or dataset.default_graph)
+    for option, value in options.given().items():
+        if option not in dataset.options:
+            raise InstanceError(f"'{name}' takes no option {option}; {_taken_by(option)}", source=name,
+                                field=option, value=value)
+    return dataset.build(graph or dataset.default_graph, options)
+
+
+def _taken_by(option: str) -> str:
+    """Which built-in datasets take `option`, as the end of an error message."""
+    takers = sorted(name for name, dataset in BUILTIN.items() if option in dataset.options)
+    if not takers:
+        return "no built-in dataset takes it yet"
+    return f"only {', '.join(takers)} {'takes' if len(takers) == 1 else 'take'} it"
+
+
+def _refuse_options_for_files(ref: str, options: DatasetOptions) -> None:
+    """A file instance is its data as written: an option would be silently ignored, so it is an error."""
+    given = options.given()
+    if given:
+        option, value = next(iter(given.items()))
+        raise InstanceError(f"option {option} applies only to built-in datasets ({_taken_by(option)}); a file "
+                            "instance is its data as written, so leave the option out", source=ref,
+                            field=option, value=value)
 
 
 def _names() -> str:
     return ", ".join(sorted(BUILTIN))
 
 
-def load_instance(ref: str | Path, graph: str | None = None) -> Instance:
+def load_instance(ref: str | Path, graph: str | None = None, options: DatasetOptions | None = None) -> Instance:
     """The instance `ref` names: a built-in dataset, a CSV directory or a .json file.
 
     `graph` picks the network of a built-in dataset that has several (Spain: complete, the
-    default, or logistic); for files the network is the instance's own arcs.
+    default, or logistic); for files the network is the instance's own arcs. `options` are a
+    built-in dataset's (`BuiltinDataset.options` says which it takes); an option set that the
+    dataset does not take raises InstanceError naming it, as does any option for a file.
     """
+    options = options or NO_OPTIONS
     if isinstance(ref, str) and ref in BUILTIN:
-        return _builtin(ref, graph)
+        return _builtin(ref, graph, options)
     path = Path(ref)
     if not path.exists():
         raise InstanceError(f"no built-in dataset and no file or directory of that name; built-in datasets: "
@@ -89,4 +158,5 @@ def load_instance(ref: str | Path, graph: str | None = None) -> Instance:
         raise InstanceError(f"graph '{graph}' applies only to built-in datasets ({_names()}); the network of "
                             "this instance comes from its arcs, so leave the graph out", source=str(ref),
                             field="graph", value=graph)
+    _refuse_options_for_files(str(ref), options)
     return load_csv_instance(path) if path.is_dir() else load_json_instance(path)

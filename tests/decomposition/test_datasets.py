@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from pydantic import ValidationError
 
 from decomposition.csv_format import load_csv_instance
-from decomposition.datasets import BUILTIN, EXAMPLES_DIR, load_instance
+from decomposition.datasets import BUILTIN, EXAMPLES_DIR, DatasetOptions, load_instance
 from decomposition.errors import InstanceError
 from decomposition.json_format import save_json_instance
 
@@ -19,7 +20,7 @@ def error_of(*args, **kwargs) -> InstanceError:
 
 
 def test_registry_names():
-    assert set(BUILTIN) == {"spain:madrid", "spain:andalucia", "us:states", "example:three-hospitals"}
+    assert set(BUILTIN) == {"spain:madrid", "spain:andalucia", "us:states", "us:national", "example:three-hospitals"}
 
 
 def test_spain_defaults_to_the_complete_graph():
@@ -79,3 +80,42 @@ def test_file_that_is_not_json(tmp_path):
     path.write_text("id\n")
     error = error_of(path)
     assert error.source == str(path) and "directory of CSV files or a .json file" in str(error)
+
+
+def test_us_states_takes_its_options():
+    instance = load_instance("us:states", options=DatasetOptions(supply_share=0.5, pooling_cap=0.2, federal_supply=30))
+    assert instance.name == "us-states-50pct-cap20-federal30"
+    assert [g.id for g in instance.groups] == ["federal"] and instance.groups[0].extra_stock[0] == 30
+    assert all(u.max_net_lent == int(0.2 * u.initial_stock) for u in instance.units)
+    assert load_instance("us:states", options=DatasetOptions()) == load_instance("us:states")
+
+
+@pytest.mark.parametrize("name, option", [("spain:madrid", "pooling_cap"), ("example:three-hospitals", "federal_supply"),
+                                          ("us:states", "hospitals"), ("us:states", "seed")])
+def test_an_option_the_dataset_does_not_take_is_refused_naming_it(name, option):
+    error = error_of(name, options=DatasetOptions(**{option: 1}))
+    assert error.field == option and f"takes no option {option}" in str(error)
+    if option in BUILTIN["us:states"].options:
+        assert "only us:states takes it" in str(error)
+
+
+def test_options_are_refused_for_files():
+    error = error_of(EXAMPLES_DIR / "three-hospitals.json", options=DatasetOptions(supply_share=0.5))
+    assert error.field == "supply_share" and "only to built-in datasets" in str(error) and "us:states" in str(error)
+
+
+@pytest.mark.parametrize("option, value", [("supply_share", 0), ("supply_share", float("nan")), ("pooling_cap", 1.5),
+                                           ("pooling_cap", -0.1), ("federal_supply", -1), ("federal_supply", 2.5)])
+def test_option_values_out_of_range_are_refused_naming_the_option(option, value):
+    with pytest.raises(ValidationError) as info:
+        DatasetOptions(**{option: value})
+    assert info.value.errors()[0]["loc"] == (option,)
+
+
+def test_us_national_is_the_generator_s_instance_with_its_options():
+    from decomposition.national import national_instance
+    drawn = load_instance("us:national", options=DatasetOptions(hospitals=120, seed=3, supply_share=0.5))
+    assert drawn == national_instance(hospitals=120, seed=3, supply_share=0.5)
+    with pytest.raises(InstanceError) as error:
+        load_instance("us:national", options=DatasetOptions(pooling_cap=0.1))
+    assert error.value.field == "pooling_cap"

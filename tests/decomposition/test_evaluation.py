@@ -240,6 +240,8 @@ def test_c5_send_and_be_sent_in_the_same_period():
                          {"w": {u: [0, 0] for u in "abc"}}, arcs=complete_arcs("abc"))
     e = evaluate(inst, plan([(1, "a", "b", 2), (1, "c", "a", 1), (2, "b", "c", 1)]))
     assert keys(e.violations) == {("C5", "a", 1, None, 1.0)}
+    depot = inst.model_copy(update={"units": [inst.units[0].model_copy(update={"cross_dock": True}), *inst.units[1:]]})
+    assert evaluate(depot, plan([(1, "a", "b", 2), (1, "c", "a", 1), (2, "b", "c", 1)])).feasible  # C5 spares depots
 
 
 def test_c6_storage_in_one_scenario():

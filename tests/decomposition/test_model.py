@@ -182,3 +182,9 @@ def test_sender_does_not_receive_in_the_same_period():
     value, evaluation, _ = solve_plan(inst, Objective.PHI4, "highs")
     assert value == pytest.approx(2.0)
     assert evaluation.phi["phi4"] == pytest.approx(2.0)
+
+    # A cross-docking a (a depot) may: a->c 2 and b->a 2 on day 1, nobody short.
+    depot = inst.model_copy(update={"units": [inst.units[0].model_copy(update={"cross_dock": True}), *inst.units[1:]]})
+    value, evaluation, plan = solve_plan(depot, Objective.PHI4, "highs")
+    assert value == pytest.approx(0.0) and evaluation.feasible
+    assert set(plan.shipments["period"]) == {1} and plan.units_shipped == 4

@@ -247,3 +247,25 @@ def test_candidate_lanes_run_from_possible_surplus_to_possible_shortage_inside_t
     assert len(candidate_lanes(day1, shipping_lanes(day1))) == 0  # nothing sent on day 1 lands by day 1
     empty = window_instance(inst, Window(index=0, start=0, stop=3, end=3), StartState(on_hand=[0, 0, 0]))
     assert len(candidate_lanes(empty, shipping_lanes(empty))) == 0  # nobody has a unit to spare
+
+
+def test_each_receiver_keeps_its_quickest_lanes_when_asked():
+    from decomposition.temporal import candidate_lanes
+
+    # a, b, d hold 4 and need nothing; c is short on day 3. Into c: a 2.5 days, b 0.5, d 1.5.
+    inst = Instance(
+        name="quickest", periods=["1", "2", "3", "4"],
+        units=[unit("a", 4), unit("b", 4), unit("c", 0), unit("d", 4)],
+        arcs=[Arc(source="a", target="c", days=2.5), Arc(source="b", target="c", days=0.5),
+              Arc(source="d", target="c", days=1.5)],
+        scenarios=one_scenario({"a": [0] * 4, "b": [0] * 4, "c": [0, 0, 2, 2], "d": [0] * 4}),
+    )
+    lanes = shipping_lanes(inst)
+    ids = [u.id for u in inst.units]
+
+    def senders(kept):
+        return sorted(ids[s] for s in kept.source)
+
+    assert senders(candidate_lanes(inst, lanes)) == ["a", "b", "d"]
+    assert senders(candidate_lanes(inst, lanes, per_receiver=2)) == ["b", "d"]
+    assert senders(candidate_lanes(inst, lanes, per_receiver=1)) == ["b"]

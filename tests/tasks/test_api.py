@@ -76,6 +76,13 @@ def test_a_submission_is_stored_once_and_found_again(client):
     ({"dataset": "spain:madrid", "subhorizon": 0}, "subhorizon", "greater than or equal to 1"),
     ({"dataset": "spain:madrid", "time_limit": -1}, "time_limit", "greater than 0"),
     ({"dataset": "spain:madrid", "colour": "red"}, "colour", "Extra inputs are not permitted"),
+    ({"dataset": "us:states", "options": {"pooling_cap": 1.5}}, "options.pooling_cap", "less than or equal to 1"),
+    ({"dataset": "us:states", "options": {"federal_supply": -2}}, "options.federal_supply", "greater than or equal to 0"),
+    ({"dataset": "us:states", "options": {"storage": 2}}, "options.storage", "Extra inputs are not permitted"),
+    ({"dataset": "spain:madrid", "options": {"federal_supply": 5}}, "options.federal_supply",
+     "takes no option federal_supply; only us:states takes it"),
+    ({"instance": instance_json(), "options": {"supply_share": 0.5}}, "options", "only to a built-in 'dataset'"),
+    ({"dataset": "us:states", "transfer_weight": -1}, "transfer_weight", "greater than or equal to 0"),
     ({}, "body", "exactly one of 'dataset'"),
 ])
 def test_bad_requests_are_422_naming_the_field(client, body, field, says):
@@ -83,6 +90,27 @@ def test_bad_requests_are_422_naming_the_field(client, body, field, says):
     assert response.status_code == 422, response.text
     [problem] = response.json()["detail"]
     assert problem["field"] == field and says in problem["msg"]
+
+
+def test_lambda_and_dataset_options_make_runs_of_their_own(client):
+    """Runs differing only in lambda, or only in a dataset option, are different runs; the same body twice is one."""
+    base = {"dataset": "us:states", "options": {"pooling_cap": 0.2}, "transfer_weight": 0.1, "subhorizon": 7}
+    variants = [base, {**base, "transfer_weight": 1.0}, {**base, "options": {"pooling_cap": 0.3}},
+                {**base, "options": {"pooling_cap": 0.2, "federal_supply": 50}}]
+    runs = [client.post("/runs", json=body, headers=AUTH) for body in variants]
+    try:
+        assert [r.status_code for r in runs] == [201] * 4
+        assert len({r.json()["id"] for r in runs}) == 4
+        again = client.post("/runs", json=base, headers=AUTH)
+        assert again.status_code == 200 and again.json()["id"] == runs[0].json()["id"]
+        first = client.get(f"/runs/{runs[0].json()['id']}", headers=AUTH).json()
+        assert first["config"]["transfer_weight"] == 0.1 and first["config"]["options"] == {"pooling_cap": 0.2}
+        assert first["instance"] == "us-states-75pct-cap20"
+        assert client.get(f"/runs/{runs[3].json()['id']}", headers=AUTH).json()["instance"] == \
+            "us-states-75pct-cap20-federal50"
+    finally:  # leave no us:states run queued for the worker of the tests below
+        for r in runs:
+            client.post(f"/runs/{r.json()['id']}/cancel", headers=AUTH)
 
 
 def test_a_malformed_uploaded_instance_is_422_with_its_json_path(client):

@@ -166,3 +166,50 @@ def test_the_readme_settings_table_is_the_settings_class():
     assert settings_markdown() in readme, "regenerate the table: surgeplan settings --markdown"
     shown = runner.invoke(app, ["settings", "--markdown"])
     assert shown.exit_code == 0 and shown.stdout == settings_markdown()
+
+
+def test_the_transfer_weight_reaches_the_solve(tmp_path: Path):
+    """In the example 2 units moved 1 day save 0.6 ventilator-days: worth it for free (lambda 0), not at
+    lambda = 100 (100 x 2 units x days against 0.6), which leaves the no-reallocation value."""
+    values = {}
+    for weight in ("0", "100"):
+        out = tmp_path / f"lambda-{weight}"
+        result = runner.invoke(app, ["solve", "example:three-hospitals", "--transfer-weight", weight, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["transfer_weight"] == float(weight)
+        values[weight] = (summary["value"], summary["plan"]["transfer_effort"], summary["baseline_value"])
+    assert values["0"] == (pytest.approx(0), pytest.approx(2), pytest.approx(0.6))
+    assert values["100"] == (pytest.approx(0.6), 0, pytest.approx(0.6))
+
+
+def test_validate_builds_us_states_with_its_options():
+    result = runner.invoke(app, ["validate", "us:states", "--supply-share", "0.5", "--pooling-cap", "0.1",
+                                 "--federal-supply", "25"])
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["instance"] == "us-states-50pct-cap10-federal25" and described["groups"] == 1
+
+
+@pytest.mark.parametrize("args, says", [
+    (["us:states", "--pooling-cap", "1.5"], "--pooling-cap 1.5"),
+    (["us:states", "--supply-share", "0"], "--supply-share 0"),
+    (["us:states", "--supply-share", "nan"], "--supply-share nan"),
+    (["us:states", "--federal-supply", "-3"], "--federal-supply -3"),
+    (["spain:madrid", "--federal-supply", "10"], "--federal-supply: spain:madrid"),
+    (["example:three-hospitals", "--pooling-cap", "0.2"], "only us:states takes it"),
+    (["us:states", "--transfer-weight", "-1"], "--transfer-weight -1"),
+    (["us:states", "--transfer-weight", "nan"], "--transfer-weight nan"),
+])
+def test_bad_dataset_options_and_lambda_exit_2_naming_the_option(args, says, tmp_path: Path):
+    out = tmp_path / "never"
+    result = runner.invoke(app, ["solve", *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert says in " ".join(result.output.split())  # rich wraps long lines
+    assert not out.exists()
+
+
+def test_options_are_refused_for_a_file_instance(example_dir: Path):
+    result = runner.invoke(app, ["validate", str(example_dir), "--federal-supply", "5"])
+    assert result.exit_code == 2
+    assert "--federal-supply" in result.output and "only to built-in datasets" in " ".join(result.output.split())

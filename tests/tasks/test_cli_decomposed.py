@@ -68,3 +68,20 @@ def test_study_with_an_unknown_dataset_exits_2_and_writes_nothing(tmp_path: Path
     assert result.exit_code == 2
     assert "spain:nowhere" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_us_states_options_and_lambda_reach_the_decomposed_solve(tmp_path: Path):
+    """415 ventilators a day from the federal stockpile cover every state's shortage without transfers
+    (tests/decomposition/test_us_states.py derives it from the data); then any transfer only costs
+    lambda x units x days, so the plan moves nothing."""
+    out = tmp_path / "us"
+    result = runner.invoke(app, ["solve", "us:states", "--federal-supply", "415", "--pooling-cap", "0.3",
+                                 "--transfer-weight", "0.01", "--subhorizon", "7", "--workers", "2",
+                                 "--time-limit", "30", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["instance"] == "us-states-75pct-cap30-federal415" and summary["transfer_weight"] == 0.01
+    assert summary["value"] == summary["baseline_value"] == 0
+    assert summary["plan"]["units_shipped"] == 0
+    shares = pd.read_csv(out / "shares.csv")
+    assert set(shares["group"]) == {"federal"} and shares.groupby("period")["quantity"].sum().max() <= 415

@@ -11,6 +11,7 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
+from decomposition.datasets import EXAMPLES_DIR
 from tasks.cli import app
 from tasks.settings import get_settings
 from tests.tasks.services import REDIS_URL, start_worker
@@ -89,7 +90,31 @@ def test_bad_submissions_exit_2_and_store_nothing(cli, tmp_path):
     assert broken.exit_code == 2 and "bad.json" in broken.output
     solver = cli("submit", "example:three-hospitals", "--solver", "gurobi")
     assert solver.exit_code == 2 and "--solver" in solver.output
+    example_json = str(EXAMPLES_DIR / "three-hospitals.json")
+    for args, says in ((["spain:madrid", "--federal-supply", "5"], "--federal-supply"),
+                       (["us:states", "--pooling-cap", "2"], "--pooling-cap 2"),
+                       (["us:states", "--transfer-weight", "-1"], "--transfer-weight"),
+                       ([example_json, "--supply-share", "0.5"], "--supply-share")):
+        done = cli("submit", *args)
+        assert done.exit_code == 2 and says in done.output, done.output
     assert cli("runs", "--limit", "1000").stdout.count("\n") == before
+
+
+def test_submit_carries_lambda_and_the_dataset_options_into_the_run(cli):
+    options = ["--pooling-cap", "0.2", "--federal-supply", "50"]
+    first = cli("submit", "us:states", *options, "--transfer-weight", "0.1")  # no worker: it waits
+    other_lambda = cli("submit", "us:states", *options, "--transfer-weight", "1")
+    try:
+        assert first.exit_code == 0 and other_lambda.exit_code == 0, first.output + other_lambda.output
+        run_id = first.stdout.strip()
+        assert other_lambda.stdout.strip() != run_id  # lambda is part of what was asked: a run of its own
+        view = json.loads(cli("status", run_id, "--json").stdout)
+        assert view["instance"] == "us-states-75pct-cap20-federal50"
+        assert view["config"]["transfer_weight"] == 0.1
+        assert view["config"]["options"] == {"pooling_cap": 0.2, "federal_supply": 50}
+    finally:
+        for done in (first, other_lambda):
+            cli("cancel", done.stdout.strip())
 
 
 def test_services_that_cannot_start_say_why(cli, monkeypatch):

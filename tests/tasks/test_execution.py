@@ -3,6 +3,7 @@ limit, a run over its own time limit, a message for a run the store does not hav
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from pathlib import Path
@@ -100,6 +101,19 @@ def test_a_run_over_its_time_limit_is_stopped_with_its_pieces(settings, store, l
     assert execute_run(run_id, settings.model_copy(update={"run_time_limit": 3}), store) == "failed"
     assert "run time limit exceeded" in store.get(run_id).error
     wait_for(lambda: not solver_processes(), 15, "the stopped run's solvers to end")
+
+
+def test_the_stored_lambda_is_the_one_the_worker_solves_with(settings, store, local_ray):
+    """The example's shortage (0.6 ventilator-days) is worth moving units for free, not at 100 per unit x day."""
+    shipped = {}
+    for weight in (0.0, 100.0):
+        run_id = submitted(settings, store, RunRequest(dataset="example:three-hospitals", subhorizon=2,
+                                                       transfer_weight=weight))
+        assert execute_run(run_id, settings, store) == "succeeded"
+        summary = json.loads((Path(store.plans(run_id)[0].path) / "summary.json").read_text())
+        assert summary["transfer_weight"] == weight
+        shipped[weight] = summary["plan"]["units_shipped"]
+    assert shipped[0.0] > 0 and shipped[100.0] == 0
 
 
 def test_a_message_for_a_run_not_in_the_store_does_nothing(settings, store):

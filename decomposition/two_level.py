@@ -1,0 +1,448 @@
+"""The two-level solve of a national instance: regions first as single units, then inside each.
+
+National level: every region becomes one unit (its hospitals' stock and demand summed, at its
+depot) and the model decides the flows between regions and from the stockpiles. Regional level:
+each region's hospitals and depot, with those flows fixed:
+  - an import is equipment in transit to the depot, usable from its arrival period;
+  - an export is equipment the depot must hold when it leaves, and keep from then on: in the
+    regional model it is demand at the depot (in use, so it cannot be sent elsewhere) that grows
+    by each export; the depot cross-docks, so it may collect and dispatch on the same day.
+A region gathers an export at its depot first: the national model counts `COLLECT_PERIODS` more
+on every region-to-region lane, and a national dispatch in period t leaves the depot in t + 1.
+A region that could not gather all its exports in time sends what it held (`deliverable`); the
+regions that expected more are solved again. The stitched plan is then checked over the whole
+network in every scenario, like any other plan, against `pooled_region_bound`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+
+from decomposition.evaluation import Evaluation
+from decomposition.hierarchy import Hierarchy, Region, SpatialResult
+from decomposition.instance import InTransit, Instance
+from decomposition.network import lag_of
+from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
+from decomposition.planning import relative_gap
+
+COLLECT_PERIODS = 1  # a region gathers an export at its depot the period before it leaves
+DISTRIBUTE_DAYS = 1.0  # and hands an import on to its hospitals within a day of its arrival
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One national shipment on the whole network: dispatched in `period`, usable at `target` from `arrival`."""
+
+    period: int
+    source: str
+    target: str
+    quantity: int
+    arrival: int
+
+
+def _graph(instance: Instance) -> csr_matrix:
+    index = instance.unit_index
+    days: dict[tuple[int, int], float] = {}
+    for arc in instance.arcs:
+        key = (index[arc.source], index[arc.target])
+        days[key] = min(arc.days, days.get(key, math.inf))
+    rows, cols = zip(*days)
+    n = len(instance.units)
+    return csr_matrix((np.maximum(np.fromiter(days.values(), float), 1e-12), (rows, cols)), shape=(n, n))
+
+
+def node_days(h: Hierarchy) -> tuple[list[str], np.ndarray]:
+    """Shortest travel days between the national nodes (depots and stockpiles), both directions."""
+    nodes = [r.depot for r in h.regions] + list(h.national_units)
+    index = h.instance.unit_index
+    positions = [index[n] for n in nodes]
+    dist = shortest_path(_graph(h.instance), method="D", directed=True, indices=positions)
+    return nodes, dist[:, positions]
+
+
+def _summed(values: list, default=None):
+    return None if any(v is None for v in values) else sum(values)
+
+
+def national_instance(h: Hierarchy) -> Instance:
+    """Regions as units (id = the depot's), plus the stockpiles; lanes carry the collection and
+    hand-on periods around the depot-to-depot trip."""
+    full = h.instance
+    units = {u.id: u for u in full.units}
+    nodes, days = node_days(h)
+    regions = {r.depot for r in h.regions}
+    aggregated = []
+    for region in h.regions:
+        members = [units[m] for m in region.members]
+        stock = sum(u.initial_stock for u in members)
+        depot = units[region.depot]
+        aggregated.append({"id": region.depot, "kind": "logistic_center", "initial_stock": stock,
+                           "storage": _summed([u.storage for u in members]), "max_per_delivery": max(1, stock),
+                           "max_net_lent": _summed([u.max_net_lent for u in members]), "cross_dock": True,
+                           "region": region.id, "lat": depot.lat, "lon": depot.lon})
+    aggregated += [units[n].model_dump() for n in h.national_units]
+    arcs = []
+    for a, source in enumerate(nodes):
+        for b, target in enumerate(nodes):
+            if a != b and target in regions and math.isfinite(days[a, b]):
+                collect = COLLECT_PERIODS if source in regions else 0
+                arcs.append({"source": source, "target": target, "days": collect + days[a, b] + DISTRIBUTE_DAYS})
+    scenarios = []
+    for sc in full.scenarios:
+        demand = {r.depot: np.sum([sc.demand[m] for m in r.members], axis=0).tolist() for r in h.regions}
+        demand.update({n: sc.demand[n] for n in h.national_units})
+        scenarios.append({"id": sc.id, "probability": sc.probability, "demand": demand})
+    owner = {m: r.depot for r in h.regions for m in r.members}
+    in_transit = [{"target": owner.get(a.target, a.target), "period": a.period, "quantity": a.quantity}
+                  for a in full.in_transit]
+    return Instance.model_validate({"name": f"{full.name} national", "periods": full.periods, "units": aggregated,
+                                    "arcs": arcs, "scenarios": scenarios, "in_transit": in_transit})
+
+
+def national_flows(h: Hierarchy, plan: Plan) -> list[Flow]:
+    """The national plan's shipments as dispatches on the whole network (a region's leave one period
+    later, once gathered); those that would leave after the horizon are dropped."""
+    nodes, days = node_days(h)
+    position = {n: k for k, n in enumerate(nodes)}
+    regions = {r.depot for r in h.regions}
+    q = h.instance.n_periods
+    flows = []
+    for row in plan.shipments.itertuples(index=False):
+        period = int(row.period) + (COLLECT_PERIODS if row.source in regions else 0)
+        if period <= q:
+            lag = int(lag_of(days[position[row.source], position[row.target]]))
+            flows.append(Flow(period, row.source, row.target, int(round(row.quantity)), period + lag))
+    return flows
+
+
+def _exports_by_period(flows: list[Flow], depot: str, q: int) -> np.ndarray:
+    planned = np.zeros(q)
+    for f in flows:
+        if f.source == depot:
+            planned[f.period - 1] += f.quantity
+    return planned
+
+
+def region_instance(h: Hierarchy, region: Region, flows: list[Flow]) -> Instance:
+    """One region with the national flows fixed: imports in transit to its depot, exports as the
+    depot's demand from the period they leave (the same in every scenario)."""
+    full, q = h.instance, h.instance.n_periods
+    members = set(region.members) | {region.depot}
+    exports = np.cumsum(_exports_by_period(flows, region.depot, q)).tolist()
+    scenarios = [{"id": sc.id, "probability": sc.probability,
+                  "demand": {**{m: sc.demand[m] for m in members}, region.depot: exports}}
+                 for sc in full.scenarios]
+    imports = [InTransit(target=region.depot, period=f.arrival, quantity=f.quantity)
+               for f in flows if f.target == region.depot and f.arrival <= q and f.quantity > 0]
+    return full.with_changes(
+        name=f"{full.name} {region.id}", units=[u for u in full.units if u.id in members],
+        arcs=[a for a in full.arcs if a.source in members and a.target in members],
+        scenarios=scenarios, regions=[], groups=[],
+        in_transit=[a for a in full.in_transit if a.target in members] + imports,
+    )
+
+
+def deliverable(flows: list[Flow], depot: str, on_hand: np.ndarray) -> list[Flow]:
+    """The depot's exports cut to what its region's plan holds there when they leave.
+
+    `on_hand[p]` is the depot's stock in the regional plan (exports count as in use, so they are
+    in it). The cumulative exports a(p) = min(a(p-1) + planned(p), min over p' >= p of
+    min(planned cumulative(p'), on_hand(p'))) never exceed what is on hand, never grow a
+    period's dispatch, and equal the plan when nothing was short; with them the depot's local
+    shipments in the regional plan still satisfy C1 (each period either had no shortfall, or
+    sent nothing locally). Cuts fall on the period's largest shipments first.
+    """
+    q = len(on_hand)
+    planned = _exports_by_period(flows, depot, q)
+    reachable = np.minimum(np.cumsum(planned), np.floor(on_hand + 1e-9))
+    ceiling = np.minimum.accumulate(reachable[::-1])[::-1]
+    sent, kept = 0.0, []
+    by_period: dict[int, list[Flow]] = {}
+    for f in flows:
+        if f.source == depot:
+            by_period.setdefault(f.period, []).append(f)
+        else:
+            kept.append(f)
+    for p in range(1, q + 1):
+        now = max(0.0, min(sent + planned[p - 1], ceiling[p - 1]) - sent)
+        cut = planned[p - 1] - now
+        sent += now
+        for f in sorted(by_period.get(p, []), key=lambda f: -f.quantity):
+            take = min(f.quantity, cut)
+            cut -= take
+            if f.quantity - take > 0:
+                kept.append(Flow(f.period, f.source, f.target, int(f.quantity - take), f.arrival))
+    return kept
+
+
+def stitch(flows: list[Flow], region_plans: list[Plan]) -> Plan:
+    """The whole network's plan: every region's shipments plus the national flows."""
+    national = pd.DataFrame([(f.period, f.source, f.target, float(f.quantity)) for f in flows if f.quantity > 0],
+                            columns=SHIPMENT_COLUMNS)
+    shipments = [p.shipments for p in region_plans if len(p.shipments)] + ([national] if len(national) else [])
+    shares = [p.shares for p in region_plans if len(p.shares)]
+    return Plan(pd.concat(shipments, ignore_index=True) if shipments else pd.DataFrame(columns=SHIPMENT_COLUMNS),
+                pd.concat(shares, ignore_index=True) if shares else pd.DataFrame(columns=SHARE_COLUMNS))
+
+
+# --- the lower bound -----------------------------------------------------------------------------
+
+
+BOUND_CLASSES = 8  # classes of distance to the depot in each region, for the bound's local lags
+EXPORT_GROUP = 3  # source classes grouped into one towards other regions (fewer columns)
+
+
+@dataclass(frozen=True)
+class _PoolLags:
+    """Lags of the bound's pools (positions: `units` for senders, `receivers` for receivers).
+
+    A region's units are cut by road days to their depot into source classes, and its receivers
+    by road days from it into receiver classes. Inside the region a source class reaches a
+    receiver class after lag_of(lowest trip of the one + lowest of the other). Towards other
+    regions the source classes are grouped into a few export classes: one reaches region b's
+    imports after `export[c, b]` periods, and those reach a receiver class m of b `into[m]`
+    periods later, with export[c, b] + into[m] <= lag_of(lowest trip of c + depot to depot +
+    lowest trip of m). No lag exceeds a real shipment's, so every plan maps onto the pools and
+    the bound stays valid."""
+
+    pool: np.ndarray  # region (then one per stockpile) of each unit
+    source_class: np.ndarray  # per unit
+    receiver_class: np.ndarray  # per receiver
+    local: np.ndarray  # rows (source class, receiver class, lag) inside one region
+    export_class: np.ndarray  # per source class
+    export: np.ndarray  # [export class, pool], -1: no way
+    into: np.ndarray  # per receiver class, from its region's imports
+    receiver_pool: np.ndarray  # per receiver class
+
+
+def _classes(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's values cut into up to BOUND_CLASSES by rank: (class of each item, group of each
+    class, lowest value of each class); a group's classes come in increasing order."""
+    of_item, group, lowest = np.empty(len(values), dtype=int), [], []
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        ordered = members[np.argsort(values[members], kind="stable")]
+        for chunk in np.array_split(ordered, min(BOUND_CLASSES, len(ordered))):
+            of_item[chunk] = len(lowest)
+            group.append(g)
+            lowest.append(values[chunk].min())
+    return of_item, np.array(group, dtype=int), np.array(lowest)
+
+
+def _export_classes(source_pool: np.ndarray, source_low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pool's source classes in runs of EXPORT_GROUP: (export class of each source class, pool
+    of each export class, lowest trip of each export class)."""
+    of_class, pools, lowest = np.empty(len(source_pool), dtype=int), [], []
+    for g in np.unique(source_pool):
+        members = np.flatnonzero(source_pool == g)  # in increasing order of their lowest trip
+        for run in np.array_split(members, -(-len(members) // EXPORT_GROUP)):
+            of_class[run] = len(lowest)
+            pools.append(g)
+            lowest.append(source_low[run].min())
+    return of_class, np.array(pools, dtype=int), np.array(lowest)
+
+
+def _pool_lags(h: Hierarchy, units: np.ndarray, receivers: np.ndarray) -> _PoolLags:
+    full = h.instance
+    index, graph = full.unit_index, _graph(full).tocsr()
+    nodes, days = node_days(h)  # depots (one per region) then stockpiles; days between them
+    region_of = h.region_of_unit()
+    national = {n: len(h.regions) + k for k, n in enumerate(h.national_units)}
+    pool = np.array([region_of[full.units[u].id] if full.units[u].id in region_of else national[full.units[u].id]
+                     for u in units])
+    node_of_pool = [index[n] for n in nodes]
+    # to_node: a unit's trip to its pool's node (0 for a stockpile, its own node); hop: node -> receiver
+    to_node = np.array([0.0 if pool[k] >= len(h.regions) else graph[u, node_of_pool[pool[k]]]
+                        for k, u in enumerate(units)])
+    hop = np.array([0.0 if pool[k] >= len(h.regions) else graph[node_of_pool[pool[k]], units[k]]
+                    for k in receivers])
+    source_class, source_pool, source_low = _classes(to_node, pool)
+    receiver_class, receiver_pool, receiver_low = _classes(hop, pool[receivers])
+    local = [(c, m, int(lag_of(source_low[c] + receiver_low[m])))
+             for c in range(len(source_low)) for m in np.flatnonzero(receiver_pool == source_pool[c])]
+    export_class, export_pool, export_low = _export_classes(source_pool, source_low)
+    into = np.maximum(lag_of(receiver_low) - 1, 0)  # lag_of(a + b) >= lag_of(a) + lag_of(b) - 1
+    export = np.full((len(export_low), len(nodes)), -1, dtype=int)
+    for b in range(len(nodes)):
+        mine = np.flatnonzero(receiver_pool == b)
+        for c in range(len(export_low)) if len(mine) else ():
+            a = export_pool[c]
+            if a != b and math.isfinite(days[a, b]):
+                export[c, b] = int(max(0, (lag_of(export_low[c] + days[a, b] + receiver_low[mine]) - into[mine]).min()))
+    return _PoolLags(pool, source_class, receiver_class, np.array(local, dtype=int).reshape(-1, 3), export_class,
+                     export, into, receiver_pool)
+
+
+def _most_sent(instance: Instance, units: np.ndarray) -> np.ndarray:
+    """[unit, period]: what C1 lets a unit send at most. In period 1 its excess is data (nothing
+    was sent or received before): gamma x the excess in the worst scenario, exactly; in every
+    period at most g x Q."""
+    q = instance.n_periods
+    limit = np.full((len(units), q), np.inf)
+    for k, u in enumerate(units):
+        unit = instance.units[u]
+        if unit.max_deliveries is not None:
+            limit[k] = unit.max_per_delivery * unit.max_deliveries
+    first = (instance.initial_stock[units] + instance.scheduled_arrivals[units, 0]
+             - instance.demand_array[:, units, 0].max(axis=0))
+    gamma = np.array([instance.units[u].send_share for u in units])
+    limit[:, 0] = np.minimum(limit[:, 0], np.floor(gamma * np.maximum(first, 0.0) + 1e-9))
+    return limit
+
+
+FLOW_SCALE = 100  # the flow counts hundredths of a unit (demand is floored to them)
+COST_SCALE = 10 ** 4  # probabilities in ten-thousandths (floored: the bound can only go down)
+
+
+def pooled_bound_on_network(h: Hierarchy) -> tuple[float, str]:
+    """A lower bound on the expected non-covered demand (Phi4) of any plan on the whole network.
+
+    A pooled relaxation (as in `decomposition.bounds`, with C1-C6 and delivery limits dropped)
+    whose pools keep the network's timing (`_PoolLags`): every unit keeps its own stock B, what it
+    holds if every arrival came as early as possible (so it may as well have it on hand); what
+    leaves a unit goes to its source class, which passes it to a receiver class of the same
+    region or, through an export class, to another region's imports and on to its receiver
+    classes. No lag exceeds a real shipment's, so every plan maps onto it with the same
+    non-covered demand and its optimum bounds every plan from below. C1 is kept where it is data:
+    what a unit sends in period 1 (`_most_sent`).
+
+    Every constraint is flow conservation on a time-expanded network, and sum_w p_w max(0, d_w - B)
+    is a convex cost on the stock carried from one period to the next: a min-cost flow, which
+    OR-Tools solves in seconds at national size (the same LP took HiGHS more than ten minutes).
+    Demand is floored to hundredths and probabilities to ten-thousandths: rounding only lowers it.
+    """
+    full = h.instance
+    demand, stock, arrivals = full.demand_array, full.initial_stock, full.scheduled_arrivals
+    q = full.n_periods
+    has_demand = demand.max(axis=(0, 2)) > 0
+    units = np.flatnonzero(has_demand | (stock > 0) | (arrivals.sum(axis=1) > 0))
+    receivers = np.flatnonzero(has_demand[units])  # positions in `units`
+    lags = _pool_lags(h, units, receivers)
+    n_u, n_p = len(units), lags.export.shape[1]
+    n_s, n_m, n_e = len(lags.export_class), len(lags.into), lags.export.shape[0]
+    nodes = _Columns(q)  # node numbers in blocks of [item, period]
+    U, S, E = nodes.block(n_u), nodes.block(n_s), nodes.block(n_e)
+    imports, R = nodes.block(n_p), nodes.block(n_m)
+    sink = nodes.count
+    supply = np.round(arrivals[units] * FLOW_SCALE).astype(np.int64)
+    supply[:, 0] += np.round(stock[units] * FLOW_SCALE).astype(np.int64)
+    unlimited = int(supply.sum()) + 1
+    flow = _Arcs(unlimited)
+    # stock carried from t to t + 1 (after the horizon: to the sink), receivers' at a convex cost
+    carried_to = np.concatenate([U[:, 1:], np.full((n_u, 1), sink)], axis=1)
+    plain = np.setdiff1d(np.arange(n_u), receivers)
+    flow.add(U[plain], carried_to[plain])
+    floor_demand = np.floor(demand[:, units[receivers], :] * FLOW_SCALE + 1e-6).astype(np.int64)  # [w, r, t]
+    constant = _shortage_segments(flow, U[receivers], carried_to[receivers], floor_demand, full.probabilities)
+    # units send to their source class (at most what C1 allows in period 1); classes hand on to units
+    most = _most_sent(full, units)
+    flow.add(U, S[lags.source_class], np.where(np.isinf(most), unlimited, np.floor(most * FLOW_SCALE)))
+    flow.add(R[lags.receiver_class], U[receivers])
+    local = lags.local[lags.local[:, 2] < q]
+    for source, receiver, lag in local:
+        flow.shifted(S[source], R[receiver], int(lag))
+    flow.add(S, E[lags.export_class])
+    for c, b in np.argwhere((lags.export >= 0) & (lags.export < q)):
+        flow.shifted(E[c], imports[b], int(lags.export[c, b]))
+    for m in range(n_m):
+        flow.shifted(imports[lags.receiver_pool[m]], R[m], int(lags.into[m]))
+    solver = min_cost_flow.SimpleMinCostFlow()
+    solver.add_arcs_with_capacity_and_unit_cost(*flow.arrays())
+    supplies = np.zeros(sink + 1, dtype=np.int64)
+    supplies[U.ravel()] = supply.ravel()
+    supplies[sink] = -supply.sum()
+    solver.set_nodes_supplies(np.arange(sink + 1), supplies)
+    status = solver.solve()
+    if status != solver.OPTIMAL:
+        return -math.inf, f"pooled flow relaxation: {status}"
+    return constant + solver.optimal_cost() / (COST_SCALE * FLOW_SCALE), "pooled flow relaxation optimal"
+
+
+def _shortage_segments(flow: _Arcs, tails: np.ndarray, heads: np.ndarray, demand: np.ndarray,
+                       probabilities: np.ndarray) -> float:
+    """sum_w p_w max(0, d_w - B) on the arcs tails -> heads (receivers' [r, t]) as parallel arcs.
+
+    With the scenarios' demands sorted, d(0) <= d(1) <= ..., the j-th segment carries d(j) - d(j-1)
+    units at a gain of the probability of the scenarios needing at least d(j); one more arc carries
+    the rest for nothing. Returns the constant sum_w p_w d_w (in units) the gains are taken from."""
+    order = np.argsort(demand, axis=0, kind="stable")
+    ranked = np.take_along_axis(demand, order, axis=0)  # [j, r, t]
+    p = probabilities[order]  # [j, r, t]
+    needing = np.cumsum(p[::-1], axis=0)[::-1]  # probability of demand >= d(j)
+    previous = np.concatenate([np.zeros_like(ranked[:1]), ranked[:-1]])
+    for j in range(len(ranked)):
+        width = ranked[j] - previous[j]
+        keep = width > 0
+        flow.add(tails[keep], heads[keep], width[keep], -np.ceil(needing[j][keep] * COST_SCALE))
+    flow.add(tails, heads)
+    return float(np.tensordot(probabilities, demand, axes=1).sum()) / FLOW_SCALE
+
+
+class _Columns:
+    """Numbers handed out in blocks of [item, period]."""
+
+    def __init__(self, periods: int):
+        self.q, self.count = periods, 0
+
+    def block(self, items: int) -> np.ndarray:
+        numbers = np.arange(items * self.q).reshape(items, self.q) + self.count
+        self.count += items * self.q
+        return numbers
+
+
+class _Arcs:
+    """Arcs of the min-cost flow, gathered as arrays (tail, head, capacity, cost)."""
+
+    def __init__(self, unlimited: int):
+        self.unlimited = unlimited
+        self._parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, tails, heads, capacity=None, cost=0) -> None:
+        tails, heads = np.broadcast_arrays(np.asarray(tails), np.asarray(heads))
+        capacity = np.broadcast_to(self.unlimited if capacity is None else np.asarray(capacity), tails.shape)
+        cost = np.broadcast_to(np.asarray(cost), tails.shape)
+        self._parts.append(tuple(np.asarray(a, dtype=np.int64).ravel() for a in (tails, heads, capacity, cost)))
+
+    def shifted(self, tails: np.ndarray, heads: np.ndarray, lag: int) -> None:
+        """tails[t] -> heads[t + lag]: usable `lag` periods after leaving."""
+        q = tails.shape[-1]
+        if lag < q:
+            self.add(tails[..., :q - lag], heads[..., lag:])
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.concatenate([part[k] for part in self._parts]) for k in range(4))
+
+
+# --- what a two-level run returns ------------------------------------------------------------------
+
+
+@dataclass
+class TwoLevelReport:
+    """The checked plan on the whole network, with the pieces a planner wants to look at."""
+
+    hierarchy: Hierarchy
+    plan: Plan
+    evaluation: Evaluation  # of `plan` on hierarchy.instance, every scenario
+    baseline: Evaluation  # no reallocation
+    bound: float
+    bound_status: str
+    flows: list[Flow]  # the national flows as carried out
+    planned_flows: int  # units the national model moved, before any cut
+    rounds: int  # regional rounds (1: no region had to be solved again)
+    spatial: SpatialResult | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def value(self) -> float:
+        return float(self.evaluation.phi["phi4"])
+
+    @property
+    def gap(self) -> float:
+        return relative_gap(self.value, self.bound)

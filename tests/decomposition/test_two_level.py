@@ -1,0 +1,101 @@
+"""The two levels on two towns 1,700 km apart: west has ventilators to spare, east is short."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from decomposition.evaluation import evaluate
+from decomposition.hierarchy import build_hierarchy
+from decomposition.objectives import Objective
+from decomposition.plan import SHIPMENT_COLUMNS, Plan
+from decomposition.planning import make_plan
+from decomposition.solvers import SolverOptions
+from decomposition.two_level import COLLECT_PERIODS, Flow, deliverable, national_flows, national_instance, \
+    node_days, pooled_bound_on_network, region_instance, stitch
+from tests.decomposition.national_instances import town_areas, towns_instance
+
+PERIODS = 6
+
+
+def two_towns(stockpile: int = 0):
+    """West: 3 hospitals holding 5 and using 1 (4 to spare each). East: 3 holding 1 and using 3."""
+    stock = {**{f"west-{n}": 5 for n in range(3)}, **{f"east-{n}": 1 for n in range(3)}}
+    demand = {h: [1.0 if h.startswith("west") else 3.0] * PERIODS for h in stock}
+    inst = towns_instance(stock, demand, PERIODS, stockpile=stockpile)
+    return build_hierarchy(inst, town_areas(inst), hub_of=np.array([0, 1]))
+
+
+def test_the_national_model_sees_each_region_as_one_unit():
+    h = two_towns(stockpile=7)
+    national = national_instance(h)
+    assert [u.id for u in national.units] == ["depot:west-0", "depot:east-0", "stockpile"]
+    assert list(national.initial_stock) == [15, 3, 7]
+    np.testing.assert_allclose(national.demand_array[0, :2], [[3.0] * PERIODS, [9.0] * PERIODS])
+    nodes, days = node_days(h)
+    arcs = {(a.source, a.target): a.days for a in national.arcs}
+    # a region's export is gathered first and handed on after: one period more each side
+    assert arcs["depot:west-0", "depot:east-0"] == pytest.approx(COLLECT_PERIODS + days[0, 1] + 1.0)
+    assert arcs["stockpile", "depot:east-0"] == pytest.approx(days[2, 1] + 1.0)
+    assert ("depot:east-0", "stockpile") not in arcs  # nothing goes back to the stockpile
+
+
+def test_national_shipments_leave_the_depot_a_period_later():
+    h = two_towns(stockpile=7)
+    plan = Plan(shipments=pd.DataFrame([(1, "depot:west-0", "depot:east-0", 4.0), (2, "stockpile", "depot:east-0", 2.0),
+                                        (PERIODS, "depot:west-0", "depot:east-0", 1.0)], columns=SHIPMENT_COLUMNS))
+    flows = national_flows(h, plan)
+    _, days = node_days(h)
+    lag = int(np.ceil(days[0, 1]))
+    # the region's leaves in period 2; the stockpile's when planned; the last one would leave too late
+    assert flows == [Flow(2, "depot:west-0", "depot:east-0", 4, 2 + lag),
+                     Flow(2, "stockpile", "depot:east-0", 2, 2 + int(np.ceil(days[2, 1])))]
+
+
+def test_a_region_with_fixed_flows():
+    h = two_towns()
+    flows = [Flow(2, "depot:west-0", "depot:east-0", 4, 4), Flow(3, "depot:west-0", "depot:east-0", 2, 5)]
+    west = region_instance(h, h.regions[0], flows)
+    assert {u.id for u in west.units} == {"west-0", "west-1", "west-2", "depot:west-0"}
+    assert west.scenarios[0].demand["depot:west-0"] == [0, 4, 6, 6, 6, 6]  # exports stay "in use" once gone
+    assert all(a.source in west.unit_index and a.target in west.unit_index for a in west.arcs)
+    east = region_instance(h, h.regions[1], flows)
+    assert [(a.target, a.period, a.quantity) for a in east.in_transit] == [("depot:east-0", 4, 4),
+                                                                           ("depot:east-0", 5, 2)]
+    assert east.scenarios[0].demand["depot:east-0"] == [0] * PERIODS
+
+
+def test_exports_are_cut_to_what_the_depot_holds():
+    flows = [Flow(2, "d", "a", 3, 4), Flow(2, "d", "b", 2, 4), Flow(3, "d", "a", 5, 5), Flow(1, "x", "d", 9, 2)]
+    # planned cumulative 0, 5, 10, 10; the depot holds 0, 3, 10, 10: 3 leave in period 2, all 5 in period 3
+    kept = deliverable(flows, "d", np.array([0.0, 3.0, 10.0, 10.0]))
+    assert sorted(kept, key=lambda f: (f.period, f.target)) == [
+        Flow(1, "x", "d", 9, 2), Flow(2, "d", "a", 1, 4), Flow(2, "d", "b", 2, 4), Flow(3, "d", "a", 5, 5)]
+    enough = deliverable(flows, "d", np.array([0.0, 5.0, 10.0, 10.0]))
+    assert sorted(enough, key=str) == sorted(flows, key=str)  # nothing short: the plan as it was
+    # a later shortfall caps earlier exports too: what left could not come back
+    later = deliverable(flows, "d", np.array([0.0, 5.0, 10.0, 4.0]))
+    assert sum(f.quantity for f in later if f.source == "d") == 4
+
+
+def test_the_bound_the_optimum_and_the_stitched_plan():
+    """East is short by 2 at each hospital every period (6 a period) until west's spare arrives.
+
+    A west hospital's ventilator reaches an east hospital in 2 periods (road, air, road: about
+    1.4 days), so the optimum is 2 periods x 6 = 12 and the bound finds it. The two levels lose one
+    period: gathering at the west depot, the flight, handing on at the east depot take 3: 18.
+    """
+    h = two_towns()
+    solver = SolverOptions(time_limit=60)
+    bound, status = pooled_bound_on_network(h)
+    assert status.endswith("optimal") and bound == pytest.approx(12.0)
+    optimum = make_plan(h.instance, Objective.PHI4, solver)
+    assert optimum.value == pytest.approx(12.0)
+    national = national_instance(h)
+    national_plan = make_plan(national, Objective.PHI4, solver).result.plan
+    flows = national_flows(h, national_plan)
+    plans = [make_plan(region_instance(h, r, flows), Objective.PHI4, solver).result.plan for r in h.regions]
+    evaluation = evaluate(h.instance, stitch(flows, plans))
+    assert evaluation.feasible and evaluation.phi["phi4"] == pytest.approx(18.0)
+    assert evaluate(h.instance, Plan()).phi["phi4"] == pytest.approx(6.0 * PERIODS)  # no transfers

@@ -1,0 +1,55 @@
+"""A national run end to end on a real local Ray: clustering, both levels, stitching, the check."""
+
+from __future__ import annotations
+
+import pytest
+
+from decomposition.pieces import DecompositionConfig
+from decomposition.solvers import SolverOptions
+from tests.decomposition.national_instances import TOWNS, towns_instance
+from workers.ray_runner import ray_session
+from workers.two_level import NationalConfig, solve_national
+
+PERIODS = 12
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    with ray_session(workers=2):
+        yield
+
+
+def three_towns():
+    """West and south have 4 to spare at each of 5 hospitals; east's 5 are short by 2 from period 3."""
+    stock = {f"{town}-{n}": 1 if town == "east" else 5 for town in TOWNS for n in range(5)}
+    demand = {h: ([1.0, 1.0] + [3.0] * (PERIODS - 2)) if h.startswith("east") else [1.0] * PERIODS for h in stock}
+    return towns_instance(stock, demand, PERIODS, stockpile=4)
+
+
+def config(**kw) -> NationalConfig:
+    decomposition = DecompositionConfig(subhorizon=6, solver=SolverOptions(time_limit=30))
+    return NationalConfig(decomposition, region_ks=(2, 3, 4), hub_ks=(2,), **kw)
+
+
+def test_a_national_run_finds_the_towns_and_ships_to_the_short_one(local_ray):
+    steps = []
+    report = solve_national(three_towns(), config(), steps.append)
+    assert len(report.hierarchy.regions) == 3  # BIC finds the three towns
+    assert {len({m.split("-")[0] for m in r.members}) for r in report.hierarchy.regions} == {1}
+    assert len(report.hierarchy.hubs) == 2
+    assert report.evaluation.feasible
+    # without transfers east is short 5 x 2 for 10 periods. East is not a hub: its depot is 4 days
+    # by road from its hub, so help comes from period 8 on (gathering 1, trip 6, handing on 1)
+    assert report.baseline.phi["phi4"] == pytest.approx(100.0)
+    assert report.value <= 60.0 + 1e-6
+    assert report.bound <= report.value + 1e-6 and report.bound >= 0
+    east = next(r for r in report.hierarchy.regions if r.members[0].startswith("east"))
+    assert sum(f.quantity for f in report.flows if f.target == east.depot) > 0
+    assert set(report.timings) == {"clustering", "network", "national", "regions", "stitch_and_check", "bound"}
+    assert any("national model" in s for s in steps) and any("round 1" in s for s in steps)
+
+
+def test_without_rounds_left_every_region_is_solved_alone(local_ray):
+    report = solve_national(three_towns(), config(max_rounds=0))
+    assert report.flows == [] and report.evaluation.feasible
+    assert report.value == pytest.approx(report.baseline.phi["phi4"])  # nobody can help east alone

@@ -1,0 +1,144 @@
+"""A national run on Ray: cluster, build the network, solve the national level, then every region.
+
+Each step fans out on the Ray session in force: the mixture fits (one per k), the hub fits, the
+national model's windows, then the regions' windows all together (a region's chain of
+sub-horizons runs beside the others'). Regions whose imports were cut (their exporter could not
+gather everything in time) are solved again with what actually comes; after `max_rounds` the
+national flows are dropped and every region is solved alone, which always fits together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from decomposition.clustering import best_by_bic, best_by_silhouette, great_circle_km
+from decomposition.errors import SurgeplanError
+from decomposition.evaluation import evaluate
+from decomposition.hierarchy import Hierarchy, SpatialResult, Speeds, areas_from_mixture, build_hierarchy, \
+    hospital_points
+from decomposition.instance import Instance
+from decomposition.objectives import Objective
+from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces
+from decomposition.plan import Plan
+from decomposition.planning import PlanRejected
+from decomposition.two_level import Flow, TwoLevelReport, deliverable, national_flows, national_instance, \
+    pooled_bound_on_network, region_instance, stitch
+from workers.fits import medoids_on_ray, mixtures_on_ray
+from workers.ray_runner import PieceFailed, PieceProgress, run_many_on_ray, run_on_ray
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class NationalConfig:
+    """How to split the country and how to solve each part."""
+
+    decomposition: DecompositionConfig  # for the national model and every region (Phi4 only)
+    region_ks: tuple[int, ...] = (16, 24, 32, 40, 48)  # mixtures fitted; BIC picks one
+    hub_ks: tuple[int, ...] = (3, 4, 5, 6, 7, 8)  # K-medoids over the depots; silhouette picks one
+    seed: int = 0
+    max_rounds: int = 4
+    speeds: Speeds = Speeds()
+    # lambda of the national model: a flow must save at least this many ventilator-days per unit
+    # and day on the road, so the regions are not asked to gather equipment for nothing
+    national_transfer_weight: float = 0.01
+
+
+def cluster_regions(instance: Instance, config: NationalConfig) -> SpatialResult:
+    """Regions by a demand-weighted Gaussian mixture (k by BIC), hubs by K-medoids over the depots."""
+    _, latlon, weights = hospital_points(instance)
+    ks = [k for k in config.region_ks if 1 <= k <= len(latlon)]
+    mixtures = mixtures_on_ray(latlon, weights, ks, config.seed)
+    chosen = best_by_bic(mixtures)
+    areas = areas_from_mixture(chosen, latlon)
+    hub_ks = [k for k in config.hub_ks if 1 < k < areas.k]
+    if not hub_ks:  # too few regions to group: every depot is a hub
+        return SpatialResult(areas, mixtures, chosen, [], np.arange(areas.k))
+    hub_fits = medoids_on_ray(great_circle_km(latlon[areas.depot_site]), hub_ks, seed=config.seed)
+    hubs = best_by_silhouette(hub_fits)
+    return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels])
+
+
+def _checked(outcomes: list[DecomposedReport | PieceFailed]) -> list[DecomposedReport]:
+    for outcome in outcomes:
+        if isinstance(outcome, PieceFailed):
+            raise outcome
+    return outcomes
+
+
+def _imports(flows: list[Flow], depot: str) -> list[tuple[int, int]]:
+    return sorted((f.arrival, f.quantity) for f in flows if f.target == depot and f.quantity > 0)
+
+
+def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step: Step,
+                  progress: PieceProgress = lambda *_: None) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
+    """Every region with the national flows fixed, again where imports were cut; (flows, reports, rounds)."""
+    reports: dict[int, DecomposedReport] = {}
+    solved_with: dict[int, list[tuple[int, int]]] = {}
+    pending = list(range(len(h.regions)))
+    for round_ in range(1, config.max_rounds + 2):
+        if round_ > config.max_rounds:  # still cascading: drop the national level, every region alone
+            step(f"regions still short of imports after {config.max_rounds} rounds: solving them without flows")
+            flows, pending = [], list(range(len(h.regions)))
+        step(f"round {round_}: solving {len(pending)} region(s)")
+        instances = {r: region_instance(h, h.regions[r], flows) for r in pending}
+        jobs = [(plan_pieces(inst, config.decomposition), inst) for inst in instances.values()]
+        for r, report in zip(instances, _checked(run_many_on_ray(jobs, progress=progress))):
+            reports[r] = report
+            solved_with[r] = _imports(flows, h.regions[r].depot)
+        for r in pending:
+            region, evaluation = h.regions[r], reports[r].result.evaluation
+            depot = instances[r].unit_index[region.depot]
+            flows = deliverable(flows, region.depot, evaluation.on_hand[depot])
+        pending = [r for r, region in enumerate(h.regions) if _imports(flows, region.depot) != solved_with[r]]
+        if not pending:
+            return flows, reports, round_
+    raise AssertionError("unreachable: regions solved without flows need no other round")
+
+
+def solve_national(instance: Instance, config: NationalConfig, step: Step = lambda _: None,
+                   progress: PieceProgress = lambda *_: None) -> TwoLevelReport:
+    """Cluster, build the network, solve both levels, stitch and check the plan over the whole network.
+
+    `step` hears each step as it starts; `progress` (done, total, message) each MILP piece."""
+    if config.decomposition.objective is not Objective.PHI4:
+        raise SurgeplanError("the two-level solve minimises the expected non-covered demand (phi4) only")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    step("clustering hospitals into regions and depots into hubs")
+    spatial = cluster_regions(instance, config)
+    lap("clustering")
+    h = build_hierarchy(instance, spatial.areas, spatial.hub_of, config.speeds)
+    lap("network")
+    step(f"solving the national model ({len(h.regions)} regions, {len(h.hubs)} hubs)")
+    national = national_instance(h)
+    weight = max(config.decomposition.transfer_weight, config.national_transfer_weight)
+    national_config = config.decomposition.model_copy(update={"transfer_weight": weight})
+    national_report = run_on_ray(plan_pieces(national, national_config), national, progress=progress)
+    planned = national_flows(h, national_report.result.plan)
+    lap("national")
+    flows, reports, rounds = solve_regions(h, planned, config, step, progress)
+    lap("regions")
+    step("stitching and checking the plan over the whole network")
+    plan = stitch(flows, [reports[r].result.plan for r in sorted(reports)])
+    evaluation = evaluate(h.instance, plan)
+    if not evaluation.feasible:
+        raise PlanRejected(evaluation)
+    baseline = evaluate(h.instance, Plan())
+    lap("stitch_and_check")
+    step("solving the pooled flow relaxation on the network for a lower bound")
+    bound, status = pooled_bound_on_network(h)
+    lap("bound")
+    return TwoLevelReport(h, plan, evaluation, baseline, bound, status, flows, sum(f.quantity for f in planned),
+                          rounds, spatial, timings)
