@@ -78,7 +78,7 @@ def one_run(args: argparse.Namespace, repeat: int) -> dict:
             "peak_gib": memory.peak / 2 ** 30, "value": report.value, "baseline": float(report.baseline.phi["phi4"]),
             "bound": report.bound, "gap": report.gap, "regions": len(report.hierarchy.regions),
             "hubs": len(report.hierarchy.hubs), "rounds": report.rounds, "units_between_regions":
-            sum(f.quantity for f in report.flows), "feasible": report.evaluation.feasible}
+            report.units_between_regions, "feasible": report.evaluation.feasible}
 
 
 def main() -> None:
@@ -106,9 +106,8 @@ def main() -> None:
         if isinstance(values[0], bool):
             table.add_row(key, str(all(values)), " ".join(map(str, values)))
             continue
-        median = statistics.median(values)
-        shown = f"{100 * median:.2f} %" if key == "gap" else f"{median:,.2f}"
-        table.add_row(key, shown, " ".join(f"{v:,.1f}" for v in values))
+        show = (lambda v: f"{100 * v:.2f} %") if key == "gap" else (lambda v: f"{v:,.2f}")
+        table.add_row(key, show(statistics.median(values)), " ".join(map(show, values)))
     console.print(table)
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "runs": runs}, indent=2))

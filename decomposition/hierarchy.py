@@ -155,7 +155,7 @@ def build_hierarchy(instance: Instance, areas: Areas, hub_of: np.ndarray, speeds
     check_national(instance)
     positions, latlon, _ = hospital_points(instance)
     hospitals = [instance.units[i] for i in positions]
-    others = [u for i, u in enumerate(instance.units) if i not in set(positions)]
+    others = [u for u in instance.units if u.kind != "hospital"]
     depot_ids = [f"depot:{hospitals[s].id}" for s in areas.depot_site]
     depot_latlon = latlon[areas.depot_site]
     total_stock = max(1, sum(u.initial_stock for u in instance.units))

@@ -11,7 +11,7 @@ A region gathers an export at its depot first: the national model counts `COLLEC
 on every region-to-region lane, and a national dispatch in period t leaves the depot in t + 1.
 A region that could not gather all its exports in time sends what it held (`deliverable`); the
 regions that expected more are solved again. The stitched plan is then checked over the whole
-network in every scenario, like any other plan, against `pooled_region_bound`.
+network in every scenario, like any other plan, against `pooled_bound_on_network`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def node_days(h: Hierarchy) -> tuple[list[str], np.ndarray]:
     return nodes, dist[:, positions]
 
 
-def _summed(values: list, default=None):
+def _summed(values: list) -> int | None:
+    """The sum, or None (no limit) if any member has none."""
     return None if any(v is None for v in values) else sum(values)
 
 
@@ -442,6 +443,14 @@ class TwoLevelReport:
     @property
     def value(self) -> float:
         return float(self.evaluation.phi["phi4"])
+
+    @property
+    def units_between_regions(self) -> int:
+        """Units the plan ships from a stockpile or another region into a region."""
+        owner = self.hierarchy.region_of_unit()
+        shipments = self.plan.shipments
+        across = [owner.get(s) != owner.get(t) for s, t in zip(shipments["source"], shipments["target"])]
+        return int(shipments["quantity"][across].sum()) if len(shipments) else 0
 
     @property
     def gap(self) -> float:

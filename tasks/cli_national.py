@@ -57,7 +57,7 @@ def national(
 
     Example: surgeplan national us:national --hospitals 5000 --time-limit 20 --out out/national
     """
-    from workers.ray_runner import ray_session  # Ray loads in seconds: only when used
+    from workers.ray_runner import PieceFailed, ray_session  # Ray loads in seconds: only when used
     from workers.two_level import NationalConfig, solve_national
 
     try:
@@ -84,8 +84,8 @@ def national(
                 report = solve_national(inst, config, step, progress)
     except InstanceError as exc:
         raise instance_failure(exc) from None
-    except SurgeplanError as exc:
-        raise fail(str(exc), 1) from None
+    except (SurgeplanError, PieceFailed) as exc:
+        raise fail(f"{exc}. Nothing was written to {out}.", 1) from None
     doc = write_national(out, inst, report)
     _print_national(doc, out)
 
@@ -121,7 +121,8 @@ def _print_national(doc: dict, out: Path) -> None:
         ("without reallocation", number(doc["baseline_value"])),
         ("lower bound", f"{number(doc['lower_bound'])} ({doc['lower_bound_status']})"),
         ("gap to the bound", "-" if gap is None or not math.isfinite(gap) else f"{100 * gap:.1f} %"),
-        ("units moved between regions", f"{doc['national_units_moved']:,} (planned {doc['national_units_planned']:,})"),
+        ("units moved between regions", f"{doc['units_between_regions']:,} (national model: "
+                                        f"{doc['national_units_planned']:,})"),
         ("units shipped in all", f"{doc['units_shipped']:,}"),
         ("feasible in every scenario", str(doc["feasible"])),
         ("seconds", ", ".join(f"{k} {v:,.0f}" for k, v in doc["timings"].items())),

@@ -1,7 +1,8 @@
 """A national run as files: the plan, the network, the regions, the figures and summary.json.
 
 - shipments.csv: every shipment of the stitched plan (period, source, target, quantity);
-- national_flows.csv: the flows between regions and from the stockpiles, as carried out;
+- national_flows.csv: the flows between regions and from the stockpiles the regions could take
+  (after cuts to what exporters could gather);
 - regions.csv: each region's depot, hub, hospitals, ventilators and share of the demand;
 - hospitals.csv: each hospital's region and the mixture's responsibility for it;
 - non_covered_per_day.csv: expected non-covered demand per day, with and without the plan;
@@ -51,8 +52,9 @@ def national_summary(instance: Instance, report: TwoLevelReport) -> dict:
         "clustering": report.spatial.areas.method if report.spatial else None,
         "units_shipped": report.plan.units_shipped,
         "transfer_effort": ev.transfer_effort,
-        "national_units_planned": report.planned_flows,
-        "national_units_moved": sum(f.quantity for f in report.flows),
+        "national_units_planned": report.planned_flows,  # by the national model
+        "national_units_allowed": sum(f.quantity for f in report.flows),  # after cuts to what exporters held
+        "units_between_regions": report.units_between_regions,  # what the regions' plans took
         "regional_rounds": report.rounds,
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
     }

@@ -269,3 +269,5 @@ def test_each_receiver_keeps_its_quickest_lanes_when_asked():
     assert senders(candidate_lanes(inst, lanes)) == ["a", "b", "d"]
     assert senders(candidate_lanes(inst, lanes, per_receiver=2)) == ["b", "d"]
     assert senders(candidate_lanes(inst, lanes, per_receiver=1)) == ["b"]
+    docked = inst.with_changes(units=[inst.units[0].model_copy(update={"cross_dock": True}), *inst.units[1:]])
+    assert senders(candidate_lanes(docked, shipping_lanes(docked), per_receiver=1)) == ["a", "b"]  # a's kept

@@ -99,3 +99,21 @@ def test_the_bound_the_optimum_and_the_stitched_plan():
     evaluation = evaluate(h.instance, stitch(flows, plans))
     assert evaluation.feasible and evaluation.phi["phi4"] == pytest.approx(18.0)
     assert evaluate(h.instance, Plan()).phi["phi4"] == pytest.approx(6.0 * PERIODS)  # no transfers
+
+
+def test_from_the_stockpile_the_two_levels_lose_at_most_the_hand_on():
+    """West has nothing to spare; a stockpile of 20 can cover east. The stitched plan sends them to
+    east's depot, then on: at most one period (6 ventilator-days) behind the whole network's optimum,
+    which sends them straight to the hospitals."""
+    stock = {**{f"west-{n}": 1 for n in range(3)}, **{f"east-{n}": 1 for n in range(3)}}
+    demand = {h: [1.0 if h.startswith("west") else 3.0] * PERIODS for h in stock}
+    inst = towns_instance(stock, demand, PERIODS, stockpile=20)
+    h = build_hierarchy(inst, town_areas(inst), hub_of=np.array([0, 1]))
+    solver = SolverOptions(time_limit=60)
+    optimum = make_plan(h.instance, Objective.PHI4, solver).value
+    flows = national_flows(h, make_plan(national_instance(h), Objective.PHI4, solver).result.plan)
+    plans = [make_plan(region_instance(h, r, flows), Objective.PHI4, solver).result.plan for r in h.regions]
+    evaluation = evaluate(h.instance, stitch(flows, plans))
+    assert evaluation.feasible and optimum - 1e-6 <= evaluation.phi["phi4"] <= optimum + 6.0 + 1e-6
+    assert optimum < 6.0 * PERIODS and {f.source for f in flows} == {"stockpile"}
+    assert pooled_bound_on_network(h)[0] == pytest.approx(optimum)
