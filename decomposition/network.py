@@ -53,12 +53,10 @@ def lag_of(days: np.ndarray | float) -> np.ndarray:
     return np.maximum(1, np.ceil(np.asarray(days, dtype=float) - _LAG_TOLERANCE)).astype(int)
 
 
-def shipping_lanes(instance: Instance) -> Lanes:
-    """All pairs connected by a directed path, with shortest-path days and lags."""
+def arc_graph(instance: Instance) -> csr_matrix:
+    """The arcs as a sparse [unit, unit] matrix of days (the quickest of parallel arcs); the
+    instance must have arcs."""
     n = len(instance.units)
-    if not instance.arcs:
-        empty = np.zeros(0, dtype=int)
-        return Lanes(empty, empty, np.zeros(0), empty)
     index = instance.unit_index
     weights: dict[tuple[int, int], float] = {}
     for arc in instance.arcs:
@@ -67,8 +65,15 @@ def shipping_lanes(instance: Instance) -> Lanes:
     rows, cols = zip(*weights)
     # csgraph treats explicit zeros as missing edges: a zero-day arc is kept with a tiny weight.
     values = np.maximum(np.fromiter(weights.values(), dtype=float), 1e-12)
-    graph = csr_matrix((values, (rows, cols)), shape=(n, n))
-    dist = shortest_path(graph, method="D", directed=True)
+    return csr_matrix((values, (rows, cols)), shape=(n, n))
+
+
+def shipping_lanes(instance: Instance) -> Lanes:
+    """All pairs connected by a directed path, with shortest-path days and lags."""
+    if not instance.arcs:
+        empty = np.zeros(0, dtype=int)
+        return Lanes(empty, empty, np.zeros(0), empty)
+    dist = shortest_path(arc_graph(instance), method="D", directed=True)
     np.fill_diagonal(dist, np.inf)
     source, target = np.nonzero(np.isfinite(dist))
     days = dist[source, target]

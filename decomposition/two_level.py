@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from ortools.graph.python import min_cost_flow
-from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from decomposition.evaluation import Evaluation
 from decomposition.hierarchy import Hierarchy, Region, SpatialResult
 from decomposition.instance import InTransit, Instance
-from decomposition.network import lag_of
+from decomposition.network import arc_graph, lag_of
 from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 from decomposition.planning import relative_gap
 
@@ -47,23 +46,12 @@ class Flow:
     arrival: int
 
 
-def _graph(instance: Instance) -> csr_matrix:
-    index = instance.unit_index
-    days: dict[tuple[int, int], float] = {}
-    for arc in instance.arcs:
-        key = (index[arc.source], index[arc.target])
-        days[key] = min(arc.days, days.get(key, math.inf))
-    rows, cols = zip(*days)
-    n = len(instance.units)
-    return csr_matrix((np.maximum(np.fromiter(days.values(), float), 1e-12), (rows, cols)), shape=(n, n))
-
-
 def node_days(h: Hierarchy) -> tuple[list[str], np.ndarray]:
     """Shortest travel days between the national nodes (depots and stockpiles), both directions."""
     nodes = [r.depot for r in h.regions] + list(h.national_units)
     index = h.instance.unit_index
     positions = [index[n] for n in nodes]
-    dist = shortest_path(_graph(h.instance), method="D", directed=True, indices=positions)
+    dist = shortest_path(arc_graph(h.instance), method="D", directed=True, indices=positions)
     return nodes, dist[:, positions]
 
 
@@ -252,7 +240,7 @@ def _export_classes(source_pool: np.ndarray, source_low: np.ndarray) -> tuple[np
 
 def _pool_lags(h: Hierarchy, units: np.ndarray, receivers: np.ndarray) -> _PoolLags:
     full = h.instance
-    index, graph = full.unit_index, _graph(full).tocsr()
+    index, graph = full.unit_index, arc_graph(full).tocsr()
     nodes, days = node_days(h)  # depots (one per region) then stockpiles; days between them
     region_of = h.region_of_unit()
     national = {n: len(h.regions) + k for k, n in enumerate(h.national_units)}

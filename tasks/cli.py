@@ -79,7 +79,8 @@ def solve(
         check_output_dir(out, overwrite)
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
         inst = load_instance(instance, graph.value if graph else None,
-                             dataset_options(supply_share, pooling_cap, federal_supply))
+                             dataset_options(supply_share=supply_share, pooling_cap=pooling_cap,
+                                             federal_supply=federal_supply))
     except InstanceError as exc:
         raise instance_failure(exc) from None
     except (OutputError, SettingsError) as exc:
@@ -272,7 +273,8 @@ def validate(
     """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
     try:
         inst = load_instance(instance, graph.value if graph else None,
-                             dataset_options(supply_share, pooling_cap, federal_supply))
+                             dataset_options(supply_share=supply_share, pooling_cap=pooling_cap,
+                                             federal_supply=federal_supply))
     except InstanceError as exc:
         raise instance_failure(exc) from None
     print(json.dumps({"instance": inst.name, "units": len(inst.units), "arcs": len(inst.arcs),

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from pydantic import ValidationError
 
-from decomposition.datasets import DatasetOptions, load_instance
+from decomposition.datasets import load_instance
 from decomposition.errors import InstanceError, SurgeplanError
 from decomposition.hierarchy import check_national
 from decomposition.pieces import DecompositionConfig
 from decomposition.solvers import SolverOptions
-from tasks.cli_options import SupplyShare, flag, instance_failure
+from tasks.cli_options import SupplyShare, dataset_options, instance_failure
 from tasks.plan_files import OutputError, check_output_dir
 from tasks.settings import SettingsError, get_settings
 from tasks.terminal import console, fail, piece_display
@@ -63,7 +62,7 @@ def national(
     try:
         settings = get_settings()
         check_output_dir(out, overwrite)
-        options = _dataset_options(hospitals, seed, supply_share)
+        options = dataset_options(hospitals=hospitals, seed=seed, supply_share=supply_share)
         inst = load_instance(instance, None, options)
         check_national(inst)
         config = NationalConfig(
@@ -88,15 +87,6 @@ def national(
         raise fail(f"{exc}. Nothing was written to {out}.", 1) from None
     doc = write_national(out, inst, report)
     _print_national(doc, out)
-
-
-def _dataset_options(hospitals: int | None, seed: int | None, supply_share: float | None) -> DatasetOptions | None:
-    try:
-        options = DatasetOptions(hospitals=hospitals, seed=seed, supply_share=supply_share)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise fail(f"{flag(str(first['loc'][0]))} {first['input']}: {first['msg']}", 2) from None
-    return options if options.given() else None
 
 
 def _counts(given: list[int] | None, default: tuple[int, ...], option: str) -> tuple[int, ...]:

@@ -36,11 +36,10 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def dataset_options(supply_share: float | None, pooling_cap: float | None,
-                    federal_supply: int | None) -> DatasetOptions | None:
+def dataset_options(**given: float | int | None) -> DatasetOptions | None:
     """The dataset options given on the command line (None if none was); exit 2 naming a bad one."""
     try:
-        options = DatasetOptions(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply)
+        options = DatasetOptions(**given)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise fail(f"{flag(str(first['loc'][0]))} {first['input']}: {first['msg']}", 2) from None

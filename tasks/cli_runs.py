@@ -76,7 +76,7 @@ def submit(
 
     from tasks.submission import RunRequest
 
-    options = dataset_options(supply_share, pooling_cap, federal_supply)
+    options = dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply)
     backend = _backend()
     try:
         source = ({"dataset": instance, "graph": graph, "options": options} if instance in BUILTIN

@@ -66,12 +66,7 @@ def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, fit: 
             width, height = 2 * sigmas * np.sqrt(values[::-1])
             ax.add_patch(Ellipse(centre, width, height, angle=angle, fill=False, lw=0.8, alpha=0.8 / sigmas))
     ax.scatter(depot_xy[:, 0], depot_xy[:, 1], marker="*", s=250, c="black", label="depots")
-    ax.set(title=title, xlabel="km east", ylabel="km north", aspect="equal")
-    ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_map(fig, ax, path, title)
 
 
 def write_transfer_map(path: Path, hospitals: np.ndarray, nodes: dict[str, tuple[float, float]],
@@ -94,6 +89,11 @@ def write_transfer_map(path: Path, hospitals: np.ndarray, nodes: dict[str, tuple
                     arrowprops={"arrowstyle": "->", "lw": 0.5 + 4.5 * units / heaviest, "color": "tab:red",
                                 "alpha": 0.7})
         ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{units:,.0f}", fontsize=7, color="tab:red")
+    return _save_map(fig, ax, path, title)
+
+
+def _save_map(fig, ax, path: Path, title: str) -> Path:
+    """Title, km axes at equal scale, legend; written and closed."""
     ax.set(title=title, xlabel="km east", ylabel="km north", aspect="equal")
     ax.legend(loc="best")
     fig.tight_layout()

@@ -9,8 +9,7 @@ from scipy.sparse.csgraph import shortest_path
 from decomposition.clustering import fit_gaussian_mixture, great_circle_km
 from decomposition.errors import InstanceError
 from decomposition.hierarchy import Speeds, areas_from_mixture, build_hierarchy, hospital_points
-from decomposition.network import shipping_lanes
-from decomposition.two_level import _graph
+from decomposition.network import arc_graph, shipping_lanes
 from tests.decomposition.national_instances import TOWNS, town_areas, towns_instance
 
 
@@ -22,7 +21,7 @@ def three_towns(**kw):
 def test_every_hospital_reaches_the_stockpile_and_back():
     inst = three_towns(stockpile=10)
     h = build_hierarchy(inst, town_areas(inst), hub_of=np.array([0, 0, 2]))
-    days = shortest_path(_graph(h.instance), method="D", directed=True)
+    days = shortest_path(arc_graph(h.instance), method="D", directed=True)
     stockpile = h.instance.unit_index["stockpile"]
     hospitals = [i for i, u in enumerate(h.instance.units) if u.kind == "hospital"]
     assert np.isfinite(days[hospitals, stockpile]).all() and np.isfinite(days[stockpile, hospitals]).all()
