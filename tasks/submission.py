@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from decomposition.datasets import DatasetOptions, load_instance
+from decomposition.errors import InstanceError
 from decomposition.instance import Instance
 from decomposition.json_format import load_json_instance
 from decomposition.objectives import Objective
@@ -93,10 +94,19 @@ def decomposition_config(config: dict) -> DecompositionConfig:
 
 
 def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
-    """The instance and where it came from; an unknown dataset raises InstanceError (field 'dataset')."""
+    """The instance and where it came from; an unknown dataset raises InstanceError (field 'dataset').
+
+    An instance without arcs is refused: nothing could move, and a national one (hospitals with
+    coordinates) needs `surgeplan national`, which does not run through the queue yet."""
     if request.instance is not None:
-        return request.instance, "upload"
-    return load_instance(request.dataset, request.graph, request.options), request.dataset
+        instance, source = request.instance, "upload"
+    else:
+        instance, source = load_instance(request.dataset, request.graph, request.options), request.dataset
+    if not instance.arcs and len(instance.units) > 1:
+        raise InstanceError(f"{instance.name} has no arcs, so nothing could move between its units; for hospitals "
+                            "with coordinates run `surgeplan national` (not through the queue yet)", source=source,
+                            field="dataset" if request.dataset else "instance.arcs")
+    return instance, source
 
 
 def instance_path(data_dir: Path, fingerprint: str) -> Path:

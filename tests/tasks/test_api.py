@@ -83,6 +83,7 @@ def test_a_submission_is_stored_once_and_found_again(client):
      "takes no option federal_supply; only us:states takes it"),
     ({"instance": instance_json(), "options": {"supply_share": 0.5}}, "options", "only to a built-in 'dataset'"),
     ({"dataset": "us:states", "transfer_weight": -1}, "transfer_weight", "greater than or equal to 0"),
+    ({"dataset": "us:national", "options": {"hospitals": 60}}, "dataset", "surgeplan national"),
     ({}, "body", "exactly one of 'dataset'"),
 ])
 def test_bad_requests_are_422_naming_the_field(client, body, field, says):
