@@ -74,10 +74,11 @@ class SpatialResult:
     silhouette curve) and each region's hub (a region position)."""
 
     areas: Areas
-    mixtures: list[MixtureFit]
-    chosen: MixtureFit
+    mixtures: list[MixtureFit]  # every mixture fitted for the regions (none for K-medoids regions)
+    chosen: MixtureFit | None  # the one kept (None for K-medoids regions)
     hub_fits: list[MedoidsFit] = field(default_factory=list)
     hub_of: np.ndarray | None = None
+    region_medoids: list[MedoidsFit] = field(default_factory=list)  # K-medoids regions: every k fitted
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ network or lacks coordinates, an output directory that would be clobbered); 1 th
 from __future__ import annotations
 
 import math
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +22,12 @@ from tasks.cli_options import SupplyShare, dataset_options, instance_failure
 from tasks.plan_files import OutputError, check_output_dir
 from tasks.settings import SettingsError, get_settings
 from tasks.terminal import console, fail, piece_display
+
+class ClusteringMethod(str, Enum):
+    mixture = "mixture"
+    bayesian = "bayesian"
+    kmedoids = "kmedoids"
+
 
 DEFAULT_REGIONS = (16, 24, 32, 40, 48)
 DEFAULT_HUBS = (3, 4, 5, 6, 7, 8)
@@ -37,7 +44,8 @@ def national(
     hospitals: Annotated[Optional[int], typer.Option(help="us:national only: hospitals to draw. Default 5,000.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="us:national only: seed of the drawn hospitals. Default 0.")] = None,
     supply_share: SupplyShare = None,
-    regions: Annotated[Optional[list[int]], typer.Option("--regions", help="Numbers of regions to try (repeat); the demand-weighted Gaussian mixture with the best BIC is kept. Default: 16 24 32 40 48.")] = None,
+    clustering: Annotated[ClusteringMethod, typer.Option(help="How regions are found: mixture (Gaussian, weighted by demand, k by BIC), bayesian (Dirichlet-process mixture: finds k itself, up to the largest --regions), kmedoids (FasterPAM on great-circle distances between hospitals, k by silhouette, unweighted).")] = ClusteringMethod.mixture,
+    regions: Annotated[Optional[list[int]], typer.Option("--regions", help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). Default: 16 24 32 40 48.")] = None,
     hubs: Annotated[Optional[list[int]], typer.Option("--hubs", help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the best silhouette is kept. Default: 3 to 8.")] = None,
     subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon, in the national model and in every region.", min=1)] = 7,
     time_limit: Annotated[float, typer.Option(help="Seconds per piece (one sub-horizon of one region, or of the national model).", min=0.1)] = 20.0,
@@ -68,7 +76,8 @@ def national(
         config = NationalConfig(
             DecompositionConfig(subhorizon=subhorizon, lanes_per_receiver=lanes_per_receiver,
                                 solver=SolverOptions(time_limit=time_limit)),
-            region_ks=_counts(regions, DEFAULT_REGIONS, "--regions"), hub_ks=_counts(hubs, DEFAULT_HUBS, "--hubs"))
+            region_ks=_counts(regions, DEFAULT_REGIONS, "--regions"), hub_ks=_counts(hubs, DEFAULT_HUBS, "--hubs"),
+            clustering=clustering.value)
     except InstanceError as exc:
         raise instance_failure(exc) from None
     except (OutputError, SettingsError) as exc:

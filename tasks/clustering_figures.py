@@ -25,24 +25,24 @@ from decomposition.clustering import MedoidsFit, MixtureFit, Plane, best_by_bic,
 
 
 def write_clustering_curves(path: Path, mixtures: list[MixtureFit], medoids: list[MedoidsFit] | None = None) -> Path:
-    panels = 2 if medoids else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
-    ax = axes[0, 0]
-    ks = [f.k for f in mixtures]
-    ax.plot(ks, [f.bic for f in mixtures], "o-", label="BIC")
-    ax.plot(ks, [f.aic for f in mixtures], "s--", label="AIC")
-    chosen = best_by_bic(mixtures)
-    ax.axvline(chosen.k, color="grey", lw=0.8)
-    ax.set(title=f"Gaussian mixture weighted by demand: k = {chosen.k} by BIC", xlabel="k",
-           ylabel="criterion (lower is better)")
-    ax.legend()
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if medoids:
-        ax = axes[0, 1]
-        best = best_by_silhouette(medoids)
-        ax.plot([f.k for f in medoids], [f.silhouette for f in medoids], "o-", color="tab:green")
-        ax.axvline(best.k, color="grey", lw=0.8)
-        ax.set(title=f"K-medoids: k = {best.k} by silhouette", xlabel="k", ylabel="silhouette (higher is better)")
+    """BIC and AIC of the mixtures against k, and the K-medoids silhouette against k (either may be empty)."""
+    panels = [kind for kind, fits in (("mixtures", mixtures), ("medoids", medoids)) if fits]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, kind in zip(axes[0], panels):
+        if kind == "mixtures":
+            ks = [f.k for f in mixtures]
+            ax.plot(ks, [f.bic for f in mixtures], "o-", label="BIC")
+            ax.plot(ks, [f.aic for f in mixtures], "s--", label="AIC")
+            chosen = best_by_bic(mixtures)
+            ax.axvline(chosen.k, color="grey", lw=0.8)
+            ax.set(title=f"Gaussian mixture weighted by demand: k = {chosen.k} by BIC", xlabel="k",
+                   ylabel="criterion (lower is better)")
+            ax.legend()
+        else:
+            best = best_by_silhouette(medoids)
+            ax.plot([f.k for f in medoids], [f.silhouette for f in medoids], "o-", color="tab:green")
+            ax.axvline(best.k, color="grey", lw=0.8)
+            ax.set(title=f"K-medoids: k = {best.k} by silhouette", xlabel="k", ylabel="silhouette (higher is better)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -50,16 +50,16 @@ def write_clustering_curves(path: Path, mixtures: list[MixtureFit], medoids: lis
     return path
 
 
-def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, fit: MixtureFit, depots: np.ndarray,
-                    title: str) -> Path:
-    """`hospitals` and `depots` as (lat, lon) rows; `fit` the mixture whose areas and ellipses are drawn."""
+def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, labels: np.ndarray, depots: np.ndarray,
+                    title: str, fit: MixtureFit | None = None) -> Path:
+    """`hospitals` and `depots` as (lat, lon) rows, hospitals coloured by `labels` (their area);
+    `fit`, when the areas come from a mixture, adds its components' 1- and 2-sigma ellipses."""
     plane = Plane.around(hospitals)  # the plane the mixture was fitted on
     xy, depot_xy = plane.to_km(hospitals), plane.to_km(depots)
-    centres = plane.to_km(fit.centres)
     fig, ax = plt.subplots(figsize=(8, 7))
     sizes = 10 + 200 * np.asarray(demand, dtype=float) / max(float(np.max(demand)), 1e-9)
-    ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=fit.labels, cmap="tab20", alpha=0.6, edgecolors="none")
-    for centre, cov in zip(centres, fit.covariances):
+    ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=labels, cmap="tab20", alpha=0.6, edgecolors="none")
+    for centre, cov in zip(plane.to_km(fit.centres), fit.covariances) if fit is not None else ():
         values, vectors = np.linalg.eigh(cov)
         angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
         for sigmas in (1, 2):

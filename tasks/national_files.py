@@ -103,10 +103,11 @@ def write_national_figures(directory: Path, report: TwoLevelReport) -> list[Path
     spatial = report.spatial
     if spatial is not None:
         depots = latlon[spatial.areas.depot_site]
-        paths.append(write_depot_map(directory / "depots_map.png", latlon, weights, spatial.chosen, depots,
-                                     f"{len(h.regions)} regions ({spatial.areas.method}), depots as stars"))
+        paths.append(write_depot_map(directory / "depots_map.png", latlon, weights, spatial.areas.region_of, depots,
+                                     f"{len(h.regions)} regions ({spatial.areas.method}), depots as stars",
+                                     spatial.chosen))
         paths.append(write_clustering_curves(directory / "clustering_curves.png", spatial.mixtures,
-                                             spatial.hub_fits or None))
+                                             spatial.region_medoids or spatial.hub_fits or None))
     nodes = {u.id: (u.lat, u.lon) for u in inst.units if u.kind != "hospital" and u.lat is not None}
     paths.append(write_transfer_map(directory / "transfers_map.png", latlon, nodes, largest_transfers(report),
                                     f"largest national transfers over {inst.n_periods} days (units)"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import ray
 
-from decomposition.clustering import MedoidsFit, MixtureFit, fit_gaussian_mixture, fit_kmedoids
+from decomposition.clustering import MedoidsFit, MixtureFit, fit_bayesian_mixture, fit_gaussian_mixture, fit_kmedoids
 
 
 @ray.remote(num_cpus=1, max_retries=2)
@@ -34,3 +34,14 @@ def medoids_on_ray(distances_km: np.ndarray, ks: list[int], fixed: tuple[int, ..
     """K-medoids for every k in `ks` (each keeping the `fixed` sites), fitted in parallel."""
     distances = ray.put(np.asarray(distances_km, dtype=float))
     return ray.get([_medoids_piece.remote(distances, k, tuple(fixed), seed) for k in ks])
+
+
+@ray.remote(num_cpus=1, max_retries=2)
+def _bayesian_piece(latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: int) -> MixtureFit:
+    return fit_bayesian_mixture(latlon, weights, k_max, seed)
+
+
+def bayesian_on_ray(latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: int = 0) -> MixtureFit:
+    """The Dirichlet-process mixture (it finds k itself, up to `k_max`), as one piece on Ray."""
+    return ray.get(_bayesian_piece.remote(np.asarray(latlon, dtype=float), np.asarray(weights, dtype=float),
+                                          k_max, seed))

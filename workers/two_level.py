@@ -12,14 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from decomposition.clustering import best_by_bic, best_by_silhouette, great_circle_km
 from decomposition.errors import SurgeplanError
 from decomposition.evaluation import evaluate
-from decomposition.hierarchy import Hierarchy, SpatialResult, Speeds, areas_from_mixture, build_hierarchy, \
-    hospital_points
+from decomposition.hierarchy import Hierarchy, SpatialResult, Speeds, areas_from_medoids, areas_from_mixture, \
+    build_hierarchy, hospital_points
 from decomposition.instance import Instance
 from decomposition.objectives import Objective
 from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces
@@ -27,10 +28,14 @@ from decomposition.plan import Plan
 from decomposition.planning import PlanRejected
 from decomposition.two_level import Flow, TwoLevelReport, deliverable, national_flows, national_instance, \
     pooled_bound_on_network, region_instance, stitch
-from workers.fits import medoids_on_ray, mixtures_on_ray
+from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
 from workers.ray_runner import PieceFailed, PieceProgress, run_many_on_ray, run_on_ray
 
 Step = Callable[[str], None]
+# how regions are found: a demand-weighted Gaussian mixture with k by BIC, a Dirichlet-process
+# mixture that finds k itself (up to the largest k given), or K-medoids on great-circle distances
+# between hospitals with k by silhouette (unweighted: kmedoids takes no weights)
+Clustering = Literal["mixture", "bayesian", "kmedoids"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class NationalConfig:
     decomposition: DecompositionConfig  # for the national model and every region (Phi4 only)
     region_ks: tuple[int, ...] = (16, 24, 32, 40, 48)  # mixtures fitted; BIC picks one
     hub_ks: tuple[int, ...] = (3, 4, 5, 6, 7, 8)  # K-medoids over the depots; silhouette picks one
+    clustering: Clustering = "mixture"
     seed: int = 0
     max_rounds: int = 4
     speeds: Speeds = Speeds()
@@ -49,18 +55,27 @@ class NationalConfig:
 
 
 def cluster_regions(instance: Instance, config: NationalConfig) -> SpatialResult:
-    """Regions by a demand-weighted Gaussian mixture (k by BIC), hubs by K-medoids over the depots."""
+    """Regions by the chosen clustering, then hubs by K-medoids over the depots (k by silhouette)."""
     _, latlon, weights = hospital_points(instance)
     ks = [k for k in config.region_ks if 1 <= k <= len(latlon)]
-    mixtures = mixtures_on_ray(latlon, weights, ks, config.seed)
-    chosen = best_by_bic(mixtures)
-    areas = areas_from_mixture(chosen, latlon)
+    mixtures, chosen, region_medoids = [], None, []
+    if config.clustering == "kmedoids":
+        region_medoids = medoids_on_ray(great_circle_km(latlon), [k for k in ks if k > 1], seed=config.seed)
+        best = best_by_silhouette(region_medoids)
+        areas = areas_from_medoids(best.medoids, best.labels)
+    else:
+        if config.clustering == "bayesian":
+            mixtures = [bayesian_on_ray(latlon, weights, max(ks), config.seed)]
+        else:
+            mixtures = mixtures_on_ray(latlon, weights, ks, config.seed)
+        chosen = best_by_bic(mixtures)
+        areas = areas_from_mixture(chosen, latlon)
     hub_ks = [k for k in config.hub_ks if 1 < k < areas.k]
     if not hub_ks:  # too few regions to group: every depot is a hub
-        return SpatialResult(areas, mixtures, chosen, [], np.arange(areas.k))
+        return SpatialResult(areas, mixtures, chosen, [], np.arange(areas.k), region_medoids)
     hub_fits = medoids_on_ray(great_circle_km(latlon[areas.depot_site]), hub_ks, seed=config.seed)
     hubs = best_by_silhouette(hub_fits)
-    return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels])
+    return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels], region_medoids)
 
 
 def _checked(outcomes: list[DecomposedReport | PieceFailed]) -> list[DecomposedReport]:

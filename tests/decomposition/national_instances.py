@@ -12,13 +12,15 @@ TOWNS = {"west": (40.0, -100.0), "east": (40.0, -80.0), "south": (30.0, -90.0)}
 
 
 def towns_instance(stock: dict[str, int], demand: dict[str, list[float]], periods: int,
-                   stockpile: int = 0) -> Instance:
-    """Hospitals named `<town>-<n>` placed at their town; demand the same in the one scenario."""
+                   stockpile: int = 0, spread_km: float = 0.0) -> Instance:
+    """Hospitals named `<town>-<n>` placed at their town (a little apart, or scattered around it
+    with `spread_km`, seeded); demand the same in the one scenario."""
     units = []
+    scatter = np.random.default_rng(0).normal(0.0, spread_km / 111.0, (len(stock), 2))
     for k, (hid, s) in enumerate(stock.items()):
         lat, lon = TOWNS[hid.split("-")[0]]
         units.append({"id": hid, "initial_stock": s, "max_per_delivery": max(1, s),
-                      "lat": lat + 0.01 * k, "lon": lon + 0.01 * k})
+                      "lat": lat + 0.01 * k + scatter[k, 0], "lon": lon + 0.01 * k + scatter[k, 1]})
     units.append({"id": "stockpile", "kind": "stockpile", "initial_stock": stockpile,
                   "max_per_delivery": max(1, stockpile), "lat": 35.0, "lon": -90.0})
     return Instance.model_validate({

@@ -36,6 +36,16 @@ def test_a_national_run_writes_a_checked_plan_tables_and_figures(tmp_path: Path)
     assert "gap to the bound" in result.output
 
 
+def test_k_medoids_regions_draw_their_map_without_ellipses(tmp_path: Path):
+    instance = save_csv_instance(three_towns(), tmp_path / "towns")
+    out = tmp_path / "plan"
+    result = runner.invoke(app, ["national", str(instance), *SMALL, "--clustering", "kmedoids", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["regions"] == 3 and doc["clustering"].startswith("k-medoids") and doc["feasible"]
+    assert (out / "depots_map.png").stat().st_size > 10_000 and (out / "clustering_curves.png").stat().st_size > 10_000
+
+
 def test_bad_input_exits_2_naming_what_is_wrong(tmp_path: Path):
     out = str(tmp_path / "never")
     result = runner.invoke(app, ["national", "us:national", "--regions", "0", "--out", out])
