@@ -165,15 +165,19 @@ def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers
 
 
 def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, workers):
-    """What an expired visibility timeout does: Redis hands the unacknowledged run to another worker."""
+    """What an expired visibility timeout does: Redis hands the unacknowledged run to another worker.
+
+    Both workers are up before the message is restored, so the idle one takes it at once: started
+    after the restore, the second worker once came up only after the run had finished (on a loaded
+    machine), and then nobody saw a second delivery while the first still solved."""
     workers.start()
+    second = workers.start()
     run_id = backend.submit(request(6, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
     wait_for(lambda: backend.view(run_id).pieces_done >= 3, 120, "the run to be under way")
     with Connection(env["SURGEPLAN_BROKER_URL"], transport_options={"visibility_timeout": 0}) as conn:
         restored = conn.default_channel.qos.restore_visible(num=100)  # as a worker does once the timeout passes
-    second = workers.start()
     wait_for(lambda: "duplicate" in [e.kind for e in backend.store.events(run_id)], 60,
-             "the second worker to receive the run again")
+             "the idle worker to receive the run again")
     run = ended(backend, run_id)
     assert run.status == "succeeded" and run.attempts == 1, (restored, run)
     assert [e.kind for e in backend.store.events(run_id)].count("started") == 1
