@@ -144,9 +144,9 @@ def check_national(instance: Instance) -> None:
     if instance.groups:
         raise InstanceError("the two-level solve does not handle sharing groups yet; make the stockpile a unit "
                             "(kind stockpile) instead", source=instance.name, field="groups")
-    hospital_points(instance)
+    hospital_points(instance)  # every hospital has coordinates
     for unit in instance.units:
-        if unit.lat is None or unit.lon is None:
+        if unit.kind != "hospital" and (unit.lat is None or unit.lon is None):
             raise InstanceError(f"unit '{unit.id}' has no lat/lon; a stockpile is linked to the hubs by distance",
                                 source=instance.name, field="lat", value=unit.id)
 

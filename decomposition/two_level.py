@@ -60,7 +60,7 @@ def _summed(values: list) -> int | None:
     return None if any(v is None for v in values) else sum(values)
 
 
-def national_instance(h: Hierarchy) -> Instance:
+def aggregated_instance(h: Hierarchy) -> Instance:
     """Regions as units (id = the depot's), plus the stockpiles; lanes carry the collection and
     hand-on periods around the depot-to-depot trip."""
     full = h.instance
@@ -316,7 +316,7 @@ def pooled_bound_on_network(h: Hierarchy) -> tuple[float, str]:
     lags = _pool_lags(h, units, receivers)
     n_u, n_p = len(units), lags.export.shape[1]
     n_s, n_m, n_e = len(lags.export_class), len(lags.into), lags.export.shape[0]
-    nodes = _Columns(q)  # node numbers in blocks of [item, period]
+    nodes = _Blocks(q)
     U, S, E = nodes.block(n_u), nodes.block(n_s), nodes.block(n_e)
     imports, R = nodes.block(n_p), nodes.block(n_m)
     sink = nodes.count
@@ -374,8 +374,8 @@ def _shortage_segments(flow: _Arcs, tails: np.ndarray, heads: np.ndarray, demand
     return float(np.tensordot(probabilities, demand, axes=1).sum()) / FLOW_SCALE
 
 
-class _Columns:
-    """Numbers handed out in blocks of [item, period]."""
+class _Blocks:
+    """Node numbers handed out in blocks of [item, period]."""
 
     def __init__(self, periods: int):
         self.q, self.count = periods, 0
@@ -422,7 +422,7 @@ class TwoLevelReport:
     baseline: Evaluation  # no reallocation
     bound: float
     bound_status: str
-    flows: list[Flow]  # the national flows as carried out
+    flows: list[Flow]  # the national flows after cuts to what the exporters could gather
     planned_flows: int  # units the national model moved, before any cut
     rounds: int  # regional rounds (1: no region had to be solved again)
     spatial: SpatialResult | None = None

@@ -130,11 +130,18 @@ def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEF
     `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults). Raises
     PieceFailed when a piece fails on every attempt, RunStopped when `should_stop` says so.
     """
-    [outcome] = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute,
-                                should_stop=should_stop, on_piece=on_piece, reuse=[reuse or {}], on_window=on_window)
-    if isinstance(outcome, PieceFailed):
-        raise outcome
-    return outcome
+    outcomes = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute,
+                               should_stop=should_stop, on_piece=on_piece, reuse=[reuse or {}], on_window=on_window)
+    [report] = reports_or_raise(outcomes)
+    return report
+
+
+def reports_or_raise(outcomes: list[DecomposedReport | PieceFailed]) -> list[DecomposedReport]:
+    """The reports of `run_many_on_ray`, or the first PieceFailed raised: for callers that need every run."""
+    for outcome in outcomes:
+        if isinstance(outcome, PieceFailed):
+            raise outcome
+    return outcomes
 
 
 def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: int = DEFAULT_RETRIES,

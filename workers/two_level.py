@@ -26,10 +26,10 @@ from decomposition.objectives import Objective
 from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected
-from decomposition.two_level import Flow, TwoLevelReport, deliverable, national_flows, national_instance, \
+from decomposition.two_level import Flow, TwoLevelReport, aggregated_instance, deliverable, national_flows, \
     pooled_bound_on_network, region_instance, stitch
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
-from workers.ray_runner import PieceFailed, PieceProgress, run_many_on_ray, run_on_ray
+from workers.ray_runner import PieceProgress, reports_or_raise, run_many_on_ray, run_on_ray
 
 Step = Callable[[str], None]
 # how regions are found: a demand-weighted Gaussian mixture with k by BIC, a Dirichlet-process
@@ -78,13 +78,6 @@ def cluster_regions(instance: Instance, config: NationalConfig) -> SpatialResult
     return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels], region_medoids)
 
 
-def _checked(outcomes: list[DecomposedReport | PieceFailed]) -> list[DecomposedReport]:
-    for outcome in outcomes:
-        if isinstance(outcome, PieceFailed):
-            raise outcome
-    return outcomes
-
-
 def _imports(flows: list[Flow], depot: str) -> list[tuple[int, int]]:
     return sorted((f.arrival, f.quantity) for f in flows if f.target == depot and f.quantity > 0)
 
@@ -102,7 +95,7 @@ def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step:
         step(f"round {round_}: solving {len(pending)} region(s)")
         instances = {r: region_instance(h, h.regions[r], flows) for r in pending}
         jobs = [(plan_pieces(inst, config.decomposition), inst) for inst in instances.values()]
-        for r, report in zip(instances, _checked(run_many_on_ray(jobs, progress=progress))):
+        for r, report in zip(instances, reports_or_raise(run_many_on_ray(jobs, progress=progress))):
             reports[r] = report
             solved_with[r] = _imports(flows, h.regions[r].depot)
         for r in pending:
@@ -137,7 +130,7 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     h = build_hierarchy(instance, spatial.areas, spatial.hub_of, config.speeds)
     lap("network")
     step(f"solving the national model ({len(h.regions)} regions, {len(h.hubs)} hubs)")
-    national = national_instance(h)
+    national = aggregated_instance(h)
     weight = max(config.decomposition.transfer_weight, config.national_transfer_weight)
     national_config = config.decomposition.model_copy(update={"transfer_weight": weight})
     national_report = run_on_ray(plan_pieces(national, national_config), national, progress=progress)

@@ -12,7 +12,7 @@ from decomposition.objectives import Objective
 from decomposition.plan import SHIPMENT_COLUMNS, Plan
 from decomposition.planning import make_plan
 from decomposition.solvers import SolverOptions
-from decomposition.two_level import COLLECT_PERIODS, Flow, deliverable, national_flows, national_instance, \
+from decomposition.two_level import COLLECT_PERIODS, Flow, aggregated_instance, deliverable, national_flows, \
     node_days, pooled_bound_on_network, region_instance, stitch
 from tests.decomposition.national_instances import town_areas, towns_instance
 
@@ -29,7 +29,7 @@ def two_towns(stockpile: int = 0):
 
 def test_the_national_model_sees_each_region_as_one_unit():
     h = two_towns(stockpile=7)
-    national = national_instance(h)
+    national = aggregated_instance(h)
     assert [u.id for u in national.units] == ["depot:west-0", "depot:east-0", "stockpile"]
     assert list(national.initial_stock) == [15, 3, 7]
     np.testing.assert_allclose(national.demand_array[0, :2], [[3.0] * PERIODS, [9.0] * PERIODS])
@@ -92,7 +92,7 @@ def test_the_bound_the_optimum_and_the_stitched_plan():
     assert status.endswith("optimal") and bound == pytest.approx(12.0)
     optimum = make_plan(h.instance, Objective.PHI4, solver)
     assert optimum.value == pytest.approx(12.0)
-    national = national_instance(h)
+    national = aggregated_instance(h)
     national_plan = make_plan(national, Objective.PHI4, solver).result.plan
     flows = national_flows(h, national_plan)
     plans = [make_plan(region_instance(h, r, flows), Objective.PHI4, solver).result.plan for r in h.regions]
@@ -111,7 +111,7 @@ def test_from_the_stockpile_the_two_levels_lose_at_most_the_hand_on():
     h = build_hierarchy(inst, town_areas(inst), hub_of=np.array([0, 1]))
     solver = SolverOptions(time_limit=60)
     optimum = make_plan(h.instance, Objective.PHI4, solver).value
-    flows = national_flows(h, make_plan(national_instance(h), Objective.PHI4, solver).result.plan)
+    flows = national_flows(h, make_plan(aggregated_instance(h), Objective.PHI4, solver).result.plan)
     plans = [make_plan(region_instance(h, r, flows), Objective.PHI4, solver).result.plan for r in h.regions]
     evaluation = evaluate(h.instance, stitch(flows, plans))
     assert evaluation.feasible and optimum - 1e-6 <= evaluation.phi["phi4"] <= optimum + 6.0 + 1e-6
