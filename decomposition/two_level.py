@@ -1,9 +1,15 @@
 """The two-level solve of a national instance: regions first as single units, then inside each.
 
-National level: every region becomes one unit (its hospitals' stock and demand summed, at its
-depot) and the model decides the flows between regions and from the stockpiles. Regional level:
-each region's hospitals and depot, with those flows fixed:
-  - an import is equipment in transit to the depot, usable from its arrival period;
+National level: every region becomes one unit at its depot (its hospitals' stock summed, their
+demand in bands that price what one plan cannot split across scenarios, `demand_bands`) and the
+model decides the flows between regions and from the stockpiles. Regional level: each region's
+hospitals and depot, with those flows fixed:
+  - an import is forwarded by the importing region straight from where it comes from (the
+    exporter's depot, a stockpile) to its hospitals: the origin is in the regional model as a
+    copy holding the import from the dispatch period, with lanes to every member whose lags are
+    the whole network's. One rounding up per trip, not one per leg (`direct`); an origin that may
+    not forward freely (it keeps a share, or has few deliveries a day) sends to the depot instead,
+    and the import is in transit to it;
   - an export is equipment the depot must hold when it leaves, and keep from then on: in the
     regional model it is demand at the depot (in use, so it cannot be sent elsewhere) that grows
     by each export; the depot cross-docks, so it may collect and dispatch on the same day.
@@ -17,7 +23,7 @@ network in every scenario, like any other plan, against `pooled_bound_on_network
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -26,7 +32,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from decomposition.evaluation import Evaluation
 from decomposition.hierarchy import Hierarchy, Region, SpatialResult
-from decomposition.instance import InTransit, Instance
+from decomposition.instance import InTransit, Instance, Unit
 from decomposition.network import arc_graph, lag_of
 from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 from decomposition.planning import relative_gap
@@ -35,7 +41,7 @@ COLLECT_PERIODS = 1  # a region gathers an export at its depot the period before
 DISTRIBUTE_DAYS = 1.0  # and hands an import on to its hospitals within a day of its arrival
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Flow:
     """One national shipment on the whole network: dispatched in `period`, usable at `target` from `arrival`."""
 
@@ -43,7 +49,14 @@ class Flow:
     source: str
     target: str
     quantity: int
-    arrival: int
+    arrival: int  # at the target depot
+    direct: bool = False  # the importing region forwards it from `source` to its hospitals
+
+
+def forwards_freely(unit: Unit) -> bool:
+    """Whether an origin's dispatches may be split and delayed by the importing regions: only if no
+    C1 share and no daily delivery limit can be broken by sending later, in more deliveries."""
+    return unit.send_share >= 1.0 and unit.max_deliveries is None
 
 
 def node_days(h: Hierarchy) -> tuple[list[str], np.ndarray]:
@@ -60,9 +73,43 @@ def _summed(values: list) -> int | None:
     return None if any(v is None for v in values) else sum(values)
 
 
+MAX_BANDS = 24  # demand bands of the national model; finer levels are rounded to 1/MAX_BANDS
+
+
+def demand_bands(demand: np.ndarray, probabilities: np.ndarray,
+                 groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A group's demand as the national model must see it: (probability of each band, demand
+    [band, group, period]), so that E[max(0, D - S)] over the bands is, for every total stock S,
+    the least expected non-covered demand of the group's units with S split among them at best.
+
+    Summing the units' demand per scenario would pool them: a region holding the total its
+    worst scenario needs would look covered, while one plan cannot put at every hospital what
+    that hospital needs in every scenario (each has its own noise). Each unit's shortage
+    sum_w p_w max(0, d_w - s) is convex and piecewise linear in its stock s: the j-th unit to it
+    saves the probability of the scenarios needing at least that much. The group's best split
+    takes those savings largest first, so its shortage is convex too, and its slopes are the
+    units' levels of probability: D with P(D >= x) = the saving of the x-th unit is a demand
+    whose expected excess is exactly it. Band k (one per level L_k) holds the units needing at
+    least L_k; the bands are comonotone, so the last is the sum of each unit's worst demand.
+    """
+    order = np.argsort(demand, axis=0, kind="stable")
+    ranked = np.take_along_axis(demand, order, axis=0)  # [j, unit, t]
+    needing = np.cumsum(probabilities[order][::-1], axis=0)[::-1]  # P(demand >= ranked[j])
+    width = np.diff(ranked, axis=0, prepend=0.0)
+    needing = np.round(needing, 9)
+    levels = np.unique(needing[width > 0])
+    if len(levels) > MAX_BANDS:  # many scenarios: keep the national model small
+        needing = np.ceil(needing * MAX_BANDS - 1e-9) / MAX_BANDS
+        levels = np.unique(needing[width > 0])
+    levels = np.union1d(levels, [1.0])
+    bands = np.stack([np.stack([(width[:, g] * (needing[:, g] >= level)).sum(axis=(0, 1)) for g in groups])
+                      for level in levels])
+    return np.diff(levels, prepend=0.0), bands
+
+
 def aggregated_instance(h: Hierarchy) -> Instance:
     """Regions as units (id = the depot's), plus the stockpiles; lanes carry the collection and
-    hand-on periods around the depot-to-depot trip."""
+    hand-on periods around the depot-to-depot trip; demand in bands (`demand_bands`)."""
     full = h.instance
     units = {u.id: u for u in full.units}
     nodes, days = node_days(h)
@@ -83,11 +130,12 @@ def aggregated_instance(h: Hierarchy) -> Instance:
             if a != b and target in regions and math.isfinite(days[a, b]):
                 collect = COLLECT_PERIODS if source in regions else 0
                 arcs.append({"source": source, "target": target, "days": collect + days[a, b] + DISTRIBUTE_DAYS})
-    scenarios = []
-    for sc in full.scenarios:
-        demand = {r.depot: np.sum([sc.demand[m] for m in r.members], axis=0).tolist() for r in h.regions}
-        demand.update({n: sc.demand[n] for n in h.national_units})
-        scenarios.append({"id": sc.id, "probability": sc.probability, "demand": demand})
+    index = full.unit_index
+    groups = [np.array([index[m] for m in r.members]) for r in h.regions] + [np.array([index[n]])
+                                                                             for n in h.national_units]
+    probabilities, bands = demand_bands(full.demand_array, full.probabilities, groups)
+    scenarios = [{"id": f"band-{k + 1}", "probability": p, "demand": dict(zip(nodes, band.tolist()))}
+                 for k, (p, band) in enumerate(zip(probabilities, bands))]
     owner = {m: r.depot for r in h.regions for m in r.members}
     in_transit = [{"target": owner.get(a.target, a.target), "period": a.period, "quantity": a.quantity}
                   for a in full.in_transit]
@@ -101,13 +149,15 @@ def national_flows(h: Hierarchy, plan: Plan) -> list[Flow]:
     nodes, days = node_days(h)
     position = {n: k for k, n in enumerate(nodes)}
     regions = {r.depot for r in h.regions}
+    units = {u.id: u for u in h.instance.units}
     q = h.instance.n_periods
     flows = []
     for row in plan.shipments.itertuples(index=False):
         period = int(row.period) + (COLLECT_PERIODS if row.source in regions else 0)
         if period <= q:
             lag = int(lag_of(days[position[row.source], position[row.target]]))
-            flows.append(Flow(period, row.source, row.target, int(round(row.quantity)), period + lag))
+            flows.append(Flow(period, row.source, row.target, int(round(row.quantity)), period + lag,
+                              forwards_freely(units[row.source])))
     return flows
 
 
@@ -119,23 +169,55 @@ def _exports_by_period(flows: list[Flow], depot: str, q: int) -> np.ndarray:
     return planned
 
 
+def imports_of(flows: list[Flow], depot: str) -> list[Flow]:
+    """The national flows into a region (by its depot)."""
+    return [f for f in flows if f.target == depot and f.quantity > 0]
+
+
 def region_instance(h: Hierarchy, region: Region, flows: list[Flow]) -> Instance:
-    """One region with the national flows fixed: imports in transit to its depot, exports as the
-    depot's demand from the period they leave (the same in every scenario)."""
+    """One region with the national flows fixed: direct imports held by copies of their origins
+    from the dispatch period (lanes to every member, timed on the whole network), the others in
+    transit to its depot; exports as the depot's demand from the period they leave (the same in
+    every scenario)."""
     full, q = h.instance, h.instance.n_periods
     members = set(region.members) | {region.depot}
     exports = np.cumsum(_exports_by_period(flows, region.depot, q)).tolist()
+    imports = imports_of(flows, region.depot)
+    direct = [f for f in imports if f.direct]
+    origins = sorted({f.source for f in direct})
     scenarios = [{"id": sc.id, "probability": sc.probability,
-                  "demand": {**{m: sc.demand[m] for m in members}, region.depot: exports}}
+                  "demand": {**{m: sc.demand[m] for m in members}, region.depot: exports,
+                             **{o: [0.0] * q for o in origins}}}
                  for sc in full.scenarios]
-    imports = [InTransit(target=region.depot, period=f.arrival, quantity=f.quantity)
-               for f in flows if f.target == region.depot and f.arrival <= q and f.quantity > 0]
+    in_transit = ([a for a in full.in_transit if a.target in members]
+                  + [InTransit(target=f.source, period=f.period, quantity=f.quantity) for f in direct]
+                  + [InTransit(target=region.depot, period=f.arrival, quantity=f.quantity)
+                     for f in imports if not f.direct and f.arrival <= q])
     return full.with_changes(
-        name=f"{full.name} {region.id}", units=[u for u in full.units if u.id in members],
-        arcs=[a for a in full.arcs if a.source in members and a.target in members],
-        scenarios=scenarios, regions=[], groups=[],
-        in_transit=[a for a in full.in_transit if a.target in members] + imports,
+        name=f"{full.name} {region.id}",
+        units=[u for u in full.units if u.id in members] + _origin_copies(full, origins),
+        arcs=[a for a in full.arcs if a.source in members and a.target in members]
+        + _forwarding_arcs(full, origins, sorted(members)),
+        scenarios=scenarios, regions=[], groups=[], in_transit=in_transit,
     )
+
+
+def _origin_copies(full: Instance, origins: list[str]) -> list[Unit]:
+    """The origins of direct imports as seen by the importing region: nothing of their own, only
+    what the national plan sends it (cross-docking, so no lane of theirs is cut)."""
+    units = {u.id: u for u in full.units}
+    return [units[o].model_copy(update={"initial_stock": 0, "storage": None, "cross_dock": True}) for o in origins]
+
+
+def _forwarding_arcs(full: Instance, origins: list[str], members: list[str]) -> list[dict]:
+    """One arc from each origin to each member, as long as the whole network's quickest way: the
+    stitched shipment origin -> member then has the lag the regional model planned with."""
+    if not origins:
+        return []
+    index = full.unit_index
+    days = shortest_path(arc_graph(full), method="D", directed=True, indices=[index[o] for o in origins])
+    return [{"source": o, "target": m, "days": float(days[k, index[m]])}
+            for k, o in enumerate(origins) for m in members if math.isfinite(days[k, index[m]])]
 
 
 def deliverable(flows: list[Flow], depot: str, on_hand: np.ndarray) -> list[Flow]:
@@ -167,13 +249,15 @@ def deliverable(flows: list[Flow], depot: str, on_hand: np.ndarray) -> list[Flow
             take = min(f.quantity, cut)
             cut -= take
             if f.quantity - take > 0:
-                kept.append(Flow(f.period, f.source, f.target, int(f.quantity - take), f.arrival))
+                kept.append(replace(f, quantity=int(f.quantity - take)))
     return kept
 
 
 def stitch(flows: list[Flow], region_plans: list[Plan]) -> Plan:
-    """The whole network's plan: every region's shipments plus the national flows."""
-    national = pd.DataFrame([(f.period, f.source, f.target, float(f.quantity)) for f in flows if f.quantity > 0],
+    """The whole network's plan: every region's shipments (direct imports among them, forwarded
+    from their origins) plus the national flows to depots."""
+    national = pd.DataFrame([(f.period, f.source, f.target, float(f.quantity)) for f in flows
+                             if f.quantity > 0 and not f.direct],
                             columns=SHIPMENT_COLUMNS)
     shipments = [p.shipments for p in region_plans if len(p.shipments)] + ([national] if len(national) else [])
     shares = [p.shares for p in region_plans if len(p.shares)]
@@ -290,7 +374,17 @@ FLOW_SCALE = 100  # the flow counts hundredths of a unit (demand is floored to t
 COST_SCALE = 10 ** 4  # probabilities in ten-thousandths (floored: the bound can only go down)
 
 
-def pooled_bound_on_network(h: Hierarchy) -> tuple[float, str]:
+@dataclass(frozen=True)
+class NetworkBound:
+    """The pooled relaxation's optimum, and how one optimal solution of it spreads over the periods
+    (a split, not a bound per period: other optima split it otherwise)."""
+
+    value: float
+    status: str
+    per_period: np.ndarray  # expected non-covered demand per period in that solution
+
+
+def pooled_bound_on_network(h: Hierarchy) -> NetworkBound:
     """A lower bound on the expected non-covered demand (Phi4) of any plan on the whole network.
 
     A pooled relaxation (as in `decomposition.bounds`, with C1-C6 and delivery limits dropped)
@@ -350,8 +444,13 @@ def pooled_bound_on_network(h: Hierarchy) -> tuple[float, str]:
     solver.set_nodes_supplies(np.arange(sink + 1), supplies)
     status = solver.solve()
     if status != solver.OPTIMAL:
-        return -math.inf, f"pooled flow relaxation: {status}"
-    return constant + solver.optimal_cost() / (COST_SCALE * FLOW_SCALE), "pooled flow relaxation optimal"
+        return NetworkBound(-math.inf, f"pooled flow relaxation: {status}", np.full(q, np.nan))
+    tails, _, _, costs = flow.arrays()
+    gains = np.bincount((tails[costs < 0] - U[0, 0]) % q, minlength=q,  # only shortage segments gain
+                        weights=-costs[costs < 0] * solver.flows(np.flatnonzero(costs < 0)))
+    expected = np.tensordot(full.probabilities, floor_demand, axes=1).sum(axis=0) / FLOW_SCALE  # [t]
+    return NetworkBound(constant + solver.optimal_cost() / (COST_SCALE * FLOW_SCALE), "pooled flow relaxation optimal",
+                        expected - gains / (COST_SCALE * FLOW_SCALE))
 
 
 def _shortage_segments(flow: _Arcs, tails: np.ndarray, heads: np.ndarray, demand: np.ndarray,

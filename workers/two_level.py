@@ -26,8 +26,8 @@ from decomposition.objectives import Objective
 from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected
-from decomposition.two_level import Flow, TwoLevelReport, aggregated_instance, deliverable, national_flows, \
-    pooled_bound_on_network, region_instance, stitch
+from decomposition.two_level import Flow, TwoLevelReport, imports_of, aggregated_instance, deliverable, \
+    national_flows, pooled_bound_on_network, region_instance, stitch
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
 from workers.ray_runner import PieceProgress, reports_or_raise, run_many_on_ray, run_on_ray
 
@@ -78,15 +78,12 @@ def cluster_regions(instance: Instance, config: NationalConfig) -> SpatialResult
     return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels], region_medoids)
 
 
-def _imports(flows: list[Flow], depot: str) -> list[tuple[int, int]]:
-    return sorted((f.arrival, f.quantity) for f in flows if f.target == depot and f.quantity > 0)
-
-
 def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step: Step,
-                  progress: PieceProgress = lambda *_: None) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
+                  progress: PieceProgress = lambda *_: None, should_stop: Callable[[], bool] = lambda: False,
+                  ) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
     """Every region with the national flows fixed, again where imports were cut; (flows, reports, rounds)."""
     reports: dict[int, DecomposedReport] = {}
-    solved_with: dict[int, list[tuple[int, int]]] = {}
+    solved_with: dict[int, list[Flow]] = {}
     pending = list(range(len(h.regions)))
     for round_ in range(1, config.max_rounds + 2):
         if round_ > config.max_rounds:  # still cascading: drop the national level, every region alone
@@ -95,24 +92,28 @@ def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step:
         step(f"round {round_}: solving {len(pending)} region(s)")
         instances = {r: region_instance(h, h.regions[r], flows) for r in pending}
         jobs = [(plan_pieces(inst, config.decomposition), inst) for inst in instances.values()]
-        for r, report in zip(instances, reports_or_raise(run_many_on_ray(jobs, progress=progress))):
+        outcomes = run_many_on_ray(jobs, progress=progress, should_stop=should_stop)
+        for r, report in zip(instances, reports_or_raise(outcomes)):
             reports[r] = report
-            solved_with[r] = _imports(flows, h.regions[r].depot)
+            solved_with[r] = sorted(imports_of(flows, h.regions[r].depot))
         for r in pending:
             region, evaluation = h.regions[r], reports[r].result.evaluation
             depot = instances[r].unit_index[region.depot]
             flows = deliverable(flows, region.depot, evaluation.on_hand[depot])
-        pending = [r for r, region in enumerate(h.regions) if _imports(flows, region.depot) != solved_with[r]]
+        pending = [r for r, region in enumerate(h.regions) if sorted(imports_of(flows, region.depot)) != solved_with[r]]
         if not pending:
             return flows, reports, round_
     raise AssertionError("unreachable: regions solved without flows need no other round")
 
 
 def solve_national(instance: Instance, config: NationalConfig, step: Step = lambda _: None,
-                   progress: PieceProgress = lambda *_: None) -> TwoLevelReport:
+                   progress: PieceProgress = lambda *_: None,
+                   should_stop: Callable[[], bool] = lambda: False) -> TwoLevelReport:
     """Cluster, build the network, solve both levels, stitch and check the plan over the whole network.
 
-    `step` hears each step as it starts; `progress` (done, total, message) each MILP piece."""
+    `step` hears each step as it starts; `progress` (done, total, message) each MILP piece;
+    `should_stop` is polled while the national model and the regions solve (RunStopped if it
+    answers true: their Ray pieces are cancelled)."""
     if config.decomposition.objective is not Objective.PHI4:
         raise SurgeplanError("the two-level solve minimises the expected non-covered demand (phi4) only")
     timings: dict[str, float] = {}
@@ -133,10 +134,11 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     national = aggregated_instance(h)
     weight = max(config.decomposition.transfer_weight, config.national_transfer_weight)
     national_config = config.decomposition.model_copy(update={"transfer_weight": weight})
-    national_report = run_on_ray(plan_pieces(national, national_config), national, progress=progress)
+    national_report = run_on_ray(plan_pieces(national, national_config), national, progress=progress,
+                                 should_stop=should_stop)
     planned = national_flows(h, national_report.result.plan)
     lap("national")
-    flows, reports, rounds = solve_regions(h, planned, config, step, progress)
+    flows, reports, rounds = solve_regions(h, planned, config, step, progress, should_stop)
     lap("regions")
     step("stitching and checking the plan over the whole network")
     plan = stitch(flows, [reports[r].result.plan for r in sorted(reports)])
@@ -146,7 +148,7 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     baseline = evaluate(h.instance, Plan())
     lap("stitch_and_check")
     step("solving the pooled flow relaxation on the network for a lower bound")
-    bound, status = pooled_bound_on_network(h)
+    bound = pooled_bound_on_network(h)
     lap("bound")
-    return TwoLevelReport(h, plan, evaluation, baseline, bound, status, flows, sum(f.quantity for f in planned),
+    return TwoLevelReport(h, plan, evaluation, baseline, bound.value, bound.status, flows, sum(f.quantity for f in planned),
                           rounds, spatial, timings)
