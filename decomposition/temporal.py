@@ -156,7 +156,8 @@ def candidate_lanes(sub: Instance, lanes: Lanes, per_receiver: int | None = None
     links every connected pair directly. On Madrid's LC-graph this keeps a fraction of the
     2,550 lanes. `per_receiver` keeps only the receiver's that many quickest from units that do not
     cross-dock (a heuristic cut for regions of a hundred hospitals and more, whose lanes grow with
-    the square of their size; lanes from a depot or an import's origin are few and all kept).
+    the square of their size); lanes from or to a depot (an import's origin, where a region
+    gathers its exports) are one per hospital and all kept.
     """
     d_max = sub.demand_array.max(axis=0)  # [i, t]
     arrived = np.cumsum(sub.scheduled_arrivals, axis=1)
@@ -169,9 +170,9 @@ def candidate_lanes(sub: Instance, lanes: Lanes, per_receiver: int | None = None
     can_send = (gamma[:, None] * (own + shares - d_max) >= 1 - 1e-9).any(axis=1)
     can_be_short = (d_max[:, 1:] > own[:, 1:] + 1e-9).any(axis=1) if sub.n_periods > 1 else np.zeros(len(own), bool)
     keep = can_send[lanes.source] & can_be_short[lanes.target] & (lanes.lag < sub.n_periods)
-    if per_receiver is not None:  # lanes from depots and stockpiles (cross-docking) are never cut
-        docks = np.array([u.cross_dock for u in sub.units])[lanes.source]
-        cut = keep & ~docks
+    if per_receiver is not None:  # lanes from or to depots and stockpiles (cross-docking) are never cut
+        docks = np.array([u.cross_dock for u in sub.units])
+        cut = keep & ~docks[lanes.source] & ~docks[lanes.target]
         keep[cut] = _quickest(lanes.target[cut], lanes.days[cut], per_receiver)
     return Lanes(lanes.source[keep], lanes.target[keep], lanes.days[keep], lanes.lag[keep])
 

@@ -13,8 +13,10 @@ hospitals and depot, with those flows fixed:
   - an export is equipment the depot must hold when it leaves, and keep from then on: in the
     regional model it is demand at the depot (in use, so it cannot be sent elsewhere) that grows
     by each export; the depot cross-docks, so it may collect and dispatch on the same day.
-A region gathers an export at its depot first: the national model counts `COLLECT_PERIODS` more
-on every region-to-region lane, and a national dispatch in period t leaves the depot in t + 1.
+A region gathers an export at its depot first: a national dispatch in period t leaves the depot
+in t + 1 (`COLLECT_PERIODS`); once the plan is stitched, what only passes through the depot goes
+straight on (`decomposition.shortcuts`), so the national model times a lane as the trip from a
+typical hospital of one region to one of the other.
 A region that could not gather all its exports in time sends what it held (`deliverable`); the
 regions that expected more are solved again. The stitched plan is then checked over the whole
 network in every scenario, like any other plan, against `pooled_bound_on_network`.
@@ -38,7 +40,6 @@ from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 from decomposition.planning import relative_gap
 
 COLLECT_PERIODS = 1  # a region gathers an export at its depot the period before it leaves
-DISTRIBUTE_DAYS = 1.0  # and hands an import on to its hospitals within a day of its arrival
 
 
 @dataclass(frozen=True, order=True)
@@ -107,12 +108,24 @@ def demand_bands(demand: np.ndarray, probabilities: np.ndarray,
     return np.diff(levels, prepend=0.0), bands
 
 
+def typical_hops(h: Hierarchy) -> dict[str, float]:
+    """Per region (by depot): the median road days between its hospitals and its depot."""
+    graph = arc_graph(h.instance).tocsr()
+    index = h.instance.unit_index
+    return {r.depot: float(np.median([graph[index[m], index[r.depot]] for m in r.members])) if r.members else 0.0
+            for r in h.regions}
+
+
 def aggregated_instance(h: Hierarchy) -> Instance:
-    """Regions as units (id = the depot's), plus the stockpiles; lanes carry the collection and
-    hand-on periods around the depot-to-depot trip; demand in bands (`demand_bands`)."""
+    """Regions as units (id = the depot's), plus the stockpiles; demand in bands (`demand_bands`).
+
+    A lane's days are those of the trip from a typical hospital of the exporting region (none for
+    a stockpile) to a typical hospital of the importing one: imports are forwarded straight from
+    their origin, and exports go straight past the exporter's depot (`decomposition.shortcuts`)."""
     full = h.instance
     units = {u.id: u for u in full.units}
     nodes, days = node_days(h)
+    hop = typical_hops(h)
     regions = {r.depot for r in h.regions}
     aggregated = []
     for region in h.regions:
@@ -128,8 +141,7 @@ def aggregated_instance(h: Hierarchy) -> Instance:
     for a, source in enumerate(nodes):
         for b, target in enumerate(nodes):
             if a != b and target in regions and math.isfinite(days[a, b]):
-                collect = COLLECT_PERIODS if source in regions else 0
-                arcs.append({"source": source, "target": target, "days": collect + days[a, b] + DISTRIBUTE_DAYS})
+                arcs.append({"source": source, "target": target, "days": hop.get(source, 0.0) + days[a, b] + hop[target]})
     index = full.unit_index
     groups = [np.array([index[m] for m in r.members]) for r in h.regions] + [np.array([index[n]])
                                                                              for n in h.national_units]

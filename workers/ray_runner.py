@@ -263,6 +263,13 @@ def _drop_run(n: int, waiting: dict, running: dict[ray.ObjectRef, _Running]) -> 
 
 
 def _cancel(refs: list[ray.ObjectRef]) -> None:
-    """Stop pieces still running (their solvers die with their worker processes)."""
-    for ref in refs:
+    """Stop pieces still running (their solvers die with their worker processes).
+
+    Pieces already done are left alone: Ray 2.60 can abort the driver when a forced cancel races a
+    task that is just completing ("Tried to complete task that was not pending"); skipping those
+    that are ready narrows that window to the instant between the check and the cancel."""
+    if not refs:
+        return
+    _, running = ray.wait(refs, num_returns=len(refs), timeout=0)
+    for ref in running:
         ray.cancel(ref, force=True)

@@ -26,6 +26,7 @@ from decomposition.objectives import Objective
 from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected
+from decomposition.shortcuts import straight_plan
 from decomposition.two_level import Flow, TwoLevelReport, imports_of, aggregated_instance, deliverable, \
     national_flows, pooled_bound_on_network, region_instance, stitch
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
@@ -145,6 +146,7 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     evaluation = evaluate(h.instance, plan)
     if not evaluation.feasible:
         raise PlanRejected(evaluation)
+    plan, evaluation = straight_plan(h.instance, plan, evaluation)
     baseline = evaluate(h.instance, Plan())
     lap("stitch_and_check")
     step("solving the pooled flow relaxation on the network for a lower bound")

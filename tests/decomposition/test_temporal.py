@@ -271,3 +271,7 @@ def test_each_receiver_keeps_its_quickest_lanes_when_asked():
     assert senders(candidate_lanes(inst, lanes, per_receiver=1)) == ["b"]
     docked = inst.with_changes(units=[inst.units[0].model_copy(update={"cross_dock": True}), *inst.units[1:]])
     assert senders(candidate_lanes(docked, shipping_lanes(docked), per_receiver=1)) == ["a", "b"]  # a's kept
+    # c a depot gathering exports: every hospital may send to it
+    gathering = inst.with_changes(units=[*inst.units[:2], inst.units[2].model_copy(update={"cross_dock": True}),
+                                         inst.units[3]])
+    assert senders(candidate_lanes(gathering, shipping_lanes(gathering), per_receiver=1)) == ["a", "b", "d"]

@@ -12,9 +12,10 @@ from decomposition.objectives import Objective
 from decomposition.plan import SHIPMENT_COLUMNS, Plan
 from decomposition.planning import make_plan
 from decomposition.network import shipping_lanes
+from decomposition.shortcuts import straight_plan
 from decomposition.solvers import SolverOptions
-from decomposition.two_level import COLLECT_PERIODS, Flow, aggregated_instance, deliverable, demand_bands, \
-    forwards_freely, national_flows, node_days, pooled_bound_on_network, region_instance, stitch
+from decomposition.two_level import Flow, aggregated_instance, deliverable, demand_bands, \
+    forwards_freely, national_flows, node_days, pooled_bound_on_network, region_instance, stitch, typical_hops
 from tests.decomposition.national_instances import town_areas, towns_instance
 
 PERIODS = 6
@@ -43,9 +44,11 @@ def test_the_national_model_sees_each_region_as_one_unit():
     np.testing.assert_allclose(national.demand_array[0, :2], [[3.0] * PERIODS, [9.0] * PERIODS])
     nodes, days = node_days(h)
     arcs = {(a.source, a.target): a.days for a in national.arcs}
-    # a region's export is gathered first and handed on after: one period more each side
-    assert arcs["depot:west-0", "depot:east-0"] == pytest.approx(COLLECT_PERIODS + days[0, 1] + 1.0)
-    assert arcs["stockpile", "depot:east-0"] == pytest.approx(days[2, 1] + 1.0)
+    # a lane is timed from a typical hospital of one region to one of the other
+    hop = typical_hops(h)
+    assert 0.25 < hop["depot:west-0"] < 0.3 and 0.25 < hop["depot:east-0"] < 0.3  # handling, a few km
+    assert arcs["depot:west-0", "depot:east-0"] == pytest.approx(hop["depot:west-0"] + days[0, 1] + hop["depot:east-0"])
+    assert arcs["stockpile", "depot:east-0"] == pytest.approx(days[2, 1] + hop["depot:east-0"])
     assert ("depot:east-0", "stockpile") not in arcs  # nothing goes back to the stockpile
 
 
@@ -114,8 +117,9 @@ def test_the_bound_the_optimum_and_the_stitched_plan():
     """East is short by 2 at each hospital every period (6 a period) until west's spare arrives.
 
     A west hospital's ventilator reaches an east hospital in 2 periods (road, air, road: about
-    1.4 days), so the optimum is 2 periods x 6 = 12 and the bound finds it. The two levels lose one
-    period: gathering at the west depot, the flight, handing on at the east depot take 3: 18.
+    1.4 days), so the optimum is 2 periods x 6 = 12 and the bound finds it. The stitched plan
+    loses one period: gathering at the west depot, then the trip on to east's hospitals take 3:
+    18. Sent straight past the depots (`straight_plan`), the units arrive in 2: 12.
     """
     h = two_towns()
     solver = SolverOptions(time_limit=60)
@@ -128,8 +132,11 @@ def test_the_bound_the_optimum_and_the_stitched_plan():
     national_plan = make_plan(national, Objective.PHI4, solver).result.plan
     flows = national_flows(h, national_plan)
     plans = [make_plan(region_instance(h, r, flows), Objective.PHI4, solver).result.plan for r in h.regions]
-    evaluation = evaluate(h.instance, stitch(flows, plans))
+    stitched = stitch(flows, plans)
+    evaluation = evaluate(h.instance, stitched)
     assert evaluation.feasible and evaluation.phi["phi4"] == pytest.approx(18.0)
+    _, straight = straight_plan(h.instance, stitched, evaluation)
+    assert straight.feasible and straight.phi["phi4"] == pytest.approx(12.0)
     assert evaluate(h.instance, Plan()).phi["phi4"] == pytest.approx(6.0 * PERIODS)  # no transfers
 
 
