@@ -20,7 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
 from decomposition.json_format import json_path
-from tasks.backend import PLAN_TABLES, Backend, RunView, Submitted
+from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, UnknownTable
+from tasks.national_options import NATIONAL_TABLES
 from tasks.settings import Settings, get_settings
 from tasks.store import RunStateError, UnknownRun
 from tasks.submission import RunRequest
@@ -94,6 +95,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def _unknown(_request: Request, exc: UnknownRun) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
+    @app.exception_handler(UnknownTable)
+    async def _no_table(_request: Request, exc: UnknownTable) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
     @app.exception_handler(RunStateError)
     async def _state(_request: Request, exc: RunStateError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
@@ -136,12 +141,15 @@ def create_app(settings: Settings) -> FastAPI:
         return [{"at": e.at.isoformat(), "kind": e.kind, "message": e.message} for e in backend.store.events(run_id)]
 
     @app.get("/runs/{run_id}/summary", dependencies=auth,
-             summary="The plan's summary: Phi, non-covered demand per scenario, baseline, bound and gap")
+             summary="The plan's summary: Phi, non-covered demand per scenario, baseline, bound and gap "
+                     "(a national run's: also its regions, hubs and units moved between regions)")
     def summary(run_id: str) -> dict:
         return backend.summary(run_id)
 
-    @app.get("/runs/{run_id}/plan/{table}", dependencies=auth, summary=f"A plan table: {', '.join(PLAN_TABLES)}")
-    def plan_table(run_id: str, table: Literal[PLAN_TABLES],  # type: ignore[valid-type]
+    @app.get("/runs/{run_id}/plan/{table}", dependencies=auth,
+             summary=f"A plan table: {', '.join(PLAN_TABLES)}; a national run's: {', '.join(NATIONAL_TABLES)} "
+                     "(404 naming the run's tables if it has no such one)")
+    def plan_table(run_id: str, table: Literal[TABLES],  # type: ignore[valid-type]
                    format: Literal["json", "csv", "parquet"] = "json"):
         path = backend.table_path(run_id, table)
         if format == "parquet":

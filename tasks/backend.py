@@ -12,13 +12,21 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from decomposition.errors import SurgeplanError
 from tasks.models import SUCCEEDED, Run
+from tasks.national_options import NATIONAL_TABLES
 from tasks.queue import Broker
 from tasks.settings import Settings
 from tasks.store import RunStateError, RunStore
 from tasks.submission import RunRequest, create_run
 
 PLAN_TABLES = ("shipments", "shares", "stock", "baseline_shares", "baseline_stock", "pieces")
+# every table some run may have: a national run has NATIONAL_TABLES, any other PLAN_TABLES (pieces if decomposed)
+TABLES = tuple(dict.fromkeys(PLAN_TABLES + NATIONAL_TABLES))
+
+
+class UnknownTable(SurgeplanError):
+    """The run's plan has no table of that name (a national run has other tables than an ordinary one)."""
 
 
 class RunView(BaseModel):
@@ -89,6 +97,11 @@ class Backend:
         return json.loads((self.plan_dir(run_id) / "summary.json").read_text())
 
     def table_path(self, run_id: str, table: str) -> Path:
-        if table not in PLAN_TABLES:
-            raise ValueError(f"unknown table '{table}'; choose one of {', '.join(PLAN_TABLES)}")
-        return self.plan_dir(run_id) / f"{table}.parquet"
+        """The Parquet file of one of the run's tables; UnknownTable naming those it has if it has no such one."""
+        plan = self.plan_dir(run_id)
+        path = plan / f"{table}.parquet"
+        if table not in TABLES or not path.exists():
+            has = sorted(p.stem for p in plan.glob("*.parquet"))
+            kind = "national run" if (plan / "national_flows.parquet").exists() else "run"
+            raise UnknownTable(f"{kind} {run_id} has no table '{table}'; its tables: {', '.join(has)}")
+        return path

@@ -1,4 +1,5 @@
-"""`surgeplan national`: a national run, from hospitals with coordinates to a checked plan.
+"""`surgeplan national`: a national run, from hospitals with coordinates to a checked plan, in this
+process (`surgeplan submit --national` queues the same run for the workers).
 
 Exit codes: 0 plan written; 2 bad input (an option out of range, an instance that already has a
 network or lacks coordinates, an output directory that would be clobbered); 1 the run failed.
@@ -7,7 +8,6 @@ network or lacks coordinates, an output directory that would be clobbered); 1 th
 from __future__ import annotations
 
 import math
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,19 +18,11 @@ from decomposition.errors import InstanceError, SurgeplanError
 from decomposition.hierarchy import check_national
 from decomposition.pieces import DecompositionConfig
 from decomposition.solvers import SolverOptions
-from tasks.cli_options import SupplyShare, dataset_options, instance_failure
+from tasks.cli_options import (ClusteringOption, ClusteringSeed, DatasetSeed, Hospitals, Hubs, LanesPerReceiver, Regions,
+                               SupplyShare, dataset_options, instance_failure, national_request)
 from tasks.plan_files import OutputError, check_output_dir
 from tasks.settings import SettingsError, get_settings
 from tasks.terminal import console, fail, piece_display
-
-class ClusteringMethod(str, Enum):
-    mixture = "mixture"
-    bayesian = "bayesian"
-    kmedoids = "kmedoids"
-
-
-DEFAULT_REGIONS = (16, 24, 32, 40, 48)
-DEFAULT_HUBS = (3, 4, 5, 6, 7, 8)
 
 
 def register_national_command(app: typer.Typer) -> None:
@@ -41,15 +33,16 @@ def national(
     instance: Annotated[str, typer.Argument(help="us:national (the default synthetic instance), or a CSV directory / .json file of hospitals with lat/lon and stockpiles, without arcs.")] = "us:national",
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the plan, tables, figures and summary.json.")] = Path("out/national"),
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
-    hospitals: Annotated[Optional[int], typer.Option(help="us:national only: hospitals to draw. Default 5,000.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="us:national only: seed of the drawn hospitals. Default 0.")] = None,
+    hospitals: Hospitals = None,
+    seed: DatasetSeed = None,
     supply_share: SupplyShare = None,
-    clustering: Annotated[ClusteringMethod, typer.Option(help="How regions are found: mixture (Gaussian, weighted by demand, k by BIC), bayesian (Dirichlet-process mixture: finds k itself, up to the largest --regions), kmedoids (FasterPAM on great-circle distances between hospitals, k by silhouette, unweighted).")] = ClusteringMethod.mixture,
-    regions: Annotated[Optional[list[int]], typer.Option("--regions", help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). Default: 16 24 32 40 48.")] = None,
-    hubs: Annotated[Optional[list[int]], typer.Option("--hubs", help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the best silhouette is kept. Default: 3 to 8.")] = None,
+    clustering: ClusteringOption = None,
+    regions: Regions = None,
+    hubs: Hubs = None,
+    clustering_seed: ClusteringSeed = None,
     subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon, in the national model and in every region.", min=1)] = 7,
     time_limit: Annotated[float, typer.Option(help="Seconds per piece (one sub-horizon of one region, or of the national model).", min=0.1)] = 20.0,
-    lanes_per_receiver: Annotated[int, typer.Option(help="Inside a region, each hospital is sent to only along its this many quickest lanes (the model grows with the square of a region's size).", min=1)] = 20,
+    lanes_per_receiver: LanesPerReceiver = None,
     workers: Annotated[Optional[int], typer.Option(help="Pieces solved at once on a local Ray (default: all CPUs). RAY_ADDRESS joins a cluster instead.", min=1)] = None,
     plain: Annotated[bool, typer.Option(help="Log lines instead of a progress bar.")] = False,
 ) -> None:
@@ -65,7 +58,7 @@ def national(
     Example: surgeplan national us:national --hospitals 5000 --time-limit 20 --out out/national
     """
     from workers.ray_runner import PieceFailed, ray_session  # Ray loads in seconds: only when used
-    from workers.two_level import NationalConfig, solve_national
+    from workers.two_level import solve_national
 
     try:
         settings = get_settings()
@@ -73,11 +66,9 @@ def national(
         options = dataset_options(hospitals=hospitals, seed=seed, supply_share=supply_share)
         inst = load_instance(instance, None, options)
         check_national(inst)
-        config = NationalConfig(
-            DecompositionConfig(subhorizon=subhorizon, lanes_per_receiver=lanes_per_receiver,
-                                solver=SolverOptions(time_limit=time_limit)),
-            region_ks=_counts(regions, DEFAULT_REGIONS, "--regions"), hub_ks=_counts(hubs, DEFAULT_HUBS, "--hubs"),
-            clustering=clustering.value)
+        request = national_request(regions, hubs, clustering, clustering_seed, lanes_per_receiver)
+        request.check_fits(inst)
+        config = request.config(DecompositionConfig(subhorizon=subhorizon, solver=SolverOptions(time_limit=time_limit)))
     except InstanceError as exc:
         raise instance_failure(exc) from None
     except (OutputError, SettingsError) as exc:
@@ -95,18 +86,11 @@ def national(
     except (SurgeplanError, PieceFailed) as exc:
         raise fail(f"{exc}. Nothing was written to {out}.", 1) from None
     doc = write_national(out, inst, report)
-    _print_national(doc, out)
+    print_national(doc, f"written to {out}")
 
 
-def _counts(given: list[int] | None, default: tuple[int, ...], option: str) -> tuple[int, ...]:
-    if given is None:
-        return default
-    if any(k < 1 for k in given):
-        raise fail(f"{option}: every number must be >= 1, got {', '.join(map(str, given))}", 2)
-    return tuple(sorted(set(given)))
-
-
-def _print_national(doc: dict, out: Path) -> None:
+def print_national(doc: dict, footer: str) -> None:
+    """A national run's summary (summary.json): the value, the baseline, the bound and gap, the split, the times."""
     from rich.table import Table
 
     def number(x) -> str:
@@ -129,4 +113,4 @@ def _print_national(doc: dict, out: Path) -> None:
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
-    console.print(f"written to {out}", highlight=False)
+    console.print(footer, highlight=False)

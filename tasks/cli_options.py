@@ -1,20 +1,23 @@
-"""Command-line options that several commands share: a built-in dataset's options and lambda.
+"""Command-line options that several commands share: a built-in dataset's options, lambda, and a
+national run's settings.
 
-Declared once so that `solve`, `validate` and `submit` say the same thing; their values are
-checked by the same models the API uses (DatasetOptions, DecompositionConfig), and a bad value
-exits 2 naming the option as typed on the command line.
+Declared once so that `solve`, `validate`, `submit` and `national` say the same thing; their values
+are checked by the same models the API uses (DatasetOptions, DecompositionConfig, NationalRequest),
+and a bad value exits 2 naming the option as typed on the command line.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Optional
+from enum import Enum
+from typing import Annotated, Optional, get_args
 
 import typer
 from pydantic import ValidationError
 
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
+from tasks.national_options import Clustering, NationalRequest
 from tasks.terminal import fail
 
 SupplyShare = Annotated[Optional[float], typer.Option(
@@ -26,9 +29,49 @@ PoolingCap = Annotated[Optional[float], typer.Option(
 FederalSupply = Annotated[Optional[int], typer.Option(
     help="us:states only: ventilators per day the federal stockpile can hand out to the states (it keeps what "
          "no state needs). Default: 0, no stockpile.")]
+Hospitals = Annotated[Optional[int], typer.Option(
+    help="us:national only: hospitals to draw. Default 5,000.")]
+DatasetSeed = Annotated[Optional[int], typer.Option(
+    "--seed", help="us:national only: seed of the drawn hospitals (which hospitals, where, how large). Default 0. "
+                   "Not the clustering's: that is --clustering-seed.")]
 TransferWeight = Annotated[float, typer.Option(
     help="lambda >= 0: the objective also charges the transfer effort (units x days on the road) at this "
          "weight; the value reported stays the criterion. Default: 0, transfers cost nothing.")]
+
+
+# a national run's settings (NationalRequest); None leaves its default
+ClusteringMethod = Enum("ClusteringMethod", {c: c for c in get_args(Clustering)}, type=str)
+Regions = Annotated[Optional[list[int]], typer.Option(
+    "--regions", min=1, help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). "
+                             "Default: 16 24 32 40 48.")]
+Hubs = Annotated[Optional[list[int]], typer.Option(
+    "--hubs", min=1, help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the "
+                          "best silhouette is kept. Default: 3 to 8.")]
+ClusteringOption = Annotated[Optional[ClusteringMethod], typer.Option(
+    "--clustering", help="How regions are found: mixture (Gaussian, weighted by demand, k by BIC; the default), "
+                         "bayesian (Dirichlet-process mixture: finds k itself, up to the largest --regions), kmedoids "
+                         "(FasterPAM on great-circle distances between hospitals, k by silhouette, unweighted).")]
+ClusteringSeed = Annotated[Optional[int], typer.Option(
+    "--clustering-seed", min=0, help="Seed of the clustering (mixture fits, K-medoids). Default 0.")]
+LanesPerReceiver = Annotated[Optional[int], typer.Option(
+    "--lanes-per-receiver", min=1, help="Inside a region, each hospital is sent to only along its this many "
+                                        "quickest lanes (the model grows with the square of a region's size). "
+                                        "Default 20.")]
+NATIONAL_FLAGS = {"regions": "--regions", "hubs": "--hubs", "clustering": "--clustering", "seed": "--clustering-seed",
+                  "lanes_per_receiver": "--lanes-per-receiver"}
+
+
+def national_request(regions: list[int] | None = None, hubs: list[int] | None = None,
+                     clustering: Enum | None = None, clustering_seed: int | None = None,
+                     lanes_per_receiver: int | None = None) -> NationalRequest:
+    """A national run's settings from the command line, defaults for those not given; exit 2 naming a bad one."""
+    given = {"regions": regions, "hubs": hubs, "clustering": clustering.value if clustering else None,
+             "seed": clustering_seed, "lanes_per_receiver": lanes_per_receiver}
+    try:
+        return NationalRequest(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise fail(f"{NATIONAL_FLAGS[str(first['loc'][0])]}: {first['msg']}", 2) from None
 
 
 def flag(field: str) -> str:
@@ -47,9 +90,12 @@ def dataset_options(**given: float | int | None) -> DatasetOptions | None:
 
 
 def instance_failure(exc: InstanceError) -> typer.Exit:
-    """Exit 2 with the instance error; one about a dataset option names it as the option typed."""
-    if exc.field in DatasetOptions.model_fields:
+    """Exit 2 with the instance error; one about a dataset option, the objective or a national setting
+    names it as the option typed."""
+    if exc.field in DatasetOptions.model_fields or exc.field == "objective":
         return fail(f"{flag(exc.field)}: {exc}", 2)
+    if exc.field and exc.field.startswith("national."):
+        return fail(f"{NATIONAL_FLAGS.get(exc.field.removeprefix('national.'), '--national')}: {exc}", 2)
     return fail(str(exc), 2)
 
 

@@ -21,7 +21,9 @@ from rich.table import Table
 from decomposition.datasets import BUILTIN, load_instance
 from decomposition.errors import InstanceError
 from decomposition.objectives import Objective
-from tasks.cli_options import FederalSupply, PoolingCap, SupplyShare, TransferWeight, dataset_options, instance_failure
+from tasks.cli_options import (ClusteringOption, ClusteringSeed, DatasetSeed, FederalSupply, Hospitals, Hubs,
+                               LanesPerReceiver, PoolingCap, Regions, SupplyShare, TransferWeight, dataset_options,
+                               instance_failure, national_request)
 from tasks.terminal import console, fail, piece_display
 
 WAIT_POLL_SECONDS = 1.0
@@ -65,25 +67,43 @@ def submit(
     supply_share: SupplyShare = None,
     pooling_cap: PoolingCap = None,
     federal_supply: FederalSupply = None,
+    hospitals: Hospitals = None,
+    seed: DatasetSeed = None,
+    national: Annotated[bool, typer.Option("--national", help="A national run: hospitals with coordinates and no arcs (us:national, or a file written by `surgeplan generate national`), split into regions and solved in two levels, as `surgeplan national` does (phi4 only); --regions, --hubs, --clustering, --clustering-seed and --lanes-per-receiver apply to it.")] = False,
+    regions: Regions = None,
+    hubs: Hubs = None,
+    clustering: ClusteringOption = None,
+    clustering_seed: ClusteringSeed = None,
+    lanes_per_receiver: LanesPerReceiver = None,
 ) -> None:
     """Queue a run for the workers (`surgeplan worker`); print its id. The same instance and config twice gives the same run.
 
     Example: surgeplan submit spain:madrid --graph logistic --objective phi4 --wait
 
     Example: surgeplan submit us:states --pooling-cap 0.2 --federal-supply 100 --transfer-weight 0.01
+
+    Example: surgeplan submit us:national --hospitals 300 --national --regions 4 --regions 8 --hubs 2 --hubs 3 --wait
     """
     from pydantic import ValidationError
 
     from tasks.submission import RunRequest
 
-    options = dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply)
+    national_given = {"--regions": regions, "--hubs": hubs, "--clustering": clustering,
+                      "--clustering-seed": clustering_seed, "--lanes-per-receiver": lanes_per_receiver}
+    if not national and any(v is not None for v in national_given.values()):
+        given = next(name for name, v in national_given.items() if v is not None)
+        raise fail(f"{given} applies only to a national run: add --national", 2)
+    national_settings = (national_request(regions, hubs, clustering, clustering_seed, lanes_per_receiver)
+                         if national else None)
+    options = dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply,
+                              hospitals=hospitals, seed=seed)
     backend = _backend()
     try:
         source = ({"dataset": instance, "graph": graph, "options": options} if instance in BUILTIN
                   else {"instance": load_instance(instance, graph, options)})
         request = RunRequest(**source, objective=objective, subhorizon=subhorizon, lookahead=lookahead, solver=solver,
                              time_limit=time_limit, bound_time_limit=bound_time_limit, mip_gap=mip_gap,
-                             transfer_weight=transfer_weight, force=force)
+                             transfer_weight=transfer_weight, national=national_settings, force=force)
         submitted = backend.submit(request)
     except InstanceError as exc:
         raise instance_failure(exc) from None
@@ -183,8 +203,14 @@ def result(
 
 def _print_result(doc: dict, run_id: str, out: Path | None = None) -> None:
     from tasks.cli import print_summary
+    from tasks.cli_national import print_national
 
-    print_summary(doc, f"Plan written to {out}/" if out is not None else f"`surgeplan result {run_id} --out DIR` writes the plan as CSV files.")
+    footer = (f"Plan written to {out}/" if out is not None
+              else f"`surgeplan result {run_id} --out DIR` writes the plan as CSV files.")
+    if "plan" in doc:
+        print_summary(doc, footer)
+    else:  # a national run's summary (tasks.national_files.national_summary)
+        print_national(doc, footer)
 
 
 def cancel(run_id: Annotated[str, typer.Argument(help="The run's id.")]) -> None:
@@ -212,7 +238,8 @@ def runs(
         table.add_column(column, no_wrap=column in ("id", "status"))
     for v in views:
         value = "-" if v.best_value is None else f"{v.best_value:,.2f}"
-        table.add_row(v.id, v.status, v.instance, v.config.get("objective", ""), f"{v.pieces_done}/{v.pieces_total}",
+        objective = v.config.get("objective", "") + (" (national)" if v.config.get("national") else "")
+        table.add_row(v.id, v.status, v.instance, objective, f"{v.pieces_done}/{v.pieces_total}",
                       value, f"{v.created_at:%Y-%m-%d %H:%M:%S}")
     Console().print(table)
 

@@ -5,6 +5,9 @@ whose worker died is executed again by whoever claims it next: Ray's objects die
 driver, the store did not. Every solved window is checkpointed (data_dir/runs/<id>/checkpoints),
 so the new execution takes up each chain of windows where the last one left it. The heartbeat renews the lease, publishes progress and
 carries a cancel request back to the walk, which then cancels the Ray pieces.
+
+A national run (config "national") is solved in two levels by `workers.two_level.solve_national`
+under the same heartbeat; it has no window checkpoints, so executed again it starts over.
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from pydantic import ValidationError
 
 from decomposition.checkpoints import WindowCheckpoint, reusable_windows
 from decomposition.errors import SurgeplanError
+from decomposition.instance import Instance
 from decomposition.pieces import Piece, plan_pieces, run_piece
+from decomposition.two_level import TwoLevelReport
 from tasks.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, TERMINAL
+from tasks.national_files import write_stored_national
+from tasks.national_options import NationalRequest
 from tasks.plan_files import write_stored_plan
 from tasks.settings import Settings
 from tasks.store import Progress, RunStore, UnknownRun
 from tasks.submission import decomposition_config, load_stored_instance
 from workers.ray_runner import PieceFailed, PieceFunction, RunStopped, ensure_ray, run_on_ray
+from workers.two_level import solve_national
 
 log = logging.getLogger(__name__)
 
@@ -128,32 +136,20 @@ def _not_claimed(run_id: str, store: RunStore) -> str:
 
 def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: PieceFunction, owner: str,
                      heartbeat: Heartbeat, run_dir: Path, out: Path) -> tuple[str, str | None, bool]:
+    checkpoints = run_dir / "checkpoints"
     try:
         run = store.get(run_id)
         instance = load_stored_instance(settings.data_dir, run.fingerprint)
-        config = decomposition_config(run.config)
-        dag = plan_pieces(instance, config)
-        heartbeat.progress(0, len(dag.pieces), "starting Ray")
-        ensure_ray(settings.workers, settings.ray_address)
-
-        def on_piece(_job: int, _piece: Piece, summary: dict) -> None:
-            heartbeat.offer(summary.get("value"))
-
-        checkpoints = run_dir / "checkpoints"
-        reuse = reusable_windows(dag, instance, _load_checkpoints(checkpoints))
-        if reuse:
-            store.add_event(run_id, "resumed", f"{len(reuse)} solved window(s) taken from checkpoints")
-
-        def on_window(_job: int, piece: Piece, result) -> None:
-            if not heartbeat.lost.is_set():  # an execution that lost the run writes nothing for it
-                _save_checkpoint(checkpoints, WindowCheckpoint.of(piece.id, result))
-
-        report = run_on_ray(dag, instance, retries=settings.piece_retries, progress=heartbeat.progress,
-                            compute=compute, should_stop=heartbeat.should_stop, on_piece=on_piece, reuse=reuse,
-                            on_window=on_window)
-        doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
-        written = store.finish(run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value,
-                               metrics=_metrics(doc, report), progress=heartbeat.latest)
+        if run.config.get("national") is not None:  # runs stored before national runs have no such key
+            report = _solve_national(run_id, run.config, instance, settings, store, heartbeat)
+            doc = write_stored_national(out, instance, report)  # solve_national raised PlanRejected otherwise
+            metrics = _national_metrics(doc)
+        else:
+            report = _solve_windows(run_id, run.config, instance, settings, store, compute, heartbeat, checkpoints)
+            doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
+            metrics = _metrics(doc, report)
+        written = store.finish(run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value, metrics=metrics,
+                               progress=heartbeat.latest)
         if written:
             shutil.rmtree(checkpoints, ignore_errors=True)
         return SUCCEEDED, None, written
@@ -168,6 +164,55 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
         log.exception("run %s failed", run_id)
         status, error = FAILED, f"internal error {type(exc).__name__}: {exc}"
     return status, error, store.finish(run_id, owner, status, error=error, progress=heartbeat.latest)
+
+
+def _solve_windows(run_id: str, config: dict, instance: Instance, settings: Settings, store: RunStore,
+                   compute: PieceFunction, heartbeat: Heartbeat, checkpoints: Path):
+    """An ordinary run: its DAG of windows on Ray, each solved window checkpointed, solved ones reused."""
+    dag = plan_pieces(instance, decomposition_config(config))
+    heartbeat.progress(0, len(dag.pieces), "starting Ray")
+    ensure_ray(settings.workers, settings.ray_address)
+
+    def on_piece(_job: int, _piece: Piece, summary: dict) -> None:
+        heartbeat.offer(summary.get("value"))
+
+    reuse = reusable_windows(dag, instance, _load_checkpoints(checkpoints))
+    if reuse:
+        store.add_event(run_id, "resumed", f"{len(reuse)} solved window(s) taken from checkpoints")
+
+    def on_window(_job: int, piece: Piece, result) -> None:
+        if not heartbeat.lost.is_set():  # an execution that lost the run writes nothing for it
+            _save_checkpoint(checkpoints, WindowCheckpoint.of(piece.id, result))
+
+    return run_on_ray(dag, instance, retries=settings.piece_retries, progress=heartbeat.progress, compute=compute,
+                      should_stop=heartbeat.should_stop, on_piece=on_piece, reuse=reuse, on_window=on_window)
+
+
+def _solve_national(run_id: str, config: dict, instance: Instance, settings: Settings, store: RunStore,
+                    heartbeat: Heartbeat) -> TwoLevelReport:
+    """A national run in two levels. No window checkpoints: solve_national takes no solved windows
+    back (and its regions depend on the clustering and the national flows of this execution), so a
+    run executed again, after its worker died, starts over. Every step is an event and prefixes the
+    progress message; a cancel or the run time limit stops it at the next step or piece."""
+    national = NationalRequest.model_validate(config["national"]).config(decomposition_config(config))
+    current = [""]
+
+    def step(message: str) -> None:
+        if heartbeat.should_stop():  # clustering, stitching and the bound poll nothing themselves
+            raise RunStopped(f"stopped before: {message}")
+        current[0] = message
+        store.add_event(run_id, "step", message)
+        latest = heartbeat.latest
+        heartbeat.progress(latest.done, latest.total, message)
+
+    def progress(done: int, total: int, message: str) -> None:
+        heartbeat.progress(done, total, f"{current[0]}: {message}")
+
+    step("starting Ray")
+    ensure_ray(settings.workers, settings.ray_address)
+    report = solve_national(instance, national, step=step, progress=progress, should_stop=heartbeat.should_stop)
+    step("storing the plan")
+    return report
 
 
 def _save_checkpoint(directory: Path, checkpoint: WindowCheckpoint) -> None:
@@ -194,6 +239,15 @@ def _metrics(doc: dict, report) -> dict[str, float | None]:
         "gap": doc["gap"], "pieces": len(report.pieces), "retried_pieces": sum(r.attempts > 1 for r in report.pieces),
         "reused_pieces": sum(r.attempts == 0 for r in report.pieces), "solve_seconds": report.timings.get("wall"),
     }
-    for scenario, ncd in doc["plan"]["non_covered_demand_per_scenario"].items():
-        metrics[f"non_covered_demand:{scenario}"[:100]] = ncd
-    return metrics
+    return metrics | _per_scenario(doc["plan"]["non_covered_demand_per_scenario"])
+
+
+def _national_metrics(doc: dict) -> dict[str, float | None]:
+    metrics = {name: doc[name] for name in ("value", "baseline_value", "lower_bound", "gap", "regions", "hubs",
+                                            "regional_rounds", "units_between_regions")}
+    metrics["solve_seconds"] = sum(doc["timings"].values())  # clustering to bound, as solve_national timed them
+    return metrics | _per_scenario(doc["non_covered_demand_per_scenario"])
+
+
+def _per_scenario(ncd: dict[str, float]) -> dict[str, float]:
+    return {f"non_covered_demand:{scenario}"[:100]: value for scenario, value in ncd.items()}

@@ -8,6 +8,9 @@
 - non_covered_per_day.csv: expected non-covered demand per day, with and without the plan;
 - figures: depots_map.png, clustering_curves.png, transfers_map.png, and the per-day figures of
   `surgeplan solve`.
+
+A national run from the queue is stored as the same tables in Parquet with summary.json
+(`write_stored_national`), without the figures.
 """
 
 from __future__ import annotations
@@ -121,5 +124,16 @@ def write_national(out: Path, instance: Instance, report: TwoLevelReport) -> dic
         for name, table in national_tables(report).items():
             table.to_csv(staging / f"{name}.csv", index=False)
         write_national_figures(staging, report)
+        (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return doc
+
+
+def write_stored_national(out: Path, instance: Instance, report: TwoLevelReport) -> dict:
+    """The run store's copy of a national run: the tables as Parquet and summary.json, all at once
+    (as `write_stored_plan` for other runs). Returns the summary."""
+    doc = national_summary(instance, report)
+    with atomic_directory(out) as staging:
+        for name, table in national_tables(report).items():
+            table.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc

@@ -2,7 +2,8 @@
 
 The instance is stored once per content (data_dir/instances/<sha256>.json) and the run names it by
 that fingerprint; the configuration is stored with every default filled in, so the same
-instance and the same effective configuration are recognised as the same run.
+instance and the same effective configuration are recognised as the same run. A national run
+(`national`) is hospitals with coordinates and no arcs, solved in two levels (phi4 only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from decomposition.objectives import Objective
 from decomposition.pieces import DecompositionConfig
 from decomposition.solvers import SolverOptions
 from tasks.models import Run
+from tasks.national_options import NationalRequest
 from tasks.settings import Settings
 from tasks.store import RunStore
 
@@ -46,6 +48,9 @@ class RunRequest(BaseModel):
     mip_gap: float | None = Field(None, ge=0, lt=1, description="relative MIP gap; default: the settings'")
     transfer_weight: float = Field(0.0, ge=0, allow_inf_nan=False, description="lambda: the objective also charges "
                                    "the transfer effort (units x days on the road) at this weight")
+    national: NationalRequest | None = Field(None, description="a national run (`{}` for the defaults): hospitals "
+                                             "with coordinates and no arcs, split into regions and solved in two "
+                                             "levels; objective phi4 only")
     force: bool = Field(False, description="solve again even if the same instance and config already has a run")
 
     @model_validator(mode="after")
@@ -70,9 +75,11 @@ def run_config(request: RunRequest, settings: Settings) -> dict:
 
     It is half of the dedupe key, the instance's fingerprint the other: lambda is here, so runs
     differing only in it are two runs. Dataset options change the instance (so its fingerprint)
-    and are recorded here too, as given, so that a run says which were asked for.
+    and are recorded here too, as given, so that a run says which were asked for. A national run
+    stores its settings, defaults resolved, under "national"; an ordinary run has no such key, so
+    its dedupe key is the one it had before national runs went through the queue.
     """
-    return {
+    config = {
         "objective": request.objective.value,
         "transfer_weight": request.transfer_weight,
         "subhorizon": request.subhorizon,
@@ -83,6 +90,9 @@ def run_config(request: RunRequest, settings: Settings) -> dict:
         "mip_gap": request.mip_gap if request.mip_gap is not None else settings.mip_gap,
         "options": request.options.given() if request.options is not None else {},
     }
+    if request.national is not None:
+        config["national"] = request.national.model_dump()
+    return config
 
 
 def decomposition_config(config: dict) -> DecompositionConfig:
@@ -96,17 +106,44 @@ def decomposition_config(config: dict) -> DecompositionConfig:
 def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
     """The instance and where it came from; an unknown dataset raises InstanceError (field 'dataset').
 
-    An instance without arcs is refused: nothing could move, and a national one (hospitals with
-    coordinates) needs `surgeplan national`, which does not run through the queue yet."""
+    An ordinary run needs arcs (without them nothing could move); a national run needs hospitals
+    with coordinates and no arcs nor groups (`check_national`), and objective phi4. Refusals name
+    the request's field: the objective, the dataset, or the uploaded instance's own."""
+    if request.national is not None and request.objective is not Objective.PHI4:
+        raise InstanceError(f"a national run minimises the expected non-covered demand (phi4) only, not "
+                            f"{request.objective.value}; leave the objective out or set it to phi4",
+                            source=request.dataset or "upload", field="objective", value=request.objective.value)
     if request.instance is not None:
         instance, source = request.instance, "upload"
     else:
         instance, source = load_instance(request.dataset, request.graph, request.options), request.dataset
-    if not instance.arcs and len(instance.units) > 1:
+    if request.national is not None:
+        _check_national(request, instance, source)
+    elif not instance.arcs and len(instance.units) > 1:
         raise InstanceError(f"{instance.name} has no arcs, so nothing could move between its units; for hospitals "
-                            "with coordinates run `surgeplan national` (not through the queue yet)", source=source,
+                            'with coordinates ask for a national run ("national": {} in the API, --national on '
+                            "`surgeplan submit`), which builds the network and solves it in two levels", source=source,
                             field="dataset" if request.dataset else "instance.arcs")
     return instance, source
+
+
+def _check_national(request: RunRequest, instance: Instance, source: str) -> None:
+    """check_national, its field named in the request; and at least one number of regions that fits."""
+    from decomposition.hierarchy import check_national  # scikit-learn loads in a second: only for national runs
+
+    try:
+        check_national(instance)
+    except InstanceError as exc:
+        field = exc.field or ""
+        if request.dataset:
+            field = "dataset"
+        elif field == "lat" and exc.value in instance.unit_index:
+            field = f"instance.units[{instance.unit_index[exc.value]}].lat"
+        else:
+            field = f"instance.{field}".rstrip(".")
+        raise InstanceError(f"{instance.name} cannot be a national run: {exc.problem}", source=source, field=field,
+                            value=exc.value) from None
+    request.national.check_fits(instance, source)
 
 
 def instance_path(data_dir: Path, fingerprint: str) -> Path:

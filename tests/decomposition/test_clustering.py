@@ -45,6 +45,32 @@ def test_the_bayesian_mixture_finds_the_number_of_clusters_itself(k_true):
     assert np.allclose(fit.responsibilities.sum(axis=1), 1)
 
 
+@pytest.mark.parametrize("k_max", [4, 8])
+@pytest.mark.parametrize("demand", [(3.0, 1.0, 1.0), (1.0, 3.0, 3.0)])
+def test_the_bayesian_mixture_finds_towns_whose_demand_differs(demand, k_max):
+    """Three towns of 30 hospitals, demand 3:1 between them. (A sample of one copy per hospital in
+    proportion to demand had no copy of a light town, and the mixture merged it into another.)"""
+    points = blobs(3, per=30, spread_km=30, seed=5)
+    town = np.repeat(np.arange(3), 30)
+    fit = fit_bayesian_mixture(points, np.array(demand)[town], k_max=k_max)
+    assert fit.k == 3
+    label = [set(fit.labels[town == t].tolist()) for t in range(3)]
+    assert all(len(labels) == 1 for labels in label) and len(set.union(*label)) == 3  # a town is one cluster
+    component = [labels.pop() for labels in label]
+    assert fit.shares[component] == pytest.approx(np.array(demand) / sum(demand), abs=0.03)  # by demand, not head count
+
+
+def test_the_bayesian_mixture_weighs_hospitals_by_demand():
+    """One component's centre is the demand-weighted mean of its hospitals."""
+    points = blobs(1, per=80, spread_km=60)
+    weights = np.where(points[:, 1] > np.median(points[:, 1]), 4.0, 1.0)  # the eastern half weighs 4x
+    demand_centre = (weights @ points / weights.sum())[np.newaxis]
+    plain = fit_bayesian_mixture(points, np.ones(len(points)), k_max=1)
+    weighted = fit_bayesian_mixture(points, weights, k_max=1)
+    assert great_circle_km(plain.centres, demand_centre)[0, 0] > 10.0  # the test can tell them apart
+    assert great_circle_km(weighted.centres, demand_centre)[0, 0] < 0.1
+
+
 def test_weighting_by_demand_pulls_the_centre_towards_heavy_hospitals():
     points = blobs(1, per=80, spread_km=60)
     light = fit_gaussian_mixture(points, np.ones(len(points)), 1)

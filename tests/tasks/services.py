@@ -8,6 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -18,6 +21,24 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 # The machine's own command for Redis (see .ci/run): no persistence, so a restart forgets every message.
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
                "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
+
+
+@contextmanager
+def service_env(postgres_url: str, data_dir: Path, **settings: str) -> Iterator[dict[str, str]]:
+    """The environment of a test's API and workers: its own queue (emptied after), store and data
+    directory, short leases; `settings` (lease_seconds="3", ...) override or add SURGEPLAN_ variables."""
+    queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
+    defaults = {"database_url": postgres_url, "broker_url": REDIS_URL, "queue": queue, "data_dir": str(data_dir),
+                "lease_seconds": "3", "reaper_interval": "1", "time_limit": "30", "workers": "2"}
+    yield {f"SURGEPLAN_{name.upper()}": value for name, value in {**defaults, **settings}.items()}
+    redis.Redis.from_url(REDIS_URL).delete(queue)
+
+
+def settings_of(env: dict[str, str]):
+    """The Settings an environment of `service_env` gives."""
+    from tasks.settings import Settings
+
+    return Settings(**{name.removeprefix("SURGEPLAN_").lower(): value for name, value in env.items()})
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):

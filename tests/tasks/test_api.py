@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import uuid
 
 import httpx
 import pandas as pd
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from decomposition.objectives import Objective
 from tasks.api import create_app
-from tasks.settings import Settings
 from tasks.store import RunStore
 from tasks.submission import RunRequest
 from tests.decomposition.test_temporal import random_instance
-from tests.tasks.services import REDIS_URL, Service, start_worker, wait_for
+from tests.tasks.services import Service, service_env, settings_of, start_worker, wait_for
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,23 +25,22 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def env(postgres_url, tmp_path_factory) -> dict[str, str]:
-    queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
-    yield {"SURGEPLAN_DATABASE_URL": postgres_url, "SURGEPLAN_BROKER_URL": REDIS_URL, "SURGEPLAN_QUEUE": queue,
-           "SURGEPLAN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "SURGEPLAN_API_TOKENS": f"other,{TOKEN}",
-           "SURGEPLAN_MAX_UPLOAD_MB": "1", "SURGEPLAN_LEASE_SECONDS": "3", "SURGEPLAN_REAPER_INTERVAL": "1",
-           "SURGEPLAN_TIME_LIMIT": "30", "SURGEPLAN_WORKERS": "2"}
-    redis.Redis.from_url(REDIS_URL).delete(queue)
+    with service_env(postgres_url, tmp_path_factory.mktemp("data"), api_tokens=f"other,{TOKEN}",
+                     max_upload_mb="1") as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
 def client(env):
-    settings = Settings(**{k.removeprefix("SURGEPLAN_").lower(): v for k, v in env.items()})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings_of(env))) as client:
         yield client
 
 
 def instance_json(seed: int = 1) -> dict:
     return json.loads(random_instance(seed).model_dump_json())
+
+
+NATIONAL = {"dataset": "us:national", "options": {"hospitals": 60}, "national": {"regions": [2, 3], "hubs": [2]}}
 
 
 def test_every_route_but_health_needs_a_valid_token(client):
@@ -83,7 +79,17 @@ def test_a_submission_is_stored_once_and_found_again(client):
      "takes no option federal_supply; only us:states takes it"),
     ({"instance": instance_json(), "options": {"supply_share": 0.5}}, "options", "only to a built-in 'dataset'"),
     ({"dataset": "us:states", "transfer_weight": -1}, "transfer_weight", "greater than or equal to 0"),
-    ({"dataset": "us:national", "options": {"hospitals": 60}}, "dataset", "surgeplan national"),
+    ({"dataset": "us:national", "options": {"hospitals": 60}}, "dataset",
+     'ask for a national run ("national": {} in the API, --national on `surgeplan submit`)'),
+    ({**NATIONAL, "national": {"regions": [2, 0]}}, "national.regions[1]", "greater than or equal to 1"),
+    ({**NATIONAL, "national": {"hubs": []}}, "national.hubs", "at least 1 item"),
+    ({**NATIONAL, "national": {"clustering": "ward"}}, "national.clustering", "'mixture', 'bayesian' or 'kmedoids'"),
+    ({**NATIONAL, "national": {"seed": -1}}, "national.seed", "greater than or equal to 0"),
+    ({**NATIONAL, "national": {"regions": [2], "k": 3}}, "national.k", "Extra inputs are not permitted"),
+    ({**NATIONAL, "national": {"regions": [61, 100]}}, "national.regions", "fits us-national-60-seed0's 60 hospitals"),
+    ({**NATIONAL, "objective": "phi1"}, "objective", "a national run minimises the expected non-covered demand (phi4) only"),
+    ({"dataset": "spain:madrid", "national": {}}, "dataset", "cannot be a national run: the instance already has arcs"),
+    ({"instance": instance_json(), "national": {}}, "instance.arcs", "already has arcs"),
     ({}, "body", "exactly one of 'dataset'"),
 ])
 def test_bad_requests_are_422_naming_the_field(client, body, field, says):
@@ -110,6 +116,33 @@ def test_lambda_and_dataset_options_make_runs_of_their_own(client):
         assert client.get(f"/runs/{runs[3].json()['id']}", headers=AUTH).json()["instance"] == \
             "us-states-75pct-cap20-federal50"
     finally:  # leave no us:states run queued for the worker of the tests below
+        for r in runs:
+            client.post(f"/runs/{r.json()['id']}/cancel", headers=AUTH)
+
+
+def test_national_settings_make_runs_of_their_own(client):
+    """The national settings are stored resolved, so they are part of the dedupe key: each variant is a run of its
+    own, the same settings in another order or with their defaults spelt out are the same run, and an ordinary run's
+    config has no "national" key (its dedupe key is the one it had before national runs were queued)."""
+    variants = [NATIONAL, {**NATIONAL, "national": {"regions": [2, 4], "hubs": [2]}},
+                {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "seed": 1}},
+                {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "clustering": "kmedoids"}},
+                {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "lanes_per_receiver": 5}},
+                {**NATIONAL, "national": {}}]
+    runs = [client.post("/runs", json=body, headers=AUTH) for body in variants]
+    try:
+        assert [r.status_code for r in runs] == [201] * len(variants), [r.text for r in runs]
+        assert len({r.json()["id"] for r in runs}) == len(variants)
+        spelt_out = {**NATIONAL, "national": {"regions": [3, 2, 3], "hubs": [2], "clustering": "mixture", "seed": 0,
+                                              "lanes_per_receiver": 20}}
+        again = client.post("/runs", json=spelt_out, headers=AUTH)
+        assert again.status_code == 200 and again.json()["id"] == runs[0].json()["id"]
+        assert runs[0].json()["config"]["national"] == {"regions": [2, 3], "hubs": [2], "clustering": "mixture",
+                                                        "seed": 0, "lanes_per_receiver": 20}
+        assert runs[5].json()["config"]["national"]["regions"] == [16, 24, 32, 40, 48]
+        ordinary = client.post("/runs", json={"dataset": "example:three-hospitals", "subhorizon": 3}, headers=AUTH)
+        assert ordinary.status_code in (200, 201) and "national" not in ordinary.json()["config"]
+    finally:  # leave no national run queued for the worker of the tests below
         for r in runs:
             client.post(f"/runs/{r.json()['id']}/cancel", headers=AUTH)
 

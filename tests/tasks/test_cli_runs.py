@@ -4,28 +4,23 @@ PostgreSQL: what a planner sees, and exit code 2 with a clear message for bad in
 from __future__ import annotations
 
 import json
-import uuid
 
 import pandas as pd
 import pytest
-import redis
 from typer.testing import CliRunner
 
 from decomposition.datasets import EXAMPLES_DIR
 from tasks.cli import app
 from tasks.settings import get_settings
-from tests.tasks.services import REDIS_URL, start_worker
+from tests.tasks.services import service_env, start_worker
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def env(postgres_url, tmp_path_factory):
-    queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
-    yield {"SURGEPLAN_DATABASE_URL": postgres_url, "SURGEPLAN_BROKER_URL": REDIS_URL, "SURGEPLAN_QUEUE": queue,
-           "SURGEPLAN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "SURGEPLAN_LEASE_SECONDS": "3",
-           "SURGEPLAN_REAPER_INTERVAL": "1", "SURGEPLAN_TIME_LIMIT": "30", "SURGEPLAN_WORKERS": "2"}
-    redis.Redis.from_url(REDIS_URL).delete(queue)
+    with service_env(postgres_url, tmp_path_factory.mktemp("data")) as env:
+        yield env
 
 
 @pytest.fixture
@@ -97,6 +92,25 @@ def test_bad_submissions_exit_2_and_store_nothing(cli, tmp_path):
                        ([example_json, "--supply-share", "0.5"], "--supply-share")):
         done = cli("submit", *args)
         assert done.exit_code == 2 and says in done.output, done.output
+    assert cli("runs", "--limit", "1000").stdout.count("\n") == before
+
+
+def test_bad_national_submissions_exit_2_naming_the_option(cli):
+    before = cli("runs", "--limit", "1000").stdout.count("\n")
+    national = ["us:national", "--hospitals", "60"]
+    for args, says in (([*national, "--national", "--regions", "0"], "--regions"),
+                       ([*national, "--national", "--hubs", "2", "--hubs", "-1"], "--hubs"),
+                       ([*national, "--national", "--clustering", "ward"], "--clustering"),
+                       ([*national, "--national", "--clustering-seed", "-1"], "--clustering-seed"),
+                       ([*national, "--national", "--lanes-per-receiver", "0"], "--lanes-per-receiver"),
+                       ([*national, "--national", "--regions", "61"], "--regions: us:national, field 'national.regions'"),
+                       ([*national, "--national", "--objective", "phi1"], "--objective: us:national, field 'objective'"),
+                       (["us:national", "--hospitals", "10", "--national"], "--hospitals"),
+                       (["spain:madrid", "--national"], "cannot be a national run: the instance already has arcs"),
+                       ([*national, "--regions", "2"], "--regions applies only to a national run: add --national"),
+                       (national, "--national on `surgeplan submit`")):
+        done = cli("submit", *args)
+        assert done.exit_code == 2 and says in done.output, (args, done.output)
     assert cli("runs", "--limit", "1000").stdout.count("\n") == before
 
 

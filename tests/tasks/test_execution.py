@@ -116,6 +116,17 @@ def test_the_stored_lambda_is_the_one_the_worker_solves_with(settings, store, lo
     assert shipped[0.0] > 0 and shipped[100.0] == 0
 
 
+def test_a_national_run_over_its_time_limit_stops_at_its_next_step(settings, store):
+    """The deadline has passed before the first step (starting Ray): the run fails saying why, with no plan
+    (and no Ray is started for it)."""
+    request = RunRequest(dataset="us:national", options={"hospitals": 60}, national={"regions": [2], "hubs": [2]})
+    run_id = submitted(settings, store, request)
+    assert execute_run(run_id, settings.model_copy(update={"run_time_limit": 1e-9}), store) == "failed"
+    run = store.get(run_id)
+    assert "run time limit exceeded" in run.error and "stopped before: starting Ray" in run.error, run.error
+    assert store.plans(run_id) == [] and [e.kind for e in store.events(run_id)][-1] == "failed"
+
+
 def test_a_message_for_a_run_not_in_the_store_does_nothing(settings, store):
     assert execute_run(str(uuid.uuid4()), settings, store) == "unknown"
 

@@ -18,31 +18,24 @@ from kombu import Connection, Producer, Queue
 
 from decomposition.objectives import Objective
 from tasks.backend import Backend
-from tasks.settings import Settings
 from tasks.submission import RunRequest
 from tests.decomposition.test_temporal import random_instance
-from tests.tasks.services import REDIS_URL, Service, restart_redis, solver_processes, start_worker, wait_for
+from tests.tasks.services import REDIS_URL, Service, restart_redis, service_env, settings_of, solver_processes, \
+    start_worker, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
 def env(postgres_url, tmp_path_factory) -> dict[str, str]:
-    queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
-    env = {
-        "SURGEPLAN_DATABASE_URL": postgres_url, "SURGEPLAN_BROKER_URL": REDIS_URL, "SURGEPLAN_QUEUE": queue,
-        "SURGEPLAN_DATA_DIR": str(tmp_path_factory.mktemp("data")), "SURGEPLAN_LEASE_SECONDS": "3",
-        "SURGEPLAN_REAPER_INTERVAL": "1", "SURGEPLAN_VISIBILITY_TIMEOUT": "600", "SURGEPLAN_RUN_TIME_LIMIT": "300",
-        "SURGEPLAN_TIME_LIMIT": "60", "SURGEPLAN_WORKERS": "2",
-    }
-    yield env
-    redis.Redis.from_url(REDIS_URL).delete(queue)
+    with service_env(postgres_url, tmp_path_factory.mktemp("data"), visibility_timeout="600", run_time_limit="300",
+                     time_limit="60") as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
 def backend(env) -> Backend:
-    fields = {name.removeprefix("SURGEPLAN_").lower(): value for name, value in env.items()}
-    return Backend(Settings(**fields))
+    return Backend(settings_of(env))
 
 
 @pytest.fixture
@@ -218,7 +211,7 @@ def test_a_run_submitted_while_redis_is_down_is_queued_once_it_is_back(backend, 
 
 def test_the_embedded_sqlite_store_serves_a_worker_too(env, tmp_path, workers):
     sqlite = {**env, "SURGEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'runs.db'}"}
-    local = Backend(Settings(**{k.removeprefix("SURGEPLAN_").lower(): v for k, v in sqlite.items()}))
+    local = Backend(settings_of(sqlite))
     workers.start(sqlite)
     run = ended(local, local.submit(request(10)).id)
     assert run.status == "succeeded", run.error

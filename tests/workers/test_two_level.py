@@ -63,9 +63,9 @@ def test_k_medoids_regions_find_the_towns_too(local_ray):
 
 
 def test_a_dirichlet_process_mixture_runs_end_to_end(local_ray):
-    """It finds 2 of the 3 towns here (see the issue note: its sample of one copy per hospital
-    weighted by demand leaves the light towns thin); the run is still whole and checked."""
+    """It finds the 3 towns itself (up to 4 allowed), each one region, and the run is whole and checked."""
     report = solve_national(three_towns(per_town=30, spread_km=30), config(clustering="bayesian"))
     assert len(report.spatial.mixtures) == 1 and report.spatial.chosen is report.spatial.mixtures[0]
-    assert len(report.hierarchy.regions) == report.spatial.chosen.k >= 2
+    assert len(report.hierarchy.regions) == report.spatial.chosen.k == 3
+    assert {len({m.split("-")[0] for m in r.members}) for r in report.hierarchy.regions} == {1}  # a town each
     assert report.evaluation.feasible and report.value <= report.baseline.phi["phi4"]

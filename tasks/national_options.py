@@ -1,0 +1,79 @@
+"""What a national (two-level) run may be asked, in one place for `surgeplan national`, `surgeplan submit
+--national` and the API's `"national": {...}`: the numbers of regions and hubs tried, how regions are
+found, the clustering's seed, and the lanes kept per receiver inside a region.
+
+Light on purpose (no Ray, no scikit-learn until needed): the API validates requests with it. `NationalRequest.config` builds the
+solver's `workers.two_level.NationalConfig`, importing it only then.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from decomposition.errors import InstanceError
+from decomposition.instance import Instance
+from decomposition.pieces import DecompositionConfig
+
+if TYPE_CHECKING:
+    from workers.two_level import NationalConfig
+
+# how regions are found (workers.two_level.Clustering): a demand-weighted Gaussian mixture with k by
+# BIC, a Dirichlet-process mixture that finds k itself, or K-medoids on great-circle distances
+Clustering = Literal["mixture", "bayesian", "kmedoids"]
+DEFAULT_REGIONS = (16, 24, 32, 40, 48)  # numbers of regions tried
+DEFAULT_HUBS = (3, 4, 5, 6, 7, 8)  # numbers of national hubs tried among the depots
+DEFAULT_LANES_PER_RECEIVER = 20
+# the tables a national run stores (tasks.national_files.national_tables), as the API serves them
+NATIONAL_TABLES = ("shipments", "national_flows", "regions", "hospitals", "non_covered_per_day")
+
+Count = Annotated[int, Field(ge=1)]
+
+
+class NationalRequest(BaseModel):
+    """A national run: the country is split into regions around depots, grouped around hubs, and solved
+    in two levels (phi4 only). Every field has a default, so `{}` asks for a national run as it comes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    regions: list[Count] = Field(default_factory=lambda: list(DEFAULT_REGIONS), min_length=1,
+                                 description="numbers of regions to try; the fit scoring best is kept (see clustering)")
+    hubs: list[Count] = Field(default_factory=lambda: list(DEFAULT_HUBS), min_length=1,
+                              description="numbers of national hubs to try among the depots; the K-medoids fit with "
+                                          "the best silhouette is kept")
+    clustering: Clustering = Field("mixture", description="how regions are found: mixture (Gaussian, weighted by "
+                                   "demand, k by BIC), bayesian (Dirichlet-process mixture, finds k itself up to the "
+                                   "largest of regions), kmedoids (FasterPAM on great-circle distances, k by silhouette)")
+    seed: int = Field(0, ge=0, description="seed of the clustering (not of a dataset's drawn hospitals: that is "
+                                           "options.seed)")
+    lanes_per_receiver: int = Field(DEFAULT_LANES_PER_RECEIVER, ge=1,
+                                    description="inside a region, each hospital is sent to along only its this many "
+                                                "quickest lanes")
+
+    @field_validator("regions", "hubs")
+    @classmethod
+    def _distinct_and_sorted(cls, counts: list[int]) -> list[int]:
+        # [3, 2] and [2, 3, 3] ask for the same run: stored alike, they share the dedupe key
+        return sorted(set(counts))
+
+    def config(self, decomposition: DecompositionConfig) -> "NationalConfig":
+        """The solver's configuration: `decomposition` (sub-horizon, solver, ...) for the national model
+        and every region, with this request's lanes per receiver."""
+        from workers.two_level import NationalConfig  # Ray loads in seconds: only when solving
+
+        return NationalConfig(decomposition.model_copy(update={"lanes_per_receiver": self.lanes_per_receiver}),
+                              region_ks=tuple(self.regions), hub_ks=tuple(self.hubs), clustering=self.clustering,
+                              seed=self.seed)
+
+    def check_fits(self, instance: Instance, source: str | None = None) -> None:
+        """Refuse (InstanceError, field national.regions) numbers of regions none of which the instance's
+        hospitals can make: the clustering would have nothing to fit."""
+        from decomposition.hierarchy import hospital_points  # scikit-learn loads in a second: only when needed
+
+        hospitals = len(hospital_points(instance)[0])
+        smallest = 2 if self.clustering == "kmedoids" else 1  # one medoid has no silhouette to score it
+        if not any(smallest <= k <= hospitals for k in self.regions):
+            raise InstanceError(f"no number of regions in {self.regions} fits {instance.name}'s {hospitals} "
+                                f"hospitals ({self.clustering} needs one from {smallest} to {hospitals})",
+                                source=source or instance.name, field="national.regions", value=self.regions)
