@@ -141,7 +141,8 @@ def aggregated_instance(h: Hierarchy) -> Instance:
     for a, source in enumerate(nodes):
         for b, target in enumerate(nodes):
             if a != b and target in regions and math.isfinite(days[a, b]):
-                arcs.append({"source": source, "target": target, "days": hop.get(source, 0.0) + days[a, b] + hop[target]})
+                trip = hop.get(source, 0.0) + days[a, b] + hop[target]
+                arcs.append({"source": source, "target": target, "days": trip})
     index = full.unit_index
     groups = [np.array([index[m] for m in r.members]) for r in h.regions] + [np.array([index[n]])
                                                                              for n in h.national_units]
@@ -218,7 +219,8 @@ def _origin_copies(full: Instance, origins: list[str]) -> list[Unit]:
     """The origins of direct imports as seen by the importing region: nothing of their own, only
     what the national plan sends it (cross-docking, so no lane of theirs is cut)."""
     units = {u.id: u for u in full.units}
-    return [units[o].model_copy(update={"initial_stock": 0, "storage": None, "cross_dock": True}) for o in origins]
+    return [units[o].model_copy(update={"initial_stock": 0, "storage": None, "max_net_lent": None, "cross_dock": True})
+            for o in origins]
 
 
 def _forwarding_arcs(full: Instance, origins: list[str], members: list[str]) -> list[dict]:
@@ -538,6 +540,7 @@ class TwoLevelReport:
     rounds: int  # regional rounds (1: no region had to be solved again)
     spatial: SpatialResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    bound_per_period: np.ndarray | None = None  # how one optimal solution of the bound spreads over the periods
 
     @property
     def value(self) -> float:

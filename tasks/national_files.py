@@ -5,7 +5,9 @@
   (after cuts to what exporters could gather);
 - regions.csv: each region's depot, hub, hospitals, ventilators and share of the demand;
 - hospitals.csv: each hospital's region and the mixture's responsibility for it;
-- non_covered_per_day.csv: expected non-covered demand per day, with and without the plan;
+- non_covered_per_day.csv: expected non-covered demand per day, with and without the plan, and
+  how one optimal solution of the lower bound spreads over the days (where the gap lies; another
+  optimum may spread it otherwise, so a day's figure is not a bound on that day);
 - figures: depots_map.png, clustering_curves.png, transfers_map.png, and the per-day figures of
   `surgeplan solve`.
 
@@ -84,6 +86,7 @@ def national_tables(report: TwoLevelReport) -> dict[str, pd.DataFrame]:
         "period": np.arange(1, inst.n_periods + 1), "date": inst.periods,
         "with_plan": np.tensordot(p, report.evaluation.ncd_plus, axes=1).sum(axis=0),
         "without_reallocation": np.tensordot(p, report.baseline.ncd_plus, axes=1).sum(axis=0),
+        "lower_bound_split": report.bound_per_period if report.bound_per_period is not None else np.nan,
     })
     return {"shipments": report.plan.shipments, "national_flows": flows, "regions": regions,
             "hospitals": hospitals, "non_covered_per_day": per_day}

@@ -152,5 +152,5 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     step("solving the pooled flow relaxation on the network for a lower bound")
     bound = pooled_bound_on_network(h)
     lap("bound")
-    return TwoLevelReport(h, plan, evaluation, baseline, bound.value, bound.status, flows, sum(f.quantity for f in planned),
-                          rounds, spatial, timings)
+    return TwoLevelReport(h, plan, evaluation, baseline, bound.value, bound.status, flows,
+                          sum(f.quantity for f in planned), rounds, spatial, timings, bound.per_period)

@@ -31,6 +31,7 @@ def test_a_national_run_writes_a_checked_plan_tables_and_figures(tmp_path: Path)
     assert regions["hospitals"].sum() == 15 and abs(regions["demand_share"].sum() - 1) < 1e-9
     per_day = pd.read_csv(out / "non_covered_per_day.csv")
     assert abs(per_day["with_plan"].sum() - doc["value"]) < 1e-6
+    assert abs(per_day["lower_bound_split"].sum() - doc["lower_bound"]) < 1e-6  # the bound, spread over the days
     flows = pd.read_csv(out / "national_flows.csv")
     assert flows["quantity"].sum() == doc["national_units_allowed"] >= doc["units_between_regions"] > 0
     assert "gap to the bound" in result.output
