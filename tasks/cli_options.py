@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
-from tasks.national_options import Clustering, NationalRequest
+from decomposition.splitting import Clustering
+from tasks.national_options import NationalRequest
 from tasks.terminal import fail
 
 SupplyShare = Annotated[Optional[float], typer.Option(

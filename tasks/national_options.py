@@ -8,22 +8,18 @@ solver's `workers.two_level.NationalConfig`, importing it only then.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from decomposition.errors import InstanceError
 from decomposition.instance import Instance
 from decomposition.pieces import DecompositionConfig
+from decomposition.splitting import DEFAULT_HUBS, DEFAULT_REGIONS, Clustering
 
 if TYPE_CHECKING:
     from workers.two_level import NationalConfig
 
-# how regions are found (workers.two_level.Clustering): a demand-weighted Gaussian mixture with k by
-# BIC, a Dirichlet-process mixture that finds k itself, or K-medoids on great-circle distances
-Clustering = Literal["mixture", "bayesian", "kmedoids"]
-DEFAULT_REGIONS = (16, 24, 32, 40, 48)  # numbers of regions tried
-DEFAULT_HUBS = (3, 4, 5, 6, 7, 8)  # numbers of national hubs tried among the depots
 DEFAULT_LANES_PER_RECEIVER = 20
 # the tables a national run stores (tasks.national_files.national_tables), as the API serves them
 NATIONAL_TABLES = ("shipments", "national_flows", "regions", "hospitals", "non_covered_per_day")

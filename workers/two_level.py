@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 
 from decomposition.clustering import best_by_bic, best_by_silhouette, great_circle_km
@@ -27,16 +25,13 @@ from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pie
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected
 from decomposition.shortcuts import straight_plan
+from decomposition.splitting import DEFAULT_HUBS, DEFAULT_REGIONS, Clustering
 from decomposition.two_level import Flow, TwoLevelReport, imports_of, aggregated_instance, deliverable, \
     national_flows, pooled_bound_on_network, region_instance, stitch
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
 from workers.ray_runner import PieceProgress, reports_or_raise, run_many_on_ray, run_on_ray
 
 Step = Callable[[str], None]
-# how regions are found: a demand-weighted Gaussian mixture with k by BIC, a Dirichlet-process
-# mixture that finds k itself (up to the largest k given), or K-medoids on great-circle distances
-# between hospitals with k by silhouette (unweighted: kmedoids takes no weights)
-Clustering = Literal["mixture", "bayesian", "kmedoids"]
 
 
 @dataclass(frozen=True)
@@ -44,8 +39,8 @@ class NationalConfig:
     """How to split the country and how to solve each part."""
 
     decomposition: DecompositionConfig  # for the national model and every region (Phi4 only)
-    region_ks: tuple[int, ...] = (16, 24, 32, 40, 48)  # mixtures fitted; BIC picks one
-    hub_ks: tuple[int, ...] = (3, 4, 5, 6, 7, 8)  # K-medoids over the depots; silhouette picks one
+    region_ks: tuple[int, ...] = DEFAULT_REGIONS  # mixtures fitted; BIC picks one
+    hub_ks: tuple[int, ...] = DEFAULT_HUBS  # K-medoids over the depots; silhouette picks one
     clustering: Clustering = "mixture"
     seed: int = 0
     max_rounds: int = 4
