@@ -78,7 +78,7 @@ def one_run(args: argparse.Namespace, repeat: int) -> dict:
             "peak_gib": memory.peak / 2 ** 30, "value": report.value, "baseline": float(report.baseline.phi["phi4"]),
             "bound": report.bound, "gap": report.gap, "regions": len(report.hierarchy.regions),
             "hubs": len(report.hierarchy.hubs), "rounds": report.rounds, "units_between_regions":
-            report.units_between_regions, "feasible": report.evaluation.feasible}
+            report.units_between_regions, "topped_up": report.topped_up, "feasible": report.evaluation.feasible}
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ straight on (`decomposition.shortcuts`), so the national model times a lane as t
 typical hospital of one region to one of the other.
 A region that could not gather all its exports in time sends what it held (`deliverable`); the
 regions that expected more are solved again. The stitched plan is then checked over the whole
-network in every scenario, like any other plan, against `pooled_bound_on_network`.
+network in every scenario, like any other plan, topped up with what is still spare where it is
+still short (`decomposition.top_up`), and compared with `pooled_bound_on_network`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ortools.graph.python import min_cost_flow
 from scipy.sparse.csgraph import shortest_path
 
 from decomposition.evaluation import Evaluation
+from decomposition.flow_network import FlowArcs, NodeBlocks
 from decomposition.hierarchy import Hierarchy, Region, SpatialResult
 from decomposition.instance import InTransit, Instance, Unit
 from decomposition.network import arc_graph, lag_of
@@ -424,14 +426,14 @@ def pooled_bound_on_network(h: Hierarchy) -> NetworkBound:
     lags = _pool_lags(h, units, receivers)
     n_u, n_p = len(units), lags.export.shape[1]
     n_s, n_m, n_e = len(lags.export_class), len(lags.into), lags.export.shape[0]
-    nodes = _Blocks(q)
+    nodes = NodeBlocks(q)
     U, S, E = nodes.block(n_u), nodes.block(n_s), nodes.block(n_e)
     imports, R = nodes.block(n_p), nodes.block(n_m)
     sink = nodes.count
     supply = np.round(arrivals[units] * FLOW_SCALE).astype(np.int64)
     supply[:, 0] += np.round(stock[units] * FLOW_SCALE).astype(np.int64)
     unlimited = int(supply.sum()) + 1
-    flow = _Arcs(unlimited)
+    flow = FlowArcs(unlimited)
     # stock carried from t to t + 1 (after the horizon: to the sink), receivers' at a convex cost
     carried_to = np.concatenate([U[:, 1:], np.full((n_u, 1), sink)], axis=1)
     plain = np.setdiff1d(np.arange(n_u), receivers)
@@ -467,7 +469,7 @@ def pooled_bound_on_network(h: Hierarchy) -> NetworkBound:
                         expected - gains / (COST_SCALE * FLOW_SCALE))
 
 
-def _shortage_segments(flow: _Arcs, tails: np.ndarray, heads: np.ndarray, demand: np.ndarray,
+def _shortage_segments(flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, demand: np.ndarray,
                        probabilities: np.ndarray) -> float:
     """sum_w p_w max(0, d_w - B) on the arcs tails -> heads (receivers' [r, t]) as parallel arcs.
 
@@ -485,41 +487,6 @@ def _shortage_segments(flow: _Arcs, tails: np.ndarray, heads: np.ndarray, demand
         flow.add(tails[keep], heads[keep], width[keep], -np.ceil(needing[j][keep] * COST_SCALE))
     flow.add(tails, heads)
     return float(np.tensordot(probabilities, demand, axes=1).sum()) / FLOW_SCALE
-
-
-class _Blocks:
-    """Node numbers handed out in blocks of [item, period]."""
-
-    def __init__(self, periods: int):
-        self.q, self.count = periods, 0
-
-    def block(self, items: int) -> np.ndarray:
-        numbers = np.arange(items * self.q).reshape(items, self.q) + self.count
-        self.count += items * self.q
-        return numbers
-
-
-class _Arcs:
-    """Arcs of the min-cost flow, gathered as arrays (tail, head, capacity, cost)."""
-
-    def __init__(self, unlimited: int):
-        self.unlimited = unlimited
-        self._parts: list[tuple[np.ndarray, ...]] = []
-
-    def add(self, tails, heads, capacity=None, cost=0) -> None:
-        tails, heads = np.broadcast_arrays(np.asarray(tails), np.asarray(heads))
-        capacity = np.broadcast_to(self.unlimited if capacity is None else np.asarray(capacity), tails.shape)
-        cost = np.broadcast_to(np.asarray(cost), tails.shape)
-        self._parts.append(tuple(np.asarray(a, dtype=np.int64).ravel() for a in (tails, heads, capacity, cost)))
-
-    def shifted(self, tails: np.ndarray, heads: np.ndarray, lag: int) -> None:
-        """tails[t] -> heads[t + lag]: usable `lag` periods after leaving."""
-        q = tails.shape[-1]
-        if lag < q:
-            self.add(tails[..., :q - lag], heads[..., lag:])
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.concatenate([part[k] for part in self._parts]) for k in range(4))
 
 
 # --- what a two-level run returns ------------------------------------------------------------------
@@ -541,6 +508,7 @@ class TwoLevelReport:
     spatial: SpatialResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     bound_per_period: np.ndarray | None = None  # how one optimal solution of the bound spreads over the periods
+    topped_up: int = 0  # units the top-up sent from spare to short units once the plan was stitched
 
     @property
     def value(self) -> float:

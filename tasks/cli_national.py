@@ -106,6 +106,7 @@ def print_national(doc: dict, footer: str) -> None:
         ("gap to the bound", "-" if gap is None or not math.isfinite(gap) else f"{100 * gap:.1f} %"),
         ("units moved between regions", f"{doc['units_between_regions']:,} (national model: "
                                         f"{doc['national_units_planned']:,})"),
+        ("units topped up (spare to short, after stitching)", f"{doc.get('units_topped_up', 0):,}"),
         ("units shipped in all", f"{doc['units_shipped']:,}"),
         ("feasible in every scenario", str(doc["feasible"])),
         ("seconds", ", ".join(f"{k} {v:,.0f}" for k, v in doc["timings"].items())),

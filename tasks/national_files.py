@@ -59,7 +59,8 @@ def national_summary(instance: Instance, report: TwoLevelReport) -> dict:
         "transfer_effort": ev.transfer_effort,
         "national_units_planned": report.planned_flows,  # by the national model
         "national_units_allowed": sum(f.quantity for f in report.flows),  # after cuts to what exporters held
-        "units_between_regions": report.units_between_regions,  # what the regions' plans took
+        "units_between_regions": report.units_between_regions,  # what the regions' plans and the top-up took
+        "units_topped_up": report.topped_up,  # sent from spare to short units once the plan was stitched
         "regional_rounds": report.rounds,
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
     }

@@ -4,7 +4,9 @@ Each step fans out on the Ray session in force: the mixture fits (one per k), th
 national model's windows, then the regions' windows all together (a region's chain of
 sub-horizons runs beside the others'). Regions whose imports were cut (their exporter could not
 gather everything in time) are solved again with what actually comes; after `max_rounds` the
-national flows are dropped and every region is solved alone, which always fits together.
+national flows are dropped and every region is solved alone, which always fits together. The
+stitched plan goes straight past depots where it can (`decomposition.shortcuts`), then gets what
+is still spare anywhere where it is still short (`decomposition.top_up`), each step checked.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from decomposition.plan import Plan
 from decomposition.planning import PlanRejected
 from decomposition.shortcuts import straight_plan
 from decomposition.splitting import DEFAULT_HUBS, DEFAULT_REGIONS, Clustering
+from decomposition.top_up import top_up
 from decomposition.two_level import Flow, TwoLevelReport, imports_of, aggregated_instance, deliverable, \
     national_flows, pooled_bound_on_network, region_instance, stitch
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
@@ -105,7 +108,8 @@ def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step:
 def solve_national(instance: Instance, config: NationalConfig, step: Step = lambda _: None,
                    progress: PieceProgress = lambda *_: None,
                    should_stop: Callable[[], bool] = lambda: False) -> TwoLevelReport:
-    """Cluster, build the network, solve both levels, stitch and check the plan over the whole network.
+    """Cluster, build the network, solve both levels, stitch and check the plan over the whole
+    network, then top it up with what is still spare (`decomposition.top_up`).
 
     `step` hears each step as it starts; `progress` (done, total, message) each MILP piece;
     `should_stop` is polled while the national model and the regions solve (RunStopped if it
@@ -142,10 +146,14 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     if not evaluation.feasible:
         raise PlanRejected(evaluation)
     plan, evaluation = straight_plan(h.instance, plan, evaluation)
-    baseline = evaluate(h.instance, Plan())
     lap("stitch_and_check")
+    step("topping up: spare equipment anywhere to where it is still short")
+    topped, evaluation = top_up(h.instance, plan, evaluation, config.decomposition.transfer_weight)
+    topped_up, plan = topped.units_shipped - plan.units_shipped, topped
+    baseline = evaluate(h.instance, Plan())
+    lap("top_up")
     step("solving the pooled flow relaxation on the network for a lower bound")
     bound = pooled_bound_on_network(h)
     lap("bound")
     return TwoLevelReport(h, plan, evaluation, baseline, bound.value, bound.status, flows,
-                          sum(f.quantity for f in planned), rounds, spatial, timings, bound.per_period)
+                          sum(f.quantity for f in planned), rounds, spatial, timings, bound.per_period, topped_up)
