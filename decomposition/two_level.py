@@ -285,7 +285,7 @@ def stitch(flows: list[Flow], region_plans: list[Plan]) -> Plan:
 
 
 BOUND_CLASSES = 8  # classes of distance to the depot in each region, for the bound's local lags
-EXPORT_GROUP = 1  # source classes grouped into one towards other regions (3: fewer arcs, 45 lower at 5,000)
+EXPORT_GROUP = 1  # source classes grouped towards other regions (3: fewer arcs, a bound 45 lower on seed 1)
 EXACT_PERIODS = 7  # dispatch periods in which trips between regions keep each receiver class's own lag
 
 
