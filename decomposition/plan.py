@@ -35,6 +35,11 @@ class Plan:
     def units_shipped(self) -> int:
         return int(self.shipments["quantity"].sum())
 
+    def with_shipments(self, extra: pd.DataFrame) -> Plan:
+        """This plan with the shipment rows `extra` (SHIPMENT_COLUMNS) added: one row per lane and period."""
+        merged = pd.concat([self.shipments, extra], ignore_index=True)
+        return Plan(merged.groupby(SHIPMENT_COLUMNS[:-1], as_index=False)["quantity"].sum(), self.shares)
+
     def shipment_array(self, instance: Instance) -> np.ndarray:
         """x as a dense array [source, target, period] over unit positions (for the evaluator)."""
         n, q = len(instance.units), instance.n_periods

@@ -93,7 +93,4 @@ def shortcut_cross_docks(instance: Instance, plan: Plan, evaluation: Evaluation)
                     break
     if not added:
         return plan
-    kept = ships.assign(quantity=left)
-    straight = pd.DataFrame(added, columns=SHIPMENT_COLUMNS)
-    merged = pd.concat([kept[kept["quantity"] > 0], straight], ignore_index=True)
-    return Plan(merged.groupby(["period", "source", "target"], as_index=False)["quantity"].sum(), plan.shares)
+    return Plan(ships.assign(quantity=left), plan.shares).with_shipments(pd.DataFrame(added, columns=SHIPMENT_COLUMNS))

@@ -49,8 +49,7 @@ def top_up(instance: Instance, plan: Plan, evaluation: Evaluation, transfer_weig
     extra = topped_up_shipments(instance, plan, evaluation, transfer_weight, nearest, largest)
     if not len(extra):
         return plan, evaluation
-    merged = pd.concat([plan.shipments, extra], ignore_index=True)
-    topped = Plan(merged.groupby(["period", "source", "target"], as_index=False)["quantity"].sum(), plan.shares)
+    topped = plan.with_shipments(extra)
     checked = evaluate(instance, topped)
     if not checked.feasible or checked.phi["phi4"] >= evaluation.phi["phi4"] - 1e-9:
         return plan, evaluation  # it should not happen: every move keeps every constraint
