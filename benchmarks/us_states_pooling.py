@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import time
@@ -100,8 +101,8 @@ def result_row(config: Configuration, instance: Instance, outcome: DecomposedRep
         "feasible": replay.feasible,
         "shortage": replay.phi["phi4"],
         "shortage_without_transfers": outcome.baseline.evaluation.phi["phi4"],
-        "lower_bound": outcome.bound,
-        "gap": outcome.gap,
+        "lower_bound": outcome.bound if math.isfinite(outcome.bound) else None,  # None: no proven bound
+        "gap": outcome.gap if math.isfinite(outcome.gap) else None,
         "transfer_effort": replay.transfer_effort,
         "units_moved": outcome.result.plan.units_shipped,
         "deliveries": len(outcome.result.plan.shipments),
@@ -186,7 +187,8 @@ def plot_front(pareto: pd.DataFrame, path: Path) -> None:
     ax.scatter(limit["transfer_effort"], limit["shortage"], color="tab:red", marker="s", zorder=3,
                label=f"no transfers ({limit['shortage'].iloc[0]:,.0f})")
     bound = solved["lower_bound"].max()
-    ax.axhline(bound, color="grey", linestyle="--", label=f"lower bound on the shortage ({bound:,.0f})")
+    if pd.notna(bound):  # no line where no bound was proven
+        ax.axhline(bound, color="grey", linestyle="--", label=f"lower bound on the shortage ({bound:,.0f})")
     ax.set_xscale("symlog", linthresh=100)
     ax.set_xlim(-20, 2 * max(solved["transfer_effort"].max(), 100))
     ax.set_xlabel("transfer effort (units x days on the road; symmetric log scale)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import statistics
 import time
@@ -39,8 +40,8 @@ def run_once(ref: str, graph: str | None, objective: Objective, solver: SolverOp
         "status": f"{report.result.solve.status}, LP {report.lp_status}",
         "value": report.value,
         "baseline_value": report.baseline_value,
-        "bound": report.bound,
-        "gap": report.gap,
+        "bound": report.bound if math.isfinite(report.bound) else None,  # None: no proven bound
+        "gap": report.gap if math.isfinite(report.gap) else None,
         "ncd_real": float(report.result.evaluation.total_ncd[real]),
         "ncd_real_baseline": float(report.baseline.evaluation.total_ncd[real]),
         "shipped": report.result.plan.units_shipped,
@@ -70,8 +71,9 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in runs) for k in ("wall", "build", "solve", "lp_bound_s", "baseline_s")}
         last = runs[-1]
         table.add_row(spec, last["status"], *(f"{med[k]:.1f}" for k in ("wall", "build", "solve", "lp_bound_s", "baseline_s")),
-                      f"{last['value']:,.1f}", f"{last['baseline_value']:,.1f}", f"{last['bound']:,.1f}",
-                      f"{100 * last['gap']:.1f} %", f"{last['ncd_real']:,.0f}", f"{last['ncd_real_baseline']:,.0f}",
+                      f"{last['value']:,.1f}", f"{last['baseline_value']:,.1f}",
+                      "unknown" if last["bound"] is None else f"{last['bound']:,.1f}",
+                      "unknown" if last["gap"] is None else f"{100 * last['gap']:.1f} %", f"{last['ncd_real']:,.0f}", f"{last['ncd_real_baseline']:,.0f}",
                       str(last["shipped"]))
         print(json.dumps({"instance": spec, **last}), flush=True)  # survives a later instance's failure
     Console(width=240).print(table)  # wide enough for every column, also in a log file

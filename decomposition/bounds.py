@@ -113,7 +113,8 @@ def _send_and_receive(m: pyo.ConcreteModel, data: ModelData) -> None:
 def pooled_bound(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> tuple[float, str]:
     """A valid lower bound on the criterion of `options`: the pooled relaxation's LP optimum.
 
-    Within the solver's `bound_time_limit`; returns (bound, status), -inf when it did not finish.
+    Within the solver's `bound_time_limit`; returns (bound, status). Only an LP solved to
+    optimality gives a number: stopped earlier it is -inf ("unknown"), never the iterate's value.
     """
     model = build_pooled_relaxation(instance, lanes, options)
     pyo.TransformationFactory("core.relax_integer_vars").apply_to(model)
@@ -122,4 +123,4 @@ def pooled_bound(instance: Instance, lanes: Lanes, options: ModelOptions, solver
         outcome = solve(model, replace(solver, time_limit=limit), linear_relaxation=True)
     except SolverError as exc:
         return -math.inf, str(exc)
-    return (outcome.objective if outcome.status == "optimal" else outcome.dual_bound), outcome.status
+    return outcome.dual_bound, outcome.status  # for an LP: its optimum, or -inf if not proven optimal

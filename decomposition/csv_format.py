@@ -35,6 +35,11 @@ in_transit.csv (optional), equipment already on its way when the horizon starts:
     target (unit id), period (1..q, the first period it can be used there),
     quantity (whole number >= 0)
 
+Limits (from `decomposition.instance`, reasons there): every count and demand value at most
+10,000,000, periods and arc days at most 3,660, ids and labels 1 to 200 characters without
+control characters; a column named twice in a header is an error. Files are UTF-8 (a BOM is
+fine), comma-separated.
+
 Every problem raises InstanceError naming the file, the line and the column. Row-level checks
 happen here, where the line is known; the schema (`Instance`) then checks the whole, and any
 complaint it still has is reported with the path of the field.
@@ -53,7 +58,8 @@ import pandas as pd
 from pydantic import ValidationError
 
 from decomposition.errors import InstanceError
-from decomposition.instance import PROBABILITY_TOLERANCE, Instance, UnitKind
+from decomposition.instance import (MAX_COUNT, MAX_DAYS, MAX_ID_LENGTH, MAX_PERIODS, PROBABILITY_TOLERANCE, Instance,
+                                   UnitKind, id_problem)
 from decomposition.json_format import instance_error_from_validation
 
 UNITS_FILE = "units.csv"
@@ -71,7 +77,17 @@ UNIT_COLUMNS = ("id", "kind", "initial_stock", "storage", "send_share", "max_per
 UNIT_KINDS = get_args(UnitKind)
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "bars"}  # what spreadsheets export instead
 _REQUIRED = object()  # sentinel: a blank cell is an error
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """A cell as quoted in a message: "10" * 400 is cut, not echoed whole."""
+    return text if len(text) <= limit else f"{text[:limit - 15]}...{text[-5:]} ({len(text)} characters)"
+
+
+def _amount(limit: float) -> str:
+    return f"{int(limit):,}" if float(limit).is_integer() else f"{limit:g}"
 
 
 # --- reading cells ----------------------------------------------------------------------------
@@ -91,6 +107,12 @@ class _Row:
     def text(self, field: str, default: object = _REQUIRED) -> str | None:
         """The stripped cell; a blank one gives `default`, or an error when the cell is required."""
         value = self.cells.get(field, "").strip()
+        if len(value) > MAX_ID_LENGTH:
+            raise self.error(field, f"'{_shortened(value)}' is longer than {MAX_ID_LENGTH} characters; ids and "
+                                    "labels are short names", value)
+        problem = id_problem(value)
+        if problem:
+            raise self.error(field, f"{_shortened(value)!r} {problem}", value)
         if value:
             return value
         if default is _REQUIRED:
@@ -108,19 +130,20 @@ class _Row:
         try:
             value = float(raw)
         except ValueError:
-            raise self.error(field, f"'{raw}' is not a number; write digits with a dot as decimal mark, "
-                                    "e.g. 12 or 0.5", raw) from None
+            raise self.error(field, f"'{_shortened(raw)}' is not a number; write digits with a dot as decimal "
+                                    "mark, e.g. 12 or 0.5", raw) from None
         if not math.isfinite(value):
-            raise self.error(field, f"'{raw}' is not a finite number; write an actual number", raw)
+            raise self.error(field, f"'{_shortened(raw)}' is not a finite number; write an actual number", raw)
         if minimum is not None and value < minimum:
-            raise self.error(field, f"{raw} is below the smallest allowed value {minimum:g}", value)
+            raise self.error(field, f"{_shortened(raw)} is below the smallest allowed value {_amount(minimum)}", value)
         if maximum is not None and value > maximum:
-            raise self.error(field, f"{raw} is above the largest allowed value {maximum:g}", value)
-        return value
+            raise self.error(field, f"{_shortened(raw)} is above the largest allowed value {_amount(maximum)}", value)
+        return value + 0.0  # -0 is 0
 
-    def integer(self, field: str, default: object = _REQUIRED, *, minimum: int = 0) -> int | None:
-        """A whole number >= minimum (12 or 12.0); blank gives `default` (or an error)."""
-        value = self.number(field, default)
+    def integer(self, field: str, default: object = _REQUIRED, *, minimum: int = 0,
+                maximum: int = MAX_COUNT) -> int | None:
+        """A whole number in [minimum, maximum] (12 or 12.0); blank gives `default` (or an error)."""
+        value = self.number(field, default, maximum=maximum)
         if value is None:
             return None
         if not float(value).is_integer():
@@ -159,8 +182,7 @@ def _read_rows(path: Path, required_columns: tuple[str, ...], *, optional: bool 
         raise InstanceError("the file is empty; it needs at least a header line", source=str(path), row=1) from None
     except pd.errors.ParserError as exc:
         # A missing header column makes the data lines look too long: name the column first.
-        _header(path, pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
-                                  encoding="utf-8-sig").iloc[0].tolist(), required_columns)
+        _header(path, _first_line(path), required_columns)
         raise _parser_error(path, exc) from None
     except UnicodeDecodeError as exc:
         raise InstanceError(f"not a UTF-8 text file ({exc}); save it as CSV UTF-8", source=str(path)) from None
@@ -174,19 +196,40 @@ def _read_rows(path: Path, required_columns: tuple[str, ...], *, optional: bool 
     return rows
 
 
+def _first_line(path: Path) -> list[str]:
+    """The header's cells alone (the rest of the file could not be tokenised), [] if unreadable too."""
+    try:
+        return pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                           encoding="utf-8-sig").iloc[0].tolist()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return []
+
+
 def _header(path: Path, cells: list[str], required_columns: tuple[str, ...]) -> list[str]:
     """The normalised column names, once every required one is known to be there."""
     header = [str(c).strip().lower() for c in cells]
+    seen: set[str] = set()
+    for column in header:
+        if column and column in seen:  # the row's two cells would compete for one field
+            raise InstanceError(f"the column '{column}' appears twice in the header; keep one", source=str(path),
+                                row=1, field=column)
+        seen.add(column)
     for column in required_columns:
         if column not in header:
+            hint = next((f" (the header seems separated by {name}: separate the columns with commas)"
+                         for d, name in _OTHER_SEPARATORS.items() if d in cells[0]), "") if len(header) == 1 else ""
             raise InstanceError(f"missing column '{column}'; the header line must name "
-                                f"{', '.join(required_columns)}", source=str(path), row=1, field=column)
+                                f"{', '.join(required_columns)}{hint}", source=str(path), row=1, field=column)
     return header
 
 
 def _parser_error(path: Path, exc: Exception) -> InstanceError:
     """pandas' tokenizer complaint as an InstanceError with the line it names."""
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    quote = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+    if quote:  # pandas counts rows from 0 (the header)
+        return InstanceError("a double quote opens a cell that never closes; close it or remove it",
+                             source=str(path), row=int(quote[1]) + 1)
     if not match:
         return InstanceError(f"not a readable CSV file ({exc})", source=str(path))
     expected, line, seen = (int(g) for g in match.groups())
@@ -238,12 +281,17 @@ def _read_units(directory: Path) -> list[dict]:
 
 def _read_arcs(directory: Path, unit_ids: set[str]) -> list[dict]:
     arcs = []
+    first_line: dict[tuple[str, str], int] = {}
     for row in _read_rows(directory / ARCS_FILE, ("source", "target", "days"), optional=True):
         source = _known(row, "source", unit_ids, "unit", UNITS_FILE)
         target = _known(row, "target", unit_ids, "unit", UNITS_FILE)
         if source == target:
             raise row.error("target", f"the arc goes from '{source}' to itself; remove the row")
-        arcs.append({"source": source, "target": target, "days": row.number("days", minimum=0.0)})
+        if (source, target) in first_line:
+            raise row.error("target", f"line {first_line[source, target]} already gives the arc from '{source}' "
+                                      f"to '{target}'; keep one row", target)
+        first_line[source, target] = row.line
+        arcs.append({"source": source, "target": target, "days": row.number("days", minimum=0.0, maximum=MAX_DAYS)})
     return arcs
 
 
@@ -275,7 +323,7 @@ def _read_period_labels(directory: Path) -> list[str] | None:
         return None
     labels: dict[int, str] = {}
     for row in _read_rows(path, ("period", "label")):
-        period = row.integer("period", minimum=1)
+        period = row.integer("period", minimum=1, maximum=MAX_PERIODS)
         if period in labels:
             raise row.error("period", f"period {period} is listed twice; keep one row", period)
         labels[period] = row.text("label", str(period))
@@ -304,7 +352,7 @@ def _read_demand_rows(directory: Path, unit_ids: set[str], scenarios: Iterable[s
     for row in _read_rows(path, ("scenario", "period", "unit", "demand")):
         scenario = _known(row, "scenario", scenarios, "scenario", SCENARIOS_FILE)
         unit = _known(row, "unit", unit_ids, "unit", UNITS_FILE)
-        period = row.integer("period", minimum=1)
+        period = row.integer("period", minimum=1, maximum=MAX_PERIODS)
         if n_periods is not None and period > n_periods:
             raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods in "
                                       f"{PERIODS_FILE}; add it there or fix the row", period)
@@ -313,7 +361,7 @@ def _read_demand_rows(directory: Path, unit_ids: set[str], scenarios: Iterable[s
             raise row.error("period", f"duplicated demand row: line {table.lines[key]} already gives scenario "
                                       f"'{scenario}', period {period}, unit '{unit}'; keep one of them", period)
         table.lines[key] = row.line
-        table.values[key] = row.number("demand", minimum=0.0)
+        table.values[key] = row.number("demand", minimum=0.0, maximum=MAX_COUNT)
     if not table.values:
         raise InstanceError("no demand rows: the horizon is empty; add rows scenario,period,unit,demand",
                             source=str(path), row=2, field="period")
@@ -379,7 +427,7 @@ def _read_extra_stock(directory: Path, groups: set[str], n_periods: int) -> dict
     first_line: dict[tuple[str, int], int] = {}
     for row in _read_rows(directory / EXTRA_STOCK_FILE, ("group", "period", "quantity"), optional=True):
         group = _known(row, "group", groups, "group", GROUPS_FILE)
-        period = row.integer("period", minimum=1)
+        period = row.integer("period", minimum=1, maximum=MAX_PERIODS)
         if period > n_periods:
             raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods", period)
         if (group, period) in first_line:
@@ -399,7 +447,7 @@ def _read_in_transit(directory: Path, unit_ids: set[str], n_periods: int) -> lis
     arriving = []
     for row in _read_rows(directory / IN_TRANSIT_FILE, ("target", "period", "quantity"), optional=True):
         target = _known(row, "target", unit_ids, "unit", UNITS_FILE)
-        period = row.integer("period", minimum=1)
+        period = row.integer("period", minimum=1, maximum=MAX_PERIODS)
         if period > n_periods:
             raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods; "
                                       "equipment arriving later does not concern this plan", period)

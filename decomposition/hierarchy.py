@@ -21,7 +21,10 @@ import numpy as np
 
 from decomposition.clustering import MedoidsFit, MixtureFit, great_circle_km, snap_to_sites
 from decomposition.errors import InstanceError
-from decomposition.instance import Instance
+from decomposition.instance import MAX_COUNT, MAX_ID_LENGTH, Instance
+
+
+DEPOT_PREFIX = "depot:"  # a depot's id is the prefix and the id of the hospital it stands at
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,35 @@ def check_national(instance: Instance) -> None:
         raise InstanceError("the two-level solve does not handle sharing groups yet; make the stockpile a unit "
                             "(kind stockpile) instead", source=instance.name, field="groups")
     hospital_points(instance)  # every hospital has coordinates
+    _check_room_for_depots(instance)
     for unit in instance.units:
         if unit.kind != "hospital" and (unit.lat is None or unit.lon is None):
             raise InstanceError(f"unit '{unit.id}' has no lat/lon; a stockpile is linked to the hubs by distance",
                                 source=instance.name, field="lat", value=unit.id)
+
+
+def _check_room_for_depots(instance: Instance) -> None:
+    """The network adds units named after hospitals and regions that add hospitals' caps up: refuse
+    what would make them invalid (a clash of ids, an id too long, a sum beyond the schema's limits)."""
+    longest = MAX_ID_LENGTH - len(DEPOT_PREFIX)
+    for n, unit in enumerate(instance.units):
+        if unit.id.startswith(DEPOT_PREFIX):
+            raise InstanceError(f"unit id '{unit.id}' starts with '{DEPOT_PREFIX}', which names the depots the "
+                                "national network adds; rename the unit", source=instance.name,
+                                field=f"units[{n}].id", value=unit.id)
+        if unit.kind == "hospital" and len(unit.id) > longest:
+            raise InstanceError(f"hospital id '{unit.id[:30]}...' is {len(unit.id)} characters; a depot is named "
+                                f"'{DEPOT_PREFIX}<hospital id>', so hospital ids may have at most {longest}",
+                                source=instance.name, field=f"units[{n}].id", value=unit.id)
+    for cap in ("storage", "max_net_lent"):  # a region's cap is the sum of its hospitals'
+        values = [(getattr(u, cap) or 0, n) for n, u in enumerate(instance.units) if u.kind == "hospital"]
+        total = sum(v for v, _ in values)
+        if total > MAX_COUNT:
+            largest, n = max(values, key=lambda vn: vn[0])  # the first of the largest
+            raise InstanceError(f"the hospitals' {cap} adds up to {total:,}; a region's is the sum of its "
+                                f"hospitals', and may be at most {MAX_COUNT:,}: lower the largest ones (this one "
+                                f"is {largest:,}) or leave them blank (unlimited)", source=instance.name,
+                                field=f"units[{n}].{cap}", value=largest)
 
 
 def build_hierarchy(instance: Instance, areas: Areas, hub_of: np.ndarray, speeds: Speeds = Speeds()) -> Hierarchy:
@@ -157,7 +185,7 @@ def build_hierarchy(instance: Instance, areas: Areas, hub_of: np.ndarray, speeds
     positions, latlon, _ = hospital_points(instance)
     hospitals = [instance.units[i] for i in positions]
     others = [u for u in instance.units if u.kind != "hospital"]
-    depot_ids = [f"depot:{hospitals[s].id}" for s in areas.depot_site]
+    depot_ids = [f"{DEPOT_PREFIX}{hospitals[s].id}" for s in areas.depot_site]
     depot_latlon = latlon[areas.depot_site]
     total_stock = max(1, sum(u.initial_stock for u in instance.units))
     depots = [{"id": d, "kind": "logistic_center", "initial_stock": 0, "max_per_delivery": total_stock,

@@ -8,16 +8,108 @@ delivery, Q_i deliveries per period, q^t_k extra stock of group k, d^t_w_i deman
 
 from __future__ import annotations
 
-import math
+import re
+from collections.abc import Hashable, Iterable
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 PROBABILITY_TOLERANCE = 1e-6
 
+# Limits (choice): far above any real instance, far below where numbers stop being exact.
+# 10**7 units of equipment is ~50 times the ventilators of the whole US, and keeps every sum the
+# model forms (a region's stock, a depot's throughput, costs times quantities) well below 2**53,
+# where float64 stops holding whole numbers, and below the 1e9 where the solvers' feasibility
+# tolerances stop telling one unit from none. It bounds every count and, so that aggregates stay
+# in range too, the stock of all units together at the start (initial and in transit) and the
+# demand of all units in one period.
+MAX_COUNT = 10**7
+# Ten years of daily periods: longer is a typo (and a demand table that would not fit in memory).
+MAX_PERIODS = 3660
+MAX_DAYS = float(MAX_PERIODS)  # an arc longer than any horizon is a typo too
+MAX_ID_LENGTH = 200  # ids and labels are names a planner types, not documents
+
 UnitKind = Literal["hospital", "logistic_center", "stockpile"]
+
+
+class FieldProblem(ValueError):
+    """A whole-instance check that failed, with the JSON path of the field it is about.
+
+    Pydantic reports a model validator's error without a location; `json_format` reads the path
+    back from here (the message also starts with it, for whoever reads pydantic's own text)."""
+
+    def __init__(self, path: str, problem: str, value: object = None):
+        self.path = path
+        self.problem = problem
+        self.value = value
+        super().__init__(f"{path}: {problem}")
+
+
+def _not_bool(value: object) -> object:
+    # pydantic's lax mode reads true as 1: a boolean where a number belongs is a mistake, not a 1
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number; write a number")
+    return value
+
+
+def _positive_zero(value: float) -> float:
+    return value + 0.0  # -0.0 becomes 0.0: the same amount, printed without a sign
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def id_problem(value: str) -> str | None:
+    """What makes `value` unfit as an id or a label, or None: ids go into file names' neighbours,
+    CSV cells, Parquet and PostgreSQL text (which cannot hold a NUL byte)."""
+    if value != value.strip():  # the CSV format strips cells: outer spaces would not survive a round trip
+        return "has leading or trailing spaces; remove them"
+    if _CONTROL.search(value):
+        return "contains a control character (a tab, a line break, a NUL byte...); remove it"
+    return None
+
+
+def _clean(value: str) -> str:
+    problem = id_problem(value)
+    if problem:
+        raise ValueError(f"{value[:40]!r} {problem}")
+    return value
+
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_not_bool)]  # Field first: the schema says the limits
+Amount = Annotated[float, Field(ge=0.0, le=MAX_COUNT, allow_inf_nan=False), BeforeValidator(_not_bool),
+                   AfterValidator(_positive_zero)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_clean)]
+Label = Id  # labels are names too: a blank one would read back from CSV as "no label"
+
+
+def _real(low: float, high: float) -> object:
+    return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False), BeforeValidator(_not_bool)]
+
+
+Latitude = _real(-90.0, 90.0)
+Longitude = _real(-180.0, 180.0)
+
+
+def _first_repeat(values: Iterable[Hashable]) -> tuple[int, int] | None:
+    """Positions (first, again) of the first value seen twice; linear, for large uploads."""
+    first: dict[Hashable, int] = {}
+    for n, value in enumerate(values):
+        if value in first:
+            return first[value], n
+        first[value] = n
+    return None
+
+
+def _refuse_repeats(path: str, values: list[Hashable], item: str = "", what: str = "id") -> None:
+    """Refuse a list whose values (at `path[n]<item>`) are not unique, naming both places."""
+    repeat = _first_repeat(values)
+    if repeat:
+        first, again = repeat
+        raise FieldProblem(f"{path}[{again}]{item}", f"'{values[again]}' is already the {what} of "
+                                                     f"{path}[{first}]; each must be unique", values[again])
 
 
 class _Frozen(BaseModel):
@@ -27,69 +119,63 @@ class _Frozen(BaseModel):
 class Unit(_Frozen):
     """One node of the network: a hospital, a logistic center or a stockpile."""
 
-    id: str = Field(min_length=1)
+    id: Id
     kind: UnitKind = "hospital"
-    initial_stock: int = Field(ge=0, description="s0_i, units on hand at the start")
-    storage: int | None = Field(default=None, ge=0, description="aᵢ; None = unlimited")
-    send_share: float = Field(default=1.0, ge=0.0, le=1.0, description="γᵢ, share of its excess a unit may send")
-    max_per_delivery: int = Field(ge=0, description="gᵢ, most units in one delivery")
-    max_deliveries: int | None = Field(default=None, ge=0, description="Qᵢ per period; None = unlimited")
-    max_net_lent: int | None = Field(default=None, ge=0, description="pooling cap: most units lent out at any "
-                                     "time, net (sent minus received, in transit counted as sent); None = no cap")
+    initial_stock: Count = Field(description=f"s0_i, units on hand at the start (at most {MAX_COUNT:,})")
+    storage: Count | None = Field(default=None, description=f"aᵢ; None = unlimited (at most {MAX_COUNT:,})")
+    send_share: _real(0.0, 1.0) = Field(default=1.0, description="γᵢ, share of its excess a unit may send")
+    max_per_delivery: Count = Field(description=f"gᵢ, most units in one delivery (at most {MAX_COUNT:,})")
+    max_deliveries: Count | None = Field(default=None, description="Qᵢ per period; None = unlimited "
+                                                                  f"(at most {MAX_COUNT:,})")
+    max_net_lent: Count | None = Field(default=None, description="pooling cap: most units lent out at any "
+                                       "time, net (sent minus received, in transit counted as sent); None = no cap "
+                                       f"(at most {MAX_COUNT:,})")
     cross_dock: bool = Field(default=False, description="a depot or hub that may send and be sent to in the same "
                              "period: C5 does not apply to it (warehouses receive and dispatch every day)")
-    region: str | None = Field(default=None, description="free label, e.g. 'madrid'")
-    lat: float | None = None
-    lon: float | None = None
+    region: Label | None = Field(default=None, description="free label, e.g. 'madrid'")
+    lat: Latitude | None = Field(default=None, description="degrees north, -90..90")
+    lon: Longitude | None = Field(default=None, description="degrees east, -180..180")
 
 
 class Arc(_Frozen):
     """A direct link source -> target taking `days` to cross (loading and mounting included)."""
 
-    source: str
-    target: str
-    days: float = Field(ge=0.0, allow_inf_nan=False)
+    source: Id
+    target: Id
+    days: _real(0.0, MAX_DAYS) = Field(description=f"days to cross, 0..{MAX_DAYS:g}")
 
 
 class SharingGroup(_Frozen):
     """Nₖ: units that share the extra stock qᵗₖ arriving in each period."""
 
-    id: str = Field(min_length=1)
-    members: list[str] = Field(min_length=1)
-    extra_stock: list[int] = Field(description="qᵗₖ per period, one value per period")
+    id: Id
+    members: list[Id] = Field(min_length=1, description="unit ids, each once")
+    extra_stock: list[Count] = Field(description=f"qᵗₖ per period, one value per period (each at most {MAX_COUNT:,})")
     share_all: bool = Field(default=True, description="C4 as equality; False lets the group keep some")
-
-    @field_validator("extra_stock")
-    @classmethod
-    def _non_negative(cls, values: list[int]) -> list[int]:
-        for t, q in enumerate(values, start=1):
-            if q < 0:
-                raise ValueError(f"extra stock in period {t} is negative ({q})")
-        return values
 
 
 class FairnessRegion(_Frozen):
     """Mₗ: units whose non-covered demand Φ3 adds up."""
 
-    id: str = Field(min_length=1)
-    members: list[str] = Field(min_length=1)
+    id: Id
+    members: list[Id] = Field(min_length=1, description="unit ids, each once")
 
 
 class Scenario(_Frozen):
     """One demand scenario ω with probability pω: units in use per unit and period."""
 
-    id: str = Field(min_length=1)
-    probability: float = Field(gt=0.0, le=1.0, allow_inf_nan=False)
-    demand: dict[str, list[float]]
+    id: Id
+    probability: _real(0.0, 1.0) = Field(description="pω, > 0; the scenarios' probabilities sum to 1")
+    demand: dict[Id, list[Amount]] = Field(description="units in use per unit id and period, each a number "
+                                                       f">= 0 (at most {MAX_COUNT:,}; all units together at "
+                                                       f"most {MAX_COUNT:,} in a period)")
 
-    @field_validator("demand")
+    @field_validator("probability")
     @classmethod
-    def _finite_non_negative(cls, demand: dict[str, list[float]]) -> dict[str, list[float]]:
-        for unit, series in demand.items():
-            for t, d in enumerate(series, start=1):
-                if not math.isfinite(d) or d < 0:
-                    raise ValueError(f"demand of unit '{unit}' in period {t} is {d}: must be a finite number >= 0")
-        return demand
+    def _positive(cls, probability: float) -> float:
+        if probability <= 0.0:
+            raise ValueError(f"probability {probability:g}: give the scenario a positive probability or remove it")
+        return probability
 
 
 class InTransit(_Frozen):
@@ -99,18 +185,22 @@ class InTransit(_Frozen):
     ones before it still travelling. Dropping them would lose equipment.
     """
 
-    target: str
-    period: int = Field(ge=1, description="1-based period from which the units are usable at target")
-    quantity: int = Field(ge=0)
+    target: Id
+    period: int = Field(ge=1, le=MAX_PERIODS, description="1-based period from which the units are usable at target")
+    quantity: Count = Field(description=f"units on the way (at most {MAX_COUNT:,})")
 
 
 class Instance(_Frozen):
-    """A whole reallocation problem; validated on construction, immutable afterwards."""
+    """A whole reallocation problem; validated on construction, immutable afterwards.
 
-    name: str = "instance"
-    periods: list[str] = Field(description="labels of the periods 1..q (dates, usually)")
+    Every check is linear in the size of the instance: an upload near the API's size limit is
+    validated in about as long as it takes to parse."""
+
+    name: str = "instance"  # not limited: derived instances append to it (windows, regions)
+    periods: list[Label] = Field(max_length=MAX_PERIODS,
+                                 description=f"labels of the periods 1..q (dates, usually); 1 to {MAX_PERIODS} periods")
     units: list[Unit]
-    arcs: list[Arc] = Field(default_factory=list)
+    arcs: list[Arc] = Field(default_factory=list, description="at most one arc per (source, target)")
     groups: list[SharingGroup] = Field(default_factory=list)
     regions: list[FairnessRegion] = Field(default_factory=list)
     scenarios: list[Scenario]
@@ -119,50 +209,86 @@ class Instance(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Instance:
         if not self.periods:
-            raise ValueError("periods: the horizon is empty; give at least one period")
+            raise FieldProblem("periods", "the horizon is empty; give at least one period")
         if not self.units:
-            raise ValueError("units: no units given")
+            raise FieldProblem("units", "no units given")
         if not self.scenarios:
-            raise ValueError("scenarios: no demand scenario given")
+            raise FieldProblem("scenarios", "no demand scenario given")
         ids = [u.id for u in self.units]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"units: duplicate unit id(s) {duplicates}")
+        _refuse_repeats("units", ids, ".id")
         known = set(ids)
+        self._check_arcs(known)
+        for kind, sets in (("groups", self.groups), ("regions", self.regions)):
+            _refuse_repeats(kind, [s.id for s in sets], ".id")
+            for n, s in enumerate(sets):
+                for k, member in enumerate(s.members):
+                    if member not in known:
+                        raise FieldProblem(f"{kind}[{n}].members[{k}]", f"unknown unit '{member}'", member)
+                _refuse_repeats(f"{kind}[{n}].members", s.members, what="member")
+        q = len(self.periods)
+        for n, shipment in enumerate(self.in_transit):
+            if shipment.target not in known:
+                raise FieldProblem(f"in_transit[{n}].target", f"unknown unit '{shipment.target}'", shipment.target)
+            if shipment.period > q:
+                raise FieldProblem(f"in_transit[{n}].period", f"{shipment.period} is after the last period ({q})",
+                                   shipment.period)
+        for n, g in enumerate(self.groups):
+            if len(g.extra_stock) != q:
+                raise FieldProblem(f"groups[{n}].extra_stock", f"{len(g.extra_stock)} values for {q} periods")
+        _refuse_repeats("scenarios", [sc.id for sc in self.scenarios], ".id")
+        for n, sc in enumerate(self.scenarios):
+            self._check_demand(n, sc, ids, known, q)
+        total = sum(sc.probability for sc in self.scenarios)
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            raise FieldProblem("scenarios.probability", f"probabilities sum to {total:.6g}, they must sum to 1", total)
+        self._check_equipment_total()
+        return self
+
+    def _check_arcs(self, known: set[str]) -> None:
         for n, arc in enumerate(self.arcs):
             for end in ("source", "target"):
                 if getattr(arc, end) not in known:
-                    raise ValueError(f"arcs[{n}].{end}: unknown unit '{getattr(arc, end)}'")
+                    raise FieldProblem(f"arcs[{n}].{end}", f"unknown unit '{getattr(arc, end)}'", getattr(arc, end))
             if arc.source == arc.target:
-                raise ValueError(f"arcs[{n}]: a loop from '{arc.source}' to itself")
-        q = len(self.periods)
-        for kind, sets in (("groups", self.groups), ("regions", self.regions)):
-            for s in sets:
-                unknown = [m for m in s.members if m not in known]
-                if unknown:
-                    raise ValueError(f"{kind} '{s.id}'.members: unknown unit(s) {unknown}")
-        for n, shipment in enumerate(self.in_transit):
-            if shipment.target not in known:
-                raise ValueError(f"in_transit[{n}].target: unknown unit '{shipment.target}'")
-            if shipment.period > q:
-                raise ValueError(f"in_transit[{n}].period: {shipment.period} is after the last period ({q})")
-        for g in self.groups:
-            if len(g.extra_stock) != q:
-                raise ValueError(f"groups '{g.id}'.extra_stock: {len(g.extra_stock)} values for {q} periods")
-        for sc in self.scenarios:
-            missing = [u for u in ids if u not in sc.demand]
-            if missing:
-                raise ValueError(f"scenarios '{sc.id}'.demand: no demand for unit(s) {missing[:5]}")
-            extra = [u for u in sc.demand if u not in known]
-            if extra:
-                raise ValueError(f"scenarios '{sc.id}'.demand: unknown unit(s) {extra[:5]}")
-            for u, series in sc.demand.items():
-                if len(series) != q:
-                    raise ValueError(f"scenarios '{sc.id}'.demand['{u}']: {len(series)} periods, expected {q}")
-        total = sum(sc.probability for sc in self.scenarios)
-        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
-            raise ValueError(f"scenarios.probability: probabilities sum to {total:.6g}, they must sum to 1")
-        return self
+                raise FieldProblem(f"arcs[{n}]", f"a loop from '{arc.source}' to itself", arc.source)
+        # two arcs on one lane would give the model two travel times for it (shortest paths take one)
+        repeat = _first_repeat((a.source, a.target) for a in self.arcs)
+        if repeat:
+            first, again = repeat
+            arc = self.arcs[again]
+            raise FieldProblem(f"arcs[{again}]", f"arcs[{first}] already goes from '{arc.source}' to '{arc.target}'; "
+                                                 "keep one arc per source and target", arc.source)
+
+    @staticmethod
+    def _check_demand(n: int, sc: Scenario, ids: list[str], known: set[str], q: int) -> None:
+        missing = [u for u in ids if u not in sc.demand]
+        if missing:
+            raise FieldProblem(f"scenarios[{n}].demand", f"no demand for unit(s) {missing[:5]}", missing[0])
+        extra = [u for u in sc.demand if u not in known]
+        if extra:
+            raise FieldProblem(f"scenarios[{n}].demand.{extra[0]}", f"unknown unit(s) {extra[:5]}", extra[0])
+        for u, series in sc.demand.items():
+            if len(series) != q:
+                raise FieldProblem(f"scenarios[{n}].demand.{u}", f"{len(series)} periods, expected {q}", len(series))
+        per_period = np.sum(np.array(list(sc.demand.values()), dtype=float).reshape(len(sc.demand), q), axis=0)
+        t = int(np.argmax(per_period))
+        if per_period[t] > MAX_COUNT:
+            raise FieldProblem(f"scenarios[{n}].demand", f"the demand of all units adds up to {per_period[t]:.6g} "
+                                                         f"in period {t + 1}; at most {MAX_COUNT:,} in a period",
+                               float(per_period[t]))
+
+    def _check_equipment_total(self) -> None:
+        """The equipment at hand or on its way at the start, all units together, within MAX_COUNT.
+
+        Aggregates add it up (a region's stock, a depot's delivery size): they stay in range too."""
+        parts = {"units": sum(u.initial_stock for u in self.units),
+                 "in_transit": sum(a.quantity for a in self.in_transit)}
+        total = sum(parts.values())
+        if total > MAX_COUNT:
+            largest = max(parts, key=parts.get)
+            raise FieldProblem(largest, f"the instance starts with {total:,} units of equipment (initial stock "
+                                        f"{parts['units']:,}, in transit {parts['in_transit']:,}); at most "
+                                        f"{MAX_COUNT:,} in all", total)
 
     # --- positional views used by the model and the evaluator -------------------------------
 

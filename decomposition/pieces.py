@@ -313,8 +313,9 @@ def _reference_plans(chains: dict[str, tuple[WindowResult, ...]]) -> list[Plan]:
 def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np.ndarray:
     """Phi*(w) as the best known: the least Phi(plan; w) over `plans`, per scenario.
 
-    An upper estimate of the true optimum: the regret it gives is relative to the best plan
-    known for each scenario, which the summary says.
+    An upper estimate of the true optimum (no window is solved over the whole horizon): the
+    regret it gives is relative to the best plan known for each scenario, which the summary
+    says ("best_known"), and may be below the regret against the true optima.
     """
     values = np.array([evaluate(instance, p).phi_per_scenario[base.value] for p in plans])
     return values.min(axis=0)
@@ -324,7 +325,9 @@ def _lower_bound(instance: Instance, config: DecompositionConfig, inputs: dict[s
     """The pooled relaxation's LP bound on the whole horizon (see `bounds.py`): seconds, not hours.
 
     For regret, it is built with the reference chains' Phi*(w); any plan's Phi(w) is at least the
-    true Phi*(w), so this bounds the regret relative to any smaller reference too.
+    true Phi*(w), so this bounds the regret relative to any smaller reference too (the final
+    reference, the least over more plans, is smaller still: the bound stays valid for it).
+    Like every bound here it is -inf (unknown) unless the LP was solved to optimality.
     """
     best = None
     if config.objective.is_regret:
@@ -385,6 +388,7 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     return DecomposedReport(
         objective=config.objective, solver=config.solver, tie_break=config.window_tie_break,
         result=result, baseline=baseline.checked, best_per_scenario=best,
+        best_per_scenario_status=None if best is None else ("best_known",) * len(best),
         lp_bound=bound.bound, lp_status=bound.status, timings=timings, transfer_weight=config.transfer_weight,
         windows=windows, lookahead=config.lookahead,
         chain_values=values, kept=kept,

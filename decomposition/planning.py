@@ -59,11 +59,14 @@ class PlanReport:
     tie_break: float
     result: CheckedPlan
     baseline: CheckedPlan
-    best_per_scenario: np.ndarray | None  # Phi*(w), regret objectives only
+    best_per_scenario: np.ndarray | None  # Phi*(w), regret objectives only: the reference of the regret
     lp_bound: float  # LP relaxation (whole model, or pooled: bounds.py), criterion only (-inf if not solved)
     lp_status: str  # "optimal", or why there is no LP bound ("time_limit", ...)
     timings: dict[str, float] = field(default_factory=dict)
     transfer_weight: float = 0.0  # lambda the plan was solved with (its value is the criterion alone)
+    # what each Phi*(w) is (regret only): "optimal" (within the MIP gap), "incumbent" (a solve
+    # stopped at its limit), "baseline" (no plan beat no reallocation), "best_known" (decomposed)
+    best_per_scenario_status: tuple[str, ...] | None = None
 
     @property
     def value(self) -> float:
@@ -76,17 +79,20 @@ class PlanReport:
 
     @property
     def bound(self) -> float:
-        """The best valid lower bound on Phi: the LP bound, the solver's own for Phi4, or 0.
+        """The best proven lower bound on Phi (the LP bound, the MIP's own for Phi4), or -inf: unknown.
 
-        Plain criteria add up non-covered demand, so 0 bounds them too: a solver stopped before
-        its root LP reports a negative bound (-3,102 on Andalucia), which says less than that.
+        Plain criteria add up non-covered demand, so a proven bound below 0 (a MIP stopped before
+        its root LP reported -3,102 on Andalucia) is raised to 0. With nothing proven the bound
+        stays unknown rather than 0: "lower bound 0, gap 100 %" would read as a result, while it
+        only says that no LP finished. For regret it is relative to `best_per_scenario` (see
+        `best_per_scenario`: still a valid bound on the regret against the true optima).
         """
         bound = self.lp_bound
         if self.objective is Objective.PHI4 and not self.transfer_weight:  # the MIP dual bound bounds Phi itself
             bound = max(bound, self.result.solve.dual_bound)
-        if not self.objective.is_regret:
+        if not self.objective.is_regret and math.isfinite(bound):
             bound = max(bound, 0.0)
-        return bound
+        return bound + 0.0  # an LP's -0.0 is 0: not printed as "-0.00"
 
     @property
     def gap(self) -> float:
@@ -117,10 +123,10 @@ def make_plan(
     stays the criterion, the effort is reported beside it."""
     timings: dict[str, float] = {}
     lanes = shipping_lanes(instance)
-    best = None
+    best, best_status = None, None
     if objective.is_regret:
         started = time.perf_counter()
-        best = best_per_scenario(instance, objective.base, solver, progress)
+        best, best_status = best_per_scenario(instance, objective.base, solver, progress)
         timings["best_per_scenario"] = time.perf_counter() - started
     options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
                            best_per_scenario=None if best is None else tuple(best), transfer_weight=transfer_weight)
@@ -141,10 +147,12 @@ def make_plan(
     started = time.perf_counter()
     lp_bound, lp_status = lp_relaxation_bound(model, solver)
     timings["lp_bound"] = time.perf_counter() - started
-    if pooled > lp_bound or not math.isfinite(lp_bound):  # the pooled LP is never above the full one
-        lp_bound, lp_status = max(pooled, lp_bound), f"pooled relaxation {pooled_status}"
+    if not math.isfinite(pooled) and not math.isfinite(lp_bound):  # neither LP proved its optimum
+        lp_status = f"unknown (LP relaxation: {lp_status}; pooled relaxation: {pooled_status})"
+    elif pooled > lp_bound:  # the pooled LP is never above the full one
+        lp_bound, lp_status = pooled, f"pooled relaxation {pooled_status}"
     return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, lp_status, timings,
-                      transfer_weight)
+                      transfer_weight, best_status)
 
 
 def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, *,
@@ -191,20 +199,35 @@ def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions,
     return baseline, result, model
 
 
+# What a Phi*(w) is, by the status of its solve (see `PlanReport.best_per_scenario_status`).
+REFERENCE_STATUS = {"optimal": "optimal", "time_limit": "incumbent", "feasible": "incumbent",
+                    "baseline_kept": "baseline"}
+
+
 def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions,
-                      progress: Progress = lambda _: None) -> np.ndarray:
-    """Phi*(w): the optimum of the plain criterion with Omega = {w}, for every scenario w.
+                      progress: Progress = lambda _: None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Phi*(w), the plain criterion's best plan with Omega = {w}, for every scenario w, and what
+    each value is: "optimal" (within the MIP gap), "incumbent" (stopped at its time limit) or
+    "baseline" (no plan beat no reallocation in time).
+
+    Each value is the evaluator's Phi(w) of a checked plan, so never below the true optimum
+    Phi°(w). With a non-optimal Phi*(w) the regret Phi(w) - Phi*(w) is measured against a
+    reference above the optimum: the reported regret can be lower than the true one (even
+    negative), which is why the summary says each value's status. The lower bound stays valid
+    for both: the relaxations built with these Phi*(w) bound the least regret against them, and
+    every plan's regret against the smaller Phi°(w) is at least its regret against them.
 
     No tie-breaker here: Phi* must be the criterion's own optimum. Each solve is independent
     (the fan-out the next issue parallelises).
     """
-    values = []
+    values, statuses = [], []
     for sc in instance.scenarios:
         progress(f"solving Phi*({sc.id}) for the regret objective")
         single = instance.restricted_to(sc.id)
         _, checked, _ = solve_from_baseline(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
         values.append(checked.evaluation.phi[base.value])
-    return np.array(values)
+        statuses.append(REFERENCE_STATUS.get(checked.solve.status, "incumbent"))
+    return np.array(values), tuple(statuses)
 
 
 def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> tuple[float, str]:
@@ -212,7 +235,8 @@ def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> tupl
 
     Relaxes `model` in place (solve and extract its plan first). For regret objectives the bound
     is relative to the Phi*(w) the model was built with. An LP that does not finish within
-    `bound_time_limit` gives no bound (-inf), never a failed run: the plan is already checked.
+    `bound_time_limit` gives no bound (-inf: unknown, whatever value the solver stopped at), never
+    a failed run: the plan is already checked.
     """
     relax_to_criterion(model)
     limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
@@ -220,6 +244,4 @@ def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> tupl
         outcome = solve(model, replace(solver, time_limit=limit), linear_relaxation=True)
     except SolverError as exc:
         return -math.inf, str(exc)
-    if outcome.status != "optimal":
-        return outcome.dual_bound, outcome.status
-    return outcome.objective, "optimal"
+    return outcome.dual_bound, outcome.status  # the LP's optimum, or -inf unless proven optimal

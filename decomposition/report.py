@@ -35,7 +35,7 @@ def stock_table(instance: Instance, evaluation: Evaluation) -> pd.DataFrame:
 
 
 def _finite(x: float) -> float | None:
-    """JSON has no infinity: an unknown bound is null."""
+    """JSON has no infinity: an unknown bound (-inf: nothing proven) or gap is null."""
     return float(x) if math.isfinite(x) else None
 
 
@@ -81,6 +81,8 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         "bound_time_limit": report.solver.bound_time_limit,
         "gap": _finite(report.gap),
         "best_per_scenario": None if best is None else dict(zip(scenarios, map(float, best))),
+        # what each Phi*(w) is: "optimal" (within mip_gap), "incumbent", "baseline" or "best_known"
+        "best_per_scenario_status": _reference_status(scenarios, report),
         "plan": _plan_summary(instance, report.result),
         "baseline": _plan_summary(instance, report.baseline),
         "timings_seconds": {k: round(v, 3) for k, v in report.timings.items()},
@@ -90,7 +92,19 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         doc["decomposition"] = _decomposition_summary(report)
         if best is not None:
             doc["best_per_scenario_source"] = "best known plan per scenario (decomposed); regret is relative to it"
+    elif best is not None:
+        doc["best_per_scenario_source"] = ("each scenario solved alone (its status in best_per_scenario_status); "
+                                           "regret is relative to these values")
     return doc
+
+
+def _reference_status(scenarios: list[str], report: PlanReport) -> dict[str, str] | None:
+    """Per scenario, what Phi*(w) is; None without a regret. A report that does not say is not
+    called optimal: "unknown"."""
+    if report.best_per_scenario is None:
+        return None
+    statuses = report.best_per_scenario_status or ("unknown",) * len(scenarios)
+    return dict(zip(scenarios, statuses))
 
 
 def _decomposition_summary(report: DecomposedReport) -> dict:

@@ -6,13 +6,10 @@ incumbent raises SolverError, so no caller can mistake "nothing found" for a pla
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import shlex
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from pyomo.opt import TerminationCondition as LegacyTermination
 
 from decomposition.errors import SolverError
 from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
+from decomposition.solver_launcher import dies_with_parent, solver_parent
 
 SolverName = Literal["highs", "cbc"]
 SOLVERS: tuple[str, ...] = ("highs", "cbc")
@@ -58,7 +56,7 @@ class SolverOptions:
 class SolveOutcome:
     status: str  # "optimal" | "time_limit" | "feasible"
     objective: float  # the solver's objective value of the incumbent
-    dual_bound: float  # the solver's proven lower bound on the objective (-inf if none)
+    dual_bound: float  # a proven lower bound on the objective, -inf if none (see `proven_bound`)
     seconds: float
 
 
@@ -74,14 +72,47 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation
         highs_options = {"solver": "ipm"} if linear_relaxation else {}
         if options.threads is not None:
             highs_options["threads"] = options.threads
-        status, bound = _solve_highs(model, options, highs_options)
+        status, reported = _solve_highs(model, options, highs_options)
     else:
-        status, bound = _solve_cbc(model, options)
-    objective = next(model.component_data_objects(pyo.Objective, active=True))
-    return SolveOutcome(status, float(pyo.value(objective)), bound, time.perf_counter() - started)
+        status, reported = _solve_cbc(model, options)
+    try:
+        value = float(pyo.value(next(model.component_data_objects(pyo.Objective, active=True))))
+    except ValueError as exc:  # CBC stopped at once (--time-limit 0.001) returns a solution lacking variables
+        raise SolverError(f"{options.name} returned no complete plan ({status}): {exc}") from exc
+    bound = proven_bound(status, value, reported, is_mip=has_integer_variables(model), mip_gap=options.mip_gap,
+                         solver=options.name)
+    return SolveOutcome(status, value, bound, time.perf_counter() - started)
+
+
+def has_integer_variables(model: pyo.ConcreteModel) -> bool:
+    """Whether the solver sees a MIP: some free variable has an integer domain (relaxed models have none)."""
+    return any(v.is_integer() and not v.fixed for v in model.component_data_objects(pyo.Var, active=True))
+
+
+def proven_bound(status: str, value: float, reported: float, *, is_mip: bool, mip_gap: float, solver: str) -> float:
+    """The lower bound a solve proves, or -inf; never a number the solver merely reported.
+
+    An LP proves its objective only when solved to optimality. Stopped at a limit, what the
+    interface calls its bound is the objective of the current iterate (Pyomo's appsi HiGHS sets
+    `best_objective_bound` to `objective_function_value` for an LP): a primal simplex stopped on
+    Madrid's pooled relaxation sat at 9,731, above the optimum 6,982. HiGHS reports no feasible
+    dual solution at a time limit (seen with dual and primal simplex and IPM), so no
+    dual-feasible objective is taken either. A MIP's dual bound is proven at any stop (HiGHS's
+    `mip_dual_bound`; CBC's "best possible" or root LP value); CBC's parser may give the
+    incumbent itself as the bound of an "optimal" MIP, which is optimal only within `mip_gap`, so
+    that is lowered by the gap.
+    """
+    if not is_mip:
+        return value if status == "optimal" and math.isfinite(value) else -math.inf
+    if not math.isfinite(reported):
+        return -math.inf
+    if solver == "cbc" and status == "optimal":
+        return min(reported, value - mip_gap * abs(value))
+    return reported
 
 
 def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions, highs_options: dict) -> tuple[str, float]:
+    """(status, the bound the interface reports): `proven_bound` decides what of it is proven."""
     solver = AppsiHighs()
     solver.config.time_limit = options.time_limit
     solver.config.mip_gap = options.mip_gap
@@ -117,40 +148,8 @@ def cbc_executable() -> str:
     return found
 
 
-SOLVER_PARENT = "SURGEPLAN_SOLVER_PARENT"  # the pid a launched solver must still have as its parent
-
-
-def dies_with_parent(executable: str) -> str:
-    """A launcher of `executable` whose process is killed when the process that started it dies.
-
-    CBC runs as a child process; when its parent is killed (a cancelled Ray piece, a worker killed
-    with SIGKILL) it would otherwise solve on as an orphan until its own time limit. Linux's
-    parent-death signal, set by util-linux's setpriv, prevents that. It only fires on a death after
-    it is set, so the launcher then checks that its parent is still the process named in
-    SURGEPLAN_SOLVER_PARENT (see `solver_parent`), and exits if not. Elsewhere the binary is used as is.
-    """
-    setpriv = shutil.which("setpriv")
-    if not sys.platform.startswith("linux") or setpriv is None:
-        return executable
-    check = f'[ -z "${SOLVER_PARENT}" ] || [ "$PPID" = "${SOLVER_PARENT}" ] || exit 137; exec "$0" "$@"'
-    script = (f"#!/bin/sh\nexec {shlex.quote(setpriv)} --pdeathsig KILL -- /bin/sh -c {shlex.quote(check)} "
-              f'{shlex.quote(executable)} "$@"\n')
-    digest = hashlib.sha256(script.encode()).hexdigest()[:12]
-    launcher = Path(tempfile.gettempdir()) / f"surgeplan-{os.getuid()}-launch-{digest}"
-    if not launcher.exists():
-        with tempfile.NamedTemporaryFile("w", dir=launcher.parent, delete=False) as tmp:
-            tmp.write(script)
-        os.chmod(tmp.name, 0o755)
-        os.replace(tmp.name, launcher)  # atomic: concurrent pieces may write it at once
-    return str(launcher)
-
-
-def solver_parent() -> None:
-    """Name this process as the parent of the solvers it launches (read by the launcher's check)."""
-    os.environ[SOLVER_PARENT] = str(os.getpid())
-
-
 def _solve_cbc(model: pyo.ConcreteModel, options: SolverOptions) -> tuple[str, float]:
+    """(status, the lower bound Pyomo parsed from CBC's log): `proven_bound` decides what of it is proven."""
     solver_parent()
     solver = pyo.SolverFactory("cbc", executable=dies_with_parent(cbc_executable()))
     cbc_options: dict[str, float] = {"ratioGap": options.mip_gap}

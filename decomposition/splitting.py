@@ -13,3 +13,10 @@ from typing import Literal
 Clustering = Literal["mixture", "bayesian", "kmedoids"]
 DEFAULT_REGIONS = (16, 24, 32, 40, 48)  # numbers of regions tried; the best fit is kept
 DEFAULT_HUBS = (3, 4, 5, 6, 7, 8)  # numbers of national hubs tried among the depots; best silhouette kept
+# Upper limits of a request (the API's and the CLI's): each number tried is a clustering fit, and a fit's cost
+# grows with k, so a request stays a few fits of sane size. 200 regions of a 5,000-hospital country are 25 each.
+MAX_REGIONS = 200
+MAX_HUBS = 50
+MAX_COUNTS_TRIED = 10  # numbers of regions (and of hubs) tried in one run
+MAX_SEED = 2**32 - 1  # what scikit-learn's random_state takes
+MAX_LANES_PER_RECEIVER = 1000

@@ -1,28 +1,41 @@
 """The REST API (`surgeplan api`): submit runs, follow them, fetch their plans, cancel them.
 
 Every route but /health needs `Authorization: Bearer <token>` with a token from
-SURGEPLAN_API_TOKENS. Bodies larger than SURGEPLAN_MAX_UPLOAD_MB are refused (413) before they are
-read whole. Bad input is a 422 whose `field` names what is wrong. OpenAPI docs: /docs.
+SURGEPLAN_API_TOKENS: a `read` token lists runs and reads their status, events and plans, a
+`submit` token may also submit and cancel (403 for a read token). The OpenAPI docs (/docs, /redoc,
+/openapi.json) need a token too unless SURGEPLAN_API_PUBLIC_DOCS is true. Bodies larger than
+SURGEPLAN_MAX_UPLOAD_MB are refused (413) before they are read whole; a submission's body is
+parsed and validated in a worker thread, so a large upload never holds up the event loop (other
+requests, /health, are answered meanwhile). Bad input is a 422 whose `field` names what is wrong.
+Datasets are built-in names only: the API reads no file or directory a client names.
 """
 
 from __future__ import annotations
 
 import hmac
 import io
+import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
-from decomposition.json_format import json_path
-from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, UnknownTable
+from decomposition.json_format import field_of
+from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, UnknownTable, utc
 from tasks.national_options import NATIONAL_TABLES
-from tasks.settings import Settings, get_settings
+from tasks.settings import Settings, TokenRole, get_settings
 from tasks.store import RunStateError, UnknownRun
 from tasks.submission import RunRequest
 
@@ -60,6 +73,68 @@ class BodySizeLimit:
                 "send a smaller instance or raise the limit")
 
 
+class Problem(BaseModel):
+    """One thing wrong with a request: the field (a JSON path into the body, or a parameter's name)."""
+
+    field: str
+    msg: str
+    type: str
+    loc: list[str | int] | None = None
+
+
+class Invalid(BaseModel):
+    detail: list[Problem]
+
+
+class Refused(BaseModel):
+    detail: str
+
+
+class Health(BaseModel):
+    store: Literal["ok"]
+    broker: Literal["ok", "unreachable"]
+
+
+class EventView(BaseModel):
+    at: datetime
+    kind: str
+    message: str
+
+
+def _refusal(description: str) -> dict:
+    return {"model": Refused, "description": description}
+
+
+INVALID = {422: {"model": Invalid, "description": "bad input: each problem names its field"}}
+UNAUTHORISED = {401: _refusal("missing or unknown token")}
+READ_ONLY = {403: _refusal("a read-only token: it may not submit nor cancel")}
+NO_RUN = {404: _refusal("no run with that id")}
+NO_PLAN = {409: _refusal("the run has no plan (yet)")}
+TOO_LARGE = {413: _refusal("body over SURGEPLAN_MAX_UPLOAD_MB")}
+RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def known_run_id(run_id: str) -> str:
+    """The run id of a path; one that no run could have (any other shape: run ids are UUIDs) is a 404 at once."""
+    if not RUN_ID.fullmatch(run_id):
+        shown = run_id if len(run_id) <= 40 else f"{run_id[:40]}..."
+        raise UnknownRun(f"no run with id {shown!r}; `surgeplan runs` lists them")
+    return run_id
+
+
+RunId = Annotated[str, Depends(known_run_id)]
+
+
+def parse_run_request(body: bytes) -> RunRequest:
+    """The request body as a RunRequest, or RequestValidationError located in the body (as FastAPI's own).
+    Called in a worker thread: a big instance takes seconds to validate."""
+    try:
+        return RunRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)],
+                                     body=None) from None
+
+
 def _request_field(error: InstanceError, request: RunRequest) -> str:
     """The request field an instance error is about: a dataset option, the dataset, or the instance's own."""
     if error.field in DatasetOptions.model_fields:
@@ -71,25 +146,50 @@ def _request_field(error: InstanceError, request: RunRequest) -> str:
 
 def create_app(settings: Settings) -> FastAPI:
     backend = Backend(settings)
-    tokens = [t.encode() for t in settings.tokens]
+    token_roles = [(token.encode(), role) for token, role in settings.token_roles.items()]
 
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    def token_role(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> TokenRole:
         given = credentials.credentials.encode() if credentials else b""
-        if not credentials or not any(hmac.compare_digest(given, t) for t in tokens):
+        role = None
+        for token, its_role in token_roles:  # every token compared, in constant time: no early exit to time
+            if hmac.compare_digest(given, token):
+                role = its_role
+        if not credentials or role is None:
             raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <token>' with a token "
                                      "from SURGEPLAN_API_TOKENS", headers={"WWW-Authenticate": "Bearer"})
+        return role
 
+    def may_submit(role: TokenRole = Depends(token_role)) -> None:  # noqa: B008 - a closure's dependency
+        if role != "submit":
+            raise HTTPException(403, "this token is read-only: it lists runs and reads their status and plans; "
+                                     "submitting and cancelling need a submit token (submit:TOKEN in "
+                                     "SURGEPLAN_API_TOKENS)")
+
+    public_docs = settings.api_public_docs
     app = FastAPI(title="surgeplan", version="0.1.0",
                   description="Plans how scarce medical equipment is shared between hospitals, depots and "
-                              "stockpiles. Submit a run, follow its progress, fetch its checked plan.")
+                              "stockpiles. Submit a run, follow its progress, fetch its checked plan.",
+                  openapi_url="/openapi.json" if public_docs else None, docs_url="/docs" if public_docs else None,
+                  redoc_url="/redoc" if public_docs else None)
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_upload_mb * 2**20))
-    auth = [Depends(authorised)]
+    read = [Depends(token_role)]
+    write = [Depends(may_submit)]
+    reading = {**UNAUTHORISED, **INVALID}
+    writing = {**UNAUTHORISED, **READ_ONLY, **INVALID}
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"field": json_path([p for p in e["loc"] if p != "body"]) or "body", "msg": e["msg"],
+        # field_of: a whole-instance check (duplicate ids, totals) names its path inside the instance
+        detail = [{"field": field_of({**e, "loc": [p for p in e["loc"] if p != "body"]}) or "body", "msg": e["msg"],
                    "type": e["type"], "loc": list(e["loc"])} for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": detail})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            return JSONResponse(status_code=405, content={"detail": exc.detail},
+                                headers={"Allow": ", ".join(_methods_of(app, request.scope))})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(UnknownRun)
     async def _unknown(_request: Request, exc: UnknownRun) -> JSONResponse:
@@ -103,53 +203,68 @@ def create_app(settings: Settings) -> FastAPI:
     async def _state(_request: Request, exc: RunStateError) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
 
-    @app.get("/health", summary="Is the store and the broker reachable?")
-    def health() -> dict:
+    @app.get("/health", summary="Is the store and the broker reachable?", response_model=Health)
+    def health() -> Health:
         backend.store.runs(limit=1)
         try:
             backend.broker.ping()
             broker = "ok"
-        except ConnectionError as exc:
-            broker = str(exc)
-        return {"store": "ok", "broker": broker}
+        except ConnectionError:  # unauthenticated: say no more (the message names the broker's address)
+            broker = "unreachable"
+        return Health(store="ok", broker=broker)
 
-    @app.post("/runs", dependencies=auth, status_code=201, response_model=Submitted,
+    @app.post("/runs", dependencies=write, status_code=201, response_model=Submitted,
+              responses={200: {"model": Submitted, "description": "the same instance and config already had "
+                                                                  "this run (force: false)"},
+                         **writing, **TOO_LARGE},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}}}},
               summary="Submit a run (201), or get the existing run for the same instance and config (200)")
-    def submit(request: RunRequest, response: Response) -> Submitted:
+    async def submit(request: Request, response: Response) -> Submitted:
+        # the body is read here (413 past the limit) and validated off the event loop
+        run_request = await run_in_threadpool(parse_run_request, await request.body())
         try:
-            submitted = backend.submit(request)
+            submitted = await run_in_threadpool(backend.submit, run_request)
         except InstanceError as exc:
-            raise HTTPException(422, [{"field": _request_field(exc, request), "msg": str(exc),
+            raise HTTPException(422, [{"field": _request_field(exc, run_request), "msg": str(exc),
                                        "type": "instance_error"}]) from None
         if not submitted.created:
             response.status_code = 200
         return submitted
 
-    @app.get("/runs", dependencies=auth, response_model=list[RunView], summary="Runs, newest first")
+    @app.get("/runs", dependencies=read, response_model=list[RunView], responses=reading,
+             summary="Runs, newest first")
     def runs(status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
              limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunView]:
         return backend.runs(status, limit)
 
-    @app.get("/runs/{run_id}", dependencies=auth, response_model=RunView,
+    @app.get("/runs/{run_id}", dependencies=read, response_model=RunView, responses={**reading, **NO_RUN},
              summary="A run's status and progress (pieces done / total, best value so far)")
-    def status(run_id: str) -> RunView:
+    def status(run_id: RunId) -> RunView:
         return backend.view(run_id)
 
-    @app.get("/runs/{run_id}/events", dependencies=auth, summary="What happened to a run, in order")
-    def events(run_id: str) -> list[dict]:
+    @app.get("/runs/{run_id}/events", dependencies=read, response_model=list[EventView],
+             responses={**reading, **NO_RUN}, summary="What happened to a run, in order")
+    def events(run_id: RunId) -> list[EventView]:
         backend.store.get(run_id)
-        return [{"at": e.at.isoformat(), "kind": e.kind, "message": e.message} for e in backend.store.events(run_id)]
+        return [EventView(at=utc(e.at), kind=e.kind, message=e.message) for e in backend.store.events(run_id)]
 
-    @app.get("/runs/{run_id}/summary", dependencies=auth,
+    @app.get("/runs/{run_id}/summary", dependencies=read, response_model=dict,
+             responses={**reading, **NO_RUN, **NO_PLAN},
              summary="The plan's summary: Phi, non-covered demand per scenario, baseline, bound and gap "
                      "(a national run's: also its regions, hubs and units moved between regions)")
-    def summary(run_id: str) -> dict:
+    def summary(run_id: RunId) -> dict:
         return backend.summary(run_id)
 
-    @app.get("/runs/{run_id}/plan/{table}", dependencies=auth,
+    @app.get("/runs/{run_id}/plan/{table}", dependencies=read,
+             responses={200: {"description": "the table: JSON records, CSV or Parquet", "content": {
+                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                 "text/csv": {"schema": {"type": "string"}},
+                 "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}},
+                 **reading, 404: _refusal("no run with that id, or its plan has no such table"), **NO_PLAN},
              summary=f"A plan table: {', '.join(PLAN_TABLES)}; a national run's: {', '.join(NATIONAL_TABLES)} "
                      "(404 naming the run's tables if it has no such one)")
-    def plan_table(run_id: str, table: Literal[TABLES],  # type: ignore[valid-type]
+    def plan_table(run_id: RunId, table: Literal[TABLES],  # type: ignore[valid-type]
                    format: Literal["json", "csv", "parquet"] = "json"):
         path = backend.table_path(run_id, table)
         if format == "parquet":
@@ -159,14 +274,58 @@ def create_app(settings: Settings) -> FastAPI:
             buffer = io.StringIO()
             frame.to_csv(buffer, index=False)
             return Response(buffer.getvalue(), media_type="text/csv")
-        return JSONResponse(frame.to_dict(orient="records"))
+        return Response(frame.to_json(orient="records"), media_type="application/json")  # NaN -> null
 
-    @app.post("/runs/{run_id}/cancel", dependencies=auth, response_model=RunView,
+    @app.post("/runs/{run_id}/cancel", dependencies=write, response_model=RunView,
+              responses={**writing, **NO_RUN, 409: _refusal("the run has ended already"), **TOO_LARGE},
               summary="Cancel: a queued run at once, a running one within a heartbeat (its Ray pieces stop)")
-    def cancel(run_id: str) -> RunView:
+    def cancel(run_id: RunId) -> RunView:
         return backend.cancel(run_id)
 
+    app.openapi = lambda: _openapi_with_request_models(app)
+    if not public_docs:
+        _add_private_docs(app, read)
     return app
+
+
+def _methods_of(app: FastAPI, scope: dict) -> list[str]:
+    """Every method some route of the request's path answers (for the Allow header of a 405)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if getattr(route, "path_regex", None) is not None and route.path_regex.match(scope["path"]):
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+def _openapi_with_request_models(app: FastAPI) -> dict:
+    """The OpenAPI document, with RunRequest and its parts among the components (POST /runs reads its body
+    itself, to validate it off the event loop, so FastAPI does not add them)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        _, definitions = models_json_schema([(RunRequest, "validation")],
+                                            ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _add_private_docs(app: FastAPI, read: list) -> None:
+    """/openapi.json, /docs and /redoc behind a token (SURGEPLAN_API_PUBLIC_DOCS is false)."""
+    denied = {**UNAUTHORISED}
+
+    @app.get("/openapi.json", dependencies=read, include_in_schema=False, responses=denied)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", dependencies=read, include_in_schema=False, responses=denied)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
+
+    @app.get("/redoc", dependencies=read, include_in_schema=False, responses=denied)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
 
 
 def app_from_environment() -> FastAPI:

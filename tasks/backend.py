@@ -7,7 +7,7 @@ stored, deduplicated and queued the same way.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -27,6 +27,11 @@ TABLES = tuple(dict.fromkeys(PLAN_TABLES + NATIONAL_TABLES))
 
 class UnknownTable(SurgeplanError):
     """The run's plan has no table of that name (a national run has other tables than an ordinary one)."""
+
+
+def utc(at: datetime | None) -> datetime | None:
+    """A stored time (naive UTC) as an aware one: shown with its offset, as RFC 3339 (OpenAPI's date-time) wants."""
+    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 
 class RunView(BaseModel):
@@ -51,7 +56,7 @@ class RunView(BaseModel):
     @classmethod
     def of(cls, run: Run) -> "RunView":
         return cls(id=run.id, status=run.status, source=run.source, instance=run.instance_name, config=run.config,
-                   created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+                   created_at=utc(run.created_at), started_at=utc(run.started_at), finished_at=utc(run.finished_at),
                    attempts=run.attempts, pieces_done=run.pieces_done, pieces_total=run.pieces_total,
                    best_value=run.best_value, message=run.message, error=run.error,
                    cancel_requested=run.cancel_requested)

@@ -152,9 +152,17 @@ def print_summary(doc: dict, footer: str) -> None:
     Console().print(
         f"{doc['objective']} = {doc['value']:,.2f} (no reallocation {doc['baseline_value']:,.2f}); "
         f"lower bound {bound}; gap {gap}; {plan['units_shipped']} units shipped in {plan['shipments']} deliveries; "
-        f"evaluator: feasible in every scenario.\n{footer}",
+        f"evaluator: feasible in every scenario.{_reference_note(doc)}\n{footer}",
         highlight=False,
     )
+
+
+def _reference_note(doc: dict) -> str:
+    """For a regret whose Phi*(w) are not all proven optimal: what they are (the regret is relative to them)."""
+    statuses = doc.get("best_per_scenario_status") or {}
+    if all(status == "optimal" for status in statuses.values()):
+        return ""
+    return " Regret relative to Phi*(w) not all optimal: " + ", ".join(f"{sc} {st}" for sc, st in statuses.items()) + "."
 
 
 @app.command()
@@ -250,15 +258,14 @@ def show_settings(
         print(settings_markdown(), end="")
         return
     try:
-        current = get_settings().model_dump()
+        current = get_settings().shown()  # passwords in URLs and the API tokens masked
     except SettingsError as exc:
         raise fail(str(exc), 2) from None
     table = Table(title="settings (environment variables)")
     for column in ("variable", "in force", "default", "meaning"):
         table.add_column(column, no_wrap=column == "variable")
     for (variable, default, meaning), value in zip(settings_rows(), current.values()):
-        shown = "***" if variable.endswith("TOKENS") and value else str(value)
-        table.add_row(variable, shown, default.replace("`", ""), meaning)
+        table.add_row(variable, str(value), default.replace("`", ""), meaning)
     Console().print(table)
 
 

@@ -80,7 +80,7 @@ def national(
         with piece_display(1, plain) as progress:
             step = lambda message: progress(0, 1, message)  # noqa: E731
             with ray_session(workers, settings.ray_address):
-                report = solve_national(inst, config, step, progress)
+                report = solve_national(inst, config, step, progress, retries=settings.piece_retries)
     except InstanceError as exc:
         raise instance_failure(exc) from None
     except (SurgeplanError, PieceFailed) as exc:
@@ -102,8 +102,9 @@ def print_national(doc: dict, footer: str) -> None:
     rows = [
         ("non-covered demand, expected (phi4)", number(doc["value"])),
         ("without reallocation", number(doc["baseline_value"])),
-        ("lower bound", f"{number(doc['lower_bound'])} ({doc['lower_bound_status']})"),
-        ("gap to the bound", "-" if gap is None or not math.isfinite(gap) else f"{100 * gap:.1f} %"),
+        ("lower bound", f"{'unknown' if doc['lower_bound'] is None else number(doc['lower_bound'])} "
+                        f"({doc['lower_bound_status']})"),
+        ("gap to the bound", "unknown" if gap is None or not math.isfinite(gap) else f"{100 * gap:.1f} %"),
         ("units moved between regions", f"{doc['units_between_regions']:,} (national model: "
                                         f"{doc['national_units_planned']:,})"),
         ("units topped up (spare to short, after stitching)", f"{doc.get('units_topped_up', 0):,}"),

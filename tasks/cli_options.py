@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
-from decomposition.splitting import Clustering
+from decomposition.splitting import MAX_HUBS, MAX_LANES_PER_RECEIVER, MAX_REGIONS, MAX_SEED, Clustering
 from tasks.national_options import NationalRequest
 from tasks.terminal import fail
 
@@ -43,21 +43,24 @@ TransferWeight = Annotated[float, typer.Option(
 # a national run's settings (NationalRequest); None leaves its default
 ClusteringMethod = Enum("ClusteringMethod", {c: c for c in get_args(Clustering)}, type=str)
 Regions = Annotated[Optional[list[int]], typer.Option(
-    "--regions", min=1, help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). "
-                             "Default: 16 24 32 40 48.")]
+    "--regions", min=1, max=MAX_REGIONS,
+    help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). "
+         "Default: 16 24 32 40 48.")]
 Hubs = Annotated[Optional[list[int]], typer.Option(
-    "--hubs", min=1, help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the "
-                          "best silhouette is kept. Default: 3 to 8.")]
+    "--hubs", min=1, max=MAX_HUBS,
+    help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the "
+         "best silhouette is kept. Default: 3 to 8.")]
 ClusteringOption = Annotated[Optional[ClusteringMethod], typer.Option(
     "--clustering", help="How regions are found: mixture (Gaussian, weighted by demand, k by BIC; the default), "
                          "bayesian (Dirichlet-process mixture: finds k itself, up to the largest --regions), kmedoids "
                          "(FasterPAM on great-circle distances between hospitals, k by silhouette, unweighted).")]
 ClusteringSeed = Annotated[Optional[int], typer.Option(
-    "--clustering-seed", min=0, help="Seed of the clustering (mixture fits, K-medoids). Default 0.")]
+    "--clustering-seed", min=0, max=MAX_SEED, help="Seed of the clustering (mixture fits, K-medoids). Default 0.")]
 LanesPerReceiver = Annotated[Optional[int], typer.Option(
-    "--lanes-per-receiver", min=1, help="Inside a region, each hospital is sent to only along its this many "
-                                        "quickest lanes (the model grows with the square of a region's size). "
-                                        "Default 20.")]
+    "--lanes-per-receiver", min=1, max=MAX_LANES_PER_RECEIVER,
+    help="Inside a region, each hospital is sent to only along its this many "
+         "quickest lanes (the model grows with the square of a region's size). "
+         "Default 20.")]
 NATIONAL_FLAGS = {"regions": "--regions", "hubs": "--hubs", "clustering": "--clustering", "seed": "--clustering-seed",
                   "lanes_per_receiver": "--lanes-per-receiver"}
 

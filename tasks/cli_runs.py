@@ -41,7 +41,8 @@ def _backend():
     except SettingsError as exc:
         raise fail(str(exc), 2) from None
     except SQLAlchemyError as exc:
-        raise fail(f"cannot open the run store ({type(exc).__name__}: {str(exc).splitlines()[0]}); check "
+        first_line = get_settings().redact(str(exc).splitlines()[0])
+        raise fail(f"cannot open the run store ({type(exc).__name__}: {first_line}); check "
                    "SURGEPLAN_DATABASE_URL and that the database is running", 2) from None
 
 
@@ -112,8 +113,8 @@ def submit(
         raise fail(f"--{'-'.join(map(str, first['loc'])).replace('_', '-') or 'options'}: {first['msg']}", 2) from None
     state = "queued" if submitted.created else f"already submitted ({submitted.status}); --force solves it again"
     if not submitted.published:
-        state = (f"stored, but the broker ({backend.settings.broker_url}) is unreachable: a worker queues it once "
-                 "Redis is back")
+        state = (f"stored, but the broker ({backend.settings.redact(backend.settings.broker_url)}) is unreachable: "
+                 "a worker queues it once Redis is back")
     console.print(f"run {submitted.id}: {state}", highlight=False)
     print(submitted.id)
     if wait:
@@ -258,10 +259,13 @@ def worker(
 
     try:
         start_worker(get_settings(), loglevel.upper())
-    except (SettingsError, ConnectionError) as exc:
+    except SettingsError as exc:
         raise fail(str(exc), 2) from None
+    except ConnectionError as exc:
+        raise fail(get_settings().redact(str(exc)), 2) from None
     except SQLAlchemyError as exc:
-        raise fail(f"cannot open the run store ({str(exc).splitlines()[0]}); check SURGEPLAN_DATABASE_URL", 2) from None
+        first_line = get_settings().redact(str(exc).splitlines()[0])
+        raise fail(f"cannot open the run store ({first_line}); check SURGEPLAN_DATABASE_URL", 2) from None
 
 
 def api(

@@ -20,7 +20,9 @@ import socket
 import tempfile
 import threading
 import time
+import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -51,8 +53,10 @@ def execution_id() -> str:
 class Heartbeat:
     """Renews the run's lease and writes its progress every `interval` seconds, in a thread of its own."""
 
-    def __init__(self, store: RunStore, run_id: str, owner: str, lease: float, deadline: float):
+    def __init__(self, store: RunStore, run_id: str, owner: str, lease: float, deadline: float,
+                 redact: Callable[[str], str] = str):
         self.store, self.run_id, self.owner, self.lease, self.deadline = store, run_id, owner, lease, deadline
+        self.redact = redact  # for its log lines: a database error may name the store's URL
         self.cancelled, self.lost = threading.Event(), threading.Event()
         self._progress = Progress(0, 0, "starting")
         self._stopped = threading.Event()
@@ -96,7 +100,7 @@ class Heartbeat:
             try:
                 answer = self.store.renew(self.run_id, self.owner, self.lease, self._progress)
             except Exception as exc:  # noqa: BLE001 - a database blip: try again; the lease fences a long outage
-                log.warning("heartbeat of run %s failed: %s", self.run_id, exc)
+                log.warning("heartbeat of run %s failed: %s", self.run_id, self.redact(str(exc)))
                 continue
             if answer is None:
                 self.lost.set()
@@ -108,7 +112,7 @@ def execute_run(run_id: str, settings: Settings, store: RunStore, compute: Piece
     """Execute the run if this delivery may; return the status it ended in (or why nothing was done)."""
     owner = execution_id()
     try:
-        if not store.claim(run_id, owner, settings.lease_seconds):
+        if not store.claim(run_id, owner, settings.lease_seconds, max_attempts=settings.max_run_attempts):
             return _not_claimed(run_id, store)
     except UnknownRun:
         log.error("a message names run %s, which is not in the store; ignored", run_id)
@@ -116,7 +120,7 @@ def execute_run(run_id: str, settings: Settings, store: RunStore, compute: Piece
     deadline = time.monotonic() + settings.run_time_limit
     run_dir = settings.data_dir / "runs" / run_id
     out = run_dir / owner.replace(":", "-")
-    with Heartbeat(store, run_id, owner, settings.lease_seconds, deadline) as heartbeat:
+    with Heartbeat(store, run_id, owner, settings.lease_seconds, deadline, settings.redact) as heartbeat:
         status, error, written = _solve_and_store(run_id, settings, store, compute, owner, heartbeat, run_dir, out)
     if not written:
         shutil.rmtree(out, ignore_errors=True)  # another execution owns the run now: its result stands
@@ -161,8 +165,9 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
     except SurgeplanError as exc:  # a bad stored instance, a solver error, a plan the evaluator rejected
         status, error = FAILED, f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - record it: a run never stays running because of a bug
-        log.exception("run %s failed", run_id)
+        log.error("run %s failed: %s", run_id, settings.redact(traceback.format_exc()))
         status, error = FAILED, f"internal error {type(exc).__name__}: {exc}"
+    error = settings.redact(error)  # every token holder reads it (a database error may name its URL)
     return status, error, store.finish(run_id, owner, status, error=error, progress=heartbeat.latest)
 
 
@@ -210,7 +215,8 @@ def _solve_national(run_id: str, config: dict, instance: Instance, settings: Set
 
     step("starting Ray")
     ensure_ray(settings.workers, settings.ray_address)
-    report = solve_national(instance, national, step=step, progress=progress, should_stop=heartbeat.should_stop)
+    report = solve_national(instance, national, step=step, progress=progress, should_stop=heartbeat.should_stop,
+                            retries=settings.piece_retries)
     step("storing the plan")
     return report
 
@@ -249,5 +255,12 @@ def _national_metrics(doc: dict) -> dict[str, float | None]:
     return metrics | _per_scenario(doc["non_covered_demand_per_scenario"])
 
 
+METRIC_NAME_LENGTH = 100  # tasks.models.Metric.name
+
+
 def _per_scenario(ncd: dict[str, float]) -> dict[str, float]:
-    return {f"non_covered_demand:{scenario}"[:100]: value for scenario, value in ncd.items()}
+    """One metric per scenario, named by its id; by its position when the id would not fit (cut
+    short, two long ids could share a name, which the store refuses)."""
+    names = [f"non_covered_demand:{scenario}" for scenario in ncd]
+    return {name if len(name) <= METRIC_NAME_LENGTH else f"non_covered_demand:#{n + 1}": value
+            for n, (name, value) in enumerate(zip(names, ncd.values()))}

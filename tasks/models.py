@@ -36,7 +36,8 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)  # executions started (a lost worker's run restarts)
+    # executions started: a lost worker's run starts again, up to SURGEPLAN_MAX_RUN_ATTEMPTS times in all
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str | None] = mapped_column(String(200))  # the execution holding the lease
     lease_until: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

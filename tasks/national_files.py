@@ -4,7 +4,7 @@
 - national_flows.csv: the flows between regions and from the stockpiles the regions could take
   (after cuts to what exporters could gather);
 - regions.csv: each region's depot, hub, hospitals, ventilators and share of the demand;
-- hospitals.csv: each hospital's region and the mixture's responsibility for it;
+- hospitals.csv: each hospital (input order), its region and the mixture's responsibility for that region;
 - non_covered_per_day.csv: expected non-covered demand per day, with and without the plan, and
   how one optimal solution of the lower bound spreads over the days (where the gap lies; another
   optimum may spread it otherwise, so a day's figure is not a bound on that day);
@@ -76,11 +76,7 @@ def national_tables(report: TwoLevelReport) -> dict[str, pd.DataFrame]:
     regions = pd.DataFrame([{"region": r.id, "depot": r.depot, "hub": r.hub, "hospitals": len(r.members),
                              "ventilators": sum(stock[m] for m in r.members),
                              "demand_share": sum(demand[m] for m in r.members) / total} for r in h.regions])
-    region_of = {m: r.id for r in h.regions for m in r.members}
-    areas = report.spatial.areas if report.spatial else None
-    hospitals = pd.DataFrame({"hospital": list(region_of), "region": list(region_of.values())})
-    if areas is not None and areas.responsibility is not None:
-        hospitals["responsibility"] = areas.responsibility.max(axis=1)
+    hospitals = _hospital_table(report)
     flows = pd.DataFrame([vars(f) for f in report.flows], columns=["period", "source", "target", "quantity", "arrival"])
     p = inst.probabilities
     per_day = pd.DataFrame({
@@ -91,6 +87,25 @@ def national_tables(report: TwoLevelReport) -> dict[str, pd.DataFrame]:
     })
     return {"shipments": report.plan.shipments, "national_flows": flows, "regions": regions,
             "hospitals": hospitals, "non_covered_per_day": per_day}
+
+
+def _hospital_table(report: TwoLevelReport) -> pd.DataFrame:
+    """One row per hospital, in input order: its region and P(its region | hospital) under the mixture.
+
+    The areas' arrays (`region_of`, `responsibility`) are indexed by hospital position in the
+    instance, so the rows follow that order; the regions list them grouped by region instead.
+    """
+    h = report.hierarchy
+    inst = h.instance
+    positions, _, _ = hospital_points(inst)
+    ids = [inst.units[i].id for i in positions]
+    region_of = {m: r.id for r in h.regions for m in r.members}
+    hospitals = pd.DataFrame({"hospital": ids, "region": [region_of[i] for i in ids]})
+    areas = report.spatial.areas if report.spatial else None
+    if areas is not None and areas.responsibility is not None:
+        # the responsibility of the region the hospital is in (its most responsible component)
+        hospitals["responsibility"] = areas.responsibility[np.arange(len(ids)), areas.region_of]
+    return hospitals
 
 
 def largest_transfers(report: TwoLevelReport, top: int = LARGEST_TRANSFERS) -> list[tuple[str, str, float]]:

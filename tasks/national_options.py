@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from decomposition.errors import InstanceError
 from decomposition.instance import Instance
 from decomposition.pieces import DecompositionConfig
-from decomposition.splitting import DEFAULT_HUBS, DEFAULT_REGIONS, Clustering
+from decomposition.splitting import (DEFAULT_HUBS, DEFAULT_REGIONS, MAX_COUNTS_TRIED, MAX_HUBS, MAX_LANES_PER_RECEIVER,
+                                     MAX_REGIONS, MAX_SEED, Clustering)
 
 if TYPE_CHECKING:
     from workers.two_level import NationalConfig
@@ -24,7 +25,19 @@ DEFAULT_LANES_PER_RECEIVER = 20
 # the tables a national run stores (tasks.national_files.national_tables), as the API serves them
 NATIONAL_TABLES = ("shipments", "national_flows", "regions", "hospitals", "non_covered_per_day")
 
-Count = Annotated[int, Field(ge=1)]
+def json_number(value: object) -> object:
+    """A number as JSON writes one: pydantic's lax mode would also read true as 1 and "5" as 5, which the OpenAPI
+    document (type integer / number) does not allow, so neither does the API. 5.0 stays a whole number."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number; write a number")
+    if isinstance(value, str):
+        raise ValueError(f"{value[:40]!r} is a string; write the number without quotes")
+    return value
+
+
+# the bounds before the validator, so that the JSON schema states them (minimum / maximum)
+RegionCount = Annotated[int, Field(ge=1, le=MAX_REGIONS), BeforeValidator(json_number)]
+HubCount = Annotated[int, Field(ge=1, le=MAX_HUBS), BeforeValidator(json_number)]
 
 
 class NationalRequest(BaseModel):
@@ -33,17 +46,23 @@ class NationalRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    regions: list[Count] = Field(default_factory=lambda: list(DEFAULT_REGIONS), min_length=1,
-                                 description="numbers of regions to try; the fit scoring best is kept (see clustering)")
-    hubs: list[Count] = Field(default_factory=lambda: list(DEFAULT_HUBS), min_length=1,
-                              description="numbers of national hubs to try among the depots; the K-medoids fit with "
-                                          "the best silhouette is kept")
+    regions: list[RegionCount] = Field(default_factory=lambda: list(DEFAULT_REGIONS), min_length=1,
+                                       max_length=MAX_COUNTS_TRIED,
+                                       description=f"numbers of regions to try (1 to {MAX_COUNTS_TRIED} of them, each "
+                                                   f"from 1 to {MAX_REGIONS}); the fit scoring best is kept (see "
+                                                   "clustering)")
+    hubs: list[HubCount] = Field(default_factory=lambda: list(DEFAULT_HUBS), min_length=1, max_length=MAX_COUNTS_TRIED,
+                                 description=f"numbers of national hubs to try among the depots (1 to "
+                                             f"{MAX_COUNTS_TRIED} of them, each from 1 to {MAX_HUBS}); the K-medoids "
+                                             "fit with the best silhouette is kept")
     clustering: Clustering = Field("mixture", description="how regions are found: mixture (Gaussian, weighted by "
                                    "demand, k by BIC), bayesian (Dirichlet-process mixture, finds k itself up to the "
                                    "largest of regions), kmedoids (FasterPAM on great-circle distances, k by silhouette)")
-    seed: int = Field(0, ge=0, description="seed of the clustering (not of a dataset's drawn hospitals: that is "
-                                           "options.seed)")
-    lanes_per_receiver: int = Field(DEFAULT_LANES_PER_RECEIVER, ge=1,
+    seed: Annotated[int, BeforeValidator(json_number)] = Field(
+        0, ge=0, le=MAX_SEED, description="seed of the clustering (not of a dataset's drawn hospitals: that is "
+                                          "options.seed)")
+    lanes_per_receiver: Annotated[int, BeforeValidator(json_number)] = Field(
+        DEFAULT_LANES_PER_RECEIVER, ge=1, le=MAX_LANES_PER_RECEIVER,
                                     description="inside a region, each hospital is sent to along only its this many "
                                                 "quickest lanes")
 

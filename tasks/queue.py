@@ -64,8 +64,9 @@ class Broker:
             self.app.send_task(RUN_TASK, args=[run_id], queue=self.settings.queue, retry=True,
                                retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5})
         except Exception as exc:  # noqa: BLE001 - redis and kombu errors alike: the broker is unreachable
-            log.warning("run %s not published: %s", run_id, exc)
-            self.store.add_event(run_id, "unpublished", f"broker unreachable ({exc}); it will be queued "
+            reason = self.settings.redact(str(exc))  # a kombu error can carry the broker URL, password and all
+            log.warning("run %s not published: %s", run_id, reason)
+            self.store.add_event(run_id, "unpublished", f"broker unreachable ({reason}); it will be queued "
                                                         "by a worker's recovery pass once Redis is back")
             return False
         self.store.mark_published(run_id, epoch)
@@ -73,15 +74,15 @@ class Broker:
 
     def requeue_lost_runs(self) -> list[str]:
         """Publish again every run whose message is gone (Redis restarted, a worker died)."""
-        lost = self.store.lost_runs(self.epoch())
+        lost = self.store.lost_runs(self.epoch(), max_attempts=self.settings.max_run_attempts)
         for run_id in lost:
             self.publish(run_id)
         return lost
 
     def ping(self) -> None:
-        """Raise a ConnectionError naming the broker when Redis cannot be reached."""
+        """Raise a ConnectionError naming the broker (its password masked) when Redis cannot be reached."""
         try:
             self._redis.ping()
         except redis.RedisError as exc:
-            raise ConnectionError(f"cannot reach the broker at {self.settings.broker_url} ({exc}); start Redis "
-                                  "or set SURGEPLAN_BROKER_URL") from None
+            raise ConnectionError(self.settings.redact(f"cannot reach the broker at {self.settings.broker_url} "
+                                                       f"({exc}); start Redis or set SURGEPLAN_BROKER_URL")) from None

@@ -6,9 +6,11 @@ Nothing else reads the environment. The README's settings table is generated fro
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +18,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from decomposition.errors import SurgeplanError
 
 ENV_PREFIX = "SURGEPLAN_"
+TokenRole = Literal["read", "submit"]  # read: list, status, events, plans; submit: also submit and cancel
+TOKEN_ROLES = get_args(TokenRole)
+# the password of any scheme://user:password@host URL in a text (tried even where the settings do not know it)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]+)(?P<at>@)")
+
+
+def mask_url_passwords(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***: redis://:pw@host -> redis://:***@host."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", text)
 
 
 class SettingsError(SurgeplanError):
@@ -33,7 +44,8 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("SURGEPLAN_RAY_ADDRESS", "RAY_ADDRESS"),
         description="Ray cluster to join (ray://host:10001 or auto; RAY_ADDRESS also works); unset: a local Ray per process",
     )
-    piece_retries: int = Field(2, ge=0, description="retries of a decomposition piece that raises")
+    piece_retries: int = Field(2, ge=0, description="retries of a decomposition piece that raises or whose Ray "
+                               "worker process dies (Ray retries nothing itself): at most 1 + this many attempts")
 
     # --- the backend: queue, store, API (surgeplan worker / api / submit) ---
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Redis broker of the run queue")
@@ -41,7 +53,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path.home() / ".local/share/surgeplan",
                            description="where stored instances and plans (Parquet) live")
     database_url: str | None = Field(None, description="run store (postgresql+psycopg://...); unset: SQLite in data_dir")
-    api_tokens: str = Field("", description="comma-separated bearer tokens the API accepts; none: the API refuses to start")
+    api_tokens: str = Field("", description="comma-separated bearer tokens the API accepts, each `read:TOKEN` "
+                            "(list runs, their status, events and plans) or `submit:TOKEN` (also submit and cancel); "
+                            "a bare `TOKEN` may submit; none: the API refuses to start")
+    api_public_docs: bool = Field(False, description="serve the OpenAPI docs (/docs, /redoc, /openapi.json) without a "
+                                  "token; false: they need a token like every route but /health")
     api_host: str = Field("127.0.0.1", description="address `surgeplan api` listens on")
     api_port: int = Field(8000, ge=1, le=65535, description="port `surgeplan api` listens on")
     max_upload_mb: float = Field(50.0, gt=0, description="largest request body the API reads, MiB")
@@ -49,6 +65,8 @@ class Settings(BaseSettings):
     run_time_limit: float = Field(3600.0, gt=0, description="seconds a run may take before it is stopped (its Ray pieces too); must be below the visibility timeout")
     lease_seconds: float = Field(30.0, ge=1, description="seconds a running run is held without a heartbeat (sent every 2 s at most); a worker silent that long is presumed dead and its run queued again")
     reaper_interval: float = Field(10.0, gt=0, description="seconds between a worker's checks for lost runs")
+    max_run_attempts: int = Field(3, ge=1, description="executions a run may start; one whose worker died (or lost "
+                                  "its lease) during each of them ends failed instead of being queued again")
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
@@ -57,8 +75,37 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def token_roles(self) -> dict[str, TokenRole]:
+        """Each API token and its role: `read:TOKEN`, `submit:TOKEN`, or a bare TOKEN (submit, as before roles)."""
+        roles: dict[str, TokenRole] = {}
+        for entry in (e.strip() for e in self.api_tokens.split(",")):
+            role, _, token = entry.partition(":")
+            if role not in TOKEN_ROLES or not token.strip():
+                role, token = "submit", entry
+            if token.strip():
+                roles[token.strip()] = role
+        return roles
+
+    @property
     def tokens(self) -> frozenset[str]:
-        return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+        return frozenset(self.token_roles)
+
+    def secrets(self) -> list[str]:
+        """What must never be shown: the API tokens and the passwords inside the service URLs."""
+        passwords = [urlsplit(url).password for url in (self.broker_url, self.database_url, self.ray_address) if url]
+        passwords += [unquote(p) for p in passwords if p]  # as written in the URL, and as a client library says it
+        return sorted({s for s in [*self.tokens, *passwords] if s}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """`text` (a log line, an exception's message) with every secret replaced by ***."""
+        for secret in self.secrets():
+            text = text.replace(secret, "***")
+        return mask_url_passwords(text)
+
+    def shown(self) -> dict[str, object]:
+        """The values in force as `surgeplan settings` shows them: passwords and tokens masked."""
+        return {name: self.redact(str(value)) if isinstance(value, str) else value
+                for name, value in self.model_dump().items()}
 
     def check_worker_limits(self) -> None:
         """A late-acknowledged run that outlives the visibility timeout is handed out again: refuse that setup."""
@@ -99,7 +146,8 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {e.get('input')!r})"
+            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} "
+            f"(got {mask_url_passwords(repr(e.get('input')))})"
             for e in exc.errors()
         )
         raise SettingsError(f"bad environment setting: {problems}") from None

@@ -3,6 +3,8 @@
 A run is executed by whoever holds its lease (`claim`); the lease is renewed while it runs and
 checked again when the result is written (`finish`), so a second delivery of the same message,
 or a worker that lost its lease, can neither start a second solve nor store a second plan.
+A run whose execution was lost (its worker died) in each of its `max_attempts` attempts is poisoned:
+the next claim or recovery pass ends it failed instead of starting it again.
 PostgreSQL in production; SQLite (one file, writers serialised) as the embedded default.
 """
 
@@ -12,7 +14,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -168,19 +170,27 @@ class RunStore:
 
     # --- executing -----------------------------------------------------------------------------
 
-    def claim(self, run_id: str, owner: str, lease: float) -> bool:
-        """Take the run for execution: it must be queued, or running under a lease that ran out."""
+    def claim(self, run_id: str, owner: str, lease: float, *, max_attempts: int) -> bool:
+        """Take the run for execution: it must be queued, or running under a lease that ran out, and have
+        started fewer than `max_attempts` executions. One that started them all, each lost, ends failed here
+        (in the same transaction) and is not taken."""
         now = utcnow()
+        claimable = (Run.id == run_id, Run.cancel_requested.is_(False),
+                     or_(Run.status == QUEUED, (Run.status == RUNNING) & (Run.lease_until < now)))
         with self.session() as s, s.begin():
             taken = s.execute(
-                update(Run).where(Run.id == run_id, Run.cancel_requested.is_(False),
-                                  or_(Run.status == QUEUED, (Run.status == RUNNING) & (Run.lease_until < now)))
+                update(Run).where(*claimable, Run.attempts < max_attempts)
                 .values(status=RUNNING, owner=owner, lease_until=now + timedelta(seconds=lease),
                         attempts=Run.attempts + 1, started_at=now, error=None)
             ).rowcount == 1
             if taken:
                 s.add(Event(run_id=run_id, at=now, kind="started", message=f"execution by {owner}"))
-        return taken
+                return True
+            exhausted = s.execute(select(Run).where(*claimable, Run.attempts >= max_attempts)
+                                  .with_for_update()).scalar_one_or_none()
+            if exhausted is not None:
+                _fail_poisoned(s, exhausted, max_attempts, now)
+        return False
 
     def renew(self, run_id: str, owner: str, lease: float, progress: Progress | None = None) -> bool | None:
         """Extend the lease and record progress. Returns whether a cancel was asked, None if the lease was lost."""
@@ -238,10 +248,11 @@ class RunStore:
             s.add(Event(run_id=run_id, at=now, kind="cancel", message=f"cancel requested while {run.status}"))
         return run
 
-    def lost_runs(self, epoch: str, grace: float = 5.0) -> list[str]:
+    def lost_runs(self, epoch: str, grace: float = 5.0, *, max_attempts: int) -> list[str]:
         """Runs whose message is gone: queued but published to another Redis (it restarted) or not at all,
         or running under a lease that ran out (the worker died). They go back to queued; the caller
-        publishes them again. A lost run that was asked to stop is cancelled instead."""
+        publishes them again. A lost run that was asked to stop is cancelled instead, and one whose worker
+        died in each of its `max_attempts` attempts is failed instead (it would only kill the next one)."""
         now = utcnow()
         settled = now - timedelta(seconds=grace)  # a submission publishes right after it commits
         with self.session() as s, s.begin():
@@ -257,6 +268,9 @@ class RunStore:
                     run.status, run.finished_at, run.error = CANCELLED, now, "cancelled; its worker was lost"
                     s.add(Event(run_id=run.id, at=now, kind=CANCELLED, message=run.error))
                     continue
+                if was == RUNNING and run.attempts >= max_attempts:
+                    _fail_poisoned(s, run, max_attempts, now)
+                    continue
                 run.status, run.owner, run.lease_until, run.broker_epoch = QUEUED, None, None, None
                 s.add(Event(run_id=run.id, at=now, kind="requeued",
                             message="its worker stopped renewing the lease" if was == RUNNING
@@ -264,3 +278,11 @@ class RunStore:
                 requeued.append(run.id)
         return requeued
 
+
+def _fail_poisoned(s: Session, run: Run, max_attempts: int, now: datetime) -> None:
+    """End a run whose every execution was lost: retrying it would only take down another worker."""
+    run.status, run.finished_at, run.owner, run.lease_until = FAILED, now, None, None
+    run.error = (f"its worker died during each of its {run.attempts} attempts (no heartbeat until the lease ran "
+                 f"out); not retried again (SURGEPLAN_MAX_RUN_ATTEMPTS={max_attempts}). The run may crash the "
+                 "solver or exhaust the worker's memory; submitting it again makes a new run")
+    s.add(Event(run_id=run.id, at=now, kind=FAILED, message=run.error))

@@ -12,46 +12,134 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from decomposition.datasets import DatasetOptions, load_instance
+from decomposition.datasets import BUILTIN, DatasetOptions, load_instance
 from decomposition.errors import InstanceError
-from decomposition.instance import Instance
+from decomposition.instance import MAX_ID_LENGTH, FieldProblem, Instance, id_problem
 from decomposition.json_format import load_json_instance
 from decomposition.objectives import Objective
 from decomposition.pieces import DecompositionConfig
 from decomposition.solvers import SolverOptions
+from decomposition.spain import GRAPHS as SPAIN_GRAPHS
 from tasks.models import Run
-from tasks.national_options import NationalRequest
+from tasks.national_options import NationalRequest, json_number
 from tasks.settings import Settings
 from tasks.store import RunStore
+
+
+BUILTIN_NAMES = tuple(sorted(BUILTIN))
+MAX_SUBHORIZON = 1000  # periods; a horizon is days, so a few years at most
+MAX_SECONDS = 86_400.0  # a piece's (or the bound's) time limit: a day
+MAX_TRANSFER_WEIGHT = 1e6
+# What JSON Schema can say of the whole request (the OpenAPI document tells it): exactly one of dataset and
+# instance, and graph and options only with a dataset. A null is the same as leaving the field out.
+_GIVEN = {"dataset": {"type": "string"}, "instance": {"type": "object"}, "graph": {"type": "string"},
+          "options": {"type": "object"}}
+_ONLY_WITH_DATASET = [{"anyOf": [{"not": {"required": [name], "properties": {name: _GIVEN[name]}}},
+                                 {"required": ["dataset"], "properties": {"dataset": _GIVEN["dataset"]}}]}
+                      for name in ("graph", "options")]
+NATIONAL_DATASETS = ("us:national",)  # the built-in datasets without arcs: hospitals with coordinates only
+
+
+def _dataset_rules() -> list[dict]:
+    """Per built-in dataset, as JSON Schema: the options it takes, whether it takes a graph, and whether it is
+    a national run (the datasets without arcs must be, the others cannot be)."""
+    rules = []
+    for name, dataset in BUILTIN.items():
+        refused = {option: {"type": "null"} for option in DatasetOptions.model_fields if option not in dataset.options}
+        its_rules = [{"properties": {"options": {"anyOf": [{"type": "null"}, {"properties": refused}]}}}]
+        if not dataset.graphs:
+            its_rules.append({"properties": {"graph": {"type": "null"}}})
+        national = {"required": ["national"], "properties": {"national": {"type": "object"}}}
+        its_rules.append(national if name in NATIONAL_DATASETS else {"not": national})
+        rules.append({"anyOf": [{"not": {"required": ["dataset"], "properties": {"dataset": {"const": name}}}},
+                                {"allOf": its_rules}]})
+    return rules
+
+
+_NATIONAL_IS_PHI4 = {"anyOf": [{"not": {"required": ["national"], "properties": {"national": {"type": "object"}}}},
+                               {"properties": {"objective": {"const": Objective.PHI4.value}}}]}
+REQUEST_RULES = {"allOf": [
+    {"oneOf": [{"required": [name], "properties": {name: _GIVEN[name]}} for name in ("dataset", "instance")]},
+    *_ONLY_WITH_DATASET, *_dataset_rules(), _NATIONAL_IS_PHI4]}
+
+
+def check_builtin_name(name: str) -> str:
+    """`name` if it is a built-in dataset; otherwise a ValueError saying to upload the instance.
+
+    Nothing else is ever looked up: a request never names a file or directory of the server."""
+    if name not in BUILTIN:
+        shown = name if len(name) <= 60 else f"{name[:60]}..."
+        raise ValueError(f"no built-in dataset {shown!r}; built-in datasets: {', '.join(BUILTIN_NAMES)}. To plan an "
+                         "instance of your own, upload it whole as 'instance' (the JSON format; `surgeplan submit "
+                         "PATH` reads a CSV directory or a .json file and uploads it): the API reads no server files")
+    return name
+
+
+# numbers as JSON writes them (not true, not "5"), as the schema tells them
+WholeNumber = Annotated[int, BeforeValidator(json_number)]
+Number = Annotated[float, BeforeValidator(json_number)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False), BeforeValidator(json_number)]
+MipGap = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False), BeforeValidator(json_number)]
+# strings as the schema tells them (a client's other values are refused with a message, not by the enum)
+BuiltinName = Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(BUILTIN_NAMES)})]
+GraphName = Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(SPAIN_GRAPHS)})]
 
 
 class RunRequest(BaseModel):
     """A run to plan: a built-in dataset by name, or an instance given whole (the JSON format)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=REQUEST_RULES)
 
-    dataset: str | None = Field(None, description="built-in dataset, e.g. spain:madrid (see `surgeplan datasets`)")
-    graph: str | None = Field(None, description="network of a built-in dataset that has several: complete or logistic")
+    dataset: BuiltinName | None = Field(
+        None, description="a built-in dataset by name (see `surgeplan datasets`); anything else, a path included, is "
+                          "refused: upload your own instance as 'instance'")
+    graph: GraphName | None = Field(
+        None, description="network of a built-in dataset that has several (the Spain ones): complete or logistic")
     options: DatasetOptions | None = Field(None, description="options of a built-in dataset (us:states: supply_share, "
-                                                             "pooling_cap, federal_supply); only with 'dataset'")
+                                                             "pooling_cap, federal_supply; us:national: hospitals, "
+                                                             "seed, supply_share); only with 'dataset'")
     instance: Instance | None = Field(None, description="the instance itself, in the JSON format (instead of dataset)")
     objective: Objective = Objective.PHI4
-    subhorizon: int = Field(7, ge=1, description="periods per sub-horizon")
-    lookahead: int = Field(1, ge=0, description="periods solved past each sub-horizon, then dropped")
+    subhorizon: WholeNumber = Field(7, ge=1, le=MAX_SUBHORIZON,
+                                    description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON})")
+    lookahead: WholeNumber = Field(1, ge=0, le=MAX_SUBHORIZON,
+                                   description=f"periods solved past each sub-horizon, then dropped (0 to "
+                                               f"{MAX_SUBHORIZON})")
     solver: Literal["highs", "cbc"] | None = Field(None, description="default: the settings' solver")
-    time_limit: float | None = Field(None, gt=0, description="seconds per piece; default: the settings'")
-    bound_time_limit: float | None = Field(None, gt=0, description="seconds for the LP bound; default: time_limit")
-    mip_gap: float | None = Field(None, ge=0, lt=1, description="relative MIP gap; default: the settings'")
-    transfer_weight: float = Field(0.0, ge=0, allow_inf_nan=False, description="lambda: the objective also charges "
-                                   "the transfer effort (units x days on the road) at this weight")
+    time_limit: Seconds | None = Field(None, description=f"seconds per piece, at most {MAX_SECONDS:g}; default: "
+                                                         "the settings'")
+    bound_time_limit: Seconds | None = Field(None, description=f"seconds for the LP bound, at most {MAX_SECONDS:g}; "
+                                                               "default: time_limit")
+    mip_gap: MipGap | None = Field(None, description="relative MIP gap; default: the settings'")
+    transfer_weight: Number = Field(0.0, ge=0, le=MAX_TRANSFER_WEIGHT, allow_inf_nan=False,
+                                   description=f"lambda, 0 to {MAX_TRANSFER_WEIGHT:g}: the objective also charges the "
+                                               "transfer effort (units x days on the road) at this weight")
     national: NationalRequest | None = Field(None, description="a national run (`{}` for the defaults): hospitals "
                                              "with coordinates and no arcs, split into regions and solved in two "
                                              "levels; objective phi4 only")
-    force: bool = Field(False, description="solve again even if the same instance and config already has a run")
+    force: bool = Field(False, strict=True,  # true or false only, not "yes" nor 1
+                        description="solve again even if the same instance and config already has a run")
+
+    @field_validator("dataset")
+    @classmethod
+    def _builtin_only(cls, dataset: str | None) -> str | None:
+        return None if dataset is None else check_builtin_name(dataset)
+
+    @field_validator("instance")
+    @classmethod
+    def _storable_name(cls, instance: Instance | None) -> Instance | None:
+        # the run store keeps the name (200 characters; PostgreSQL text holds no NUL byte)
+        if instance is not None:
+            problem = id_problem(instance.name)
+            if len(instance.name) > MAX_ID_LENGTH:
+                problem = f"{len(instance.name)} characters; give at most {MAX_ID_LENGTH}"
+            if problem:
+                raise FieldProblem("name", f"the instance's name {problem}", instance.name[:60])
+        return instance
 
     @model_validator(mode="after")
     def _one_instance(self) -> "RunRequest":
@@ -116,7 +204,12 @@ def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
     if request.instance is not None:
         instance, source = request.instance, "upload"
     else:
-        instance, source = load_instance(request.dataset, request.graph, request.options), request.dataset
+        # checked again here, whoever built the request: only a built-in name reaches the loader, never a path
+        try:
+            source = check_builtin_name(request.dataset)
+        except ValueError as exc:
+            raise InstanceError(str(exc), field="dataset", value=request.dataset[:60]) from None
+        instance = load_instance(source, request.graph, request.options)
     if request.national is not None:
         _check_national(request, instance, source)
     elif not instance.arcs and len(instance.units) > 1:

@@ -46,7 +46,7 @@ def recovery_loop(broker: Broker, interval: float, stopped: threading.Event) -> 
             for run_id in broker.requeue_lost_runs():
                 log.warning("run %s was lost (its worker died or Redis restarted); queued again", run_id)
         except Exception as exc:  # noqa: BLE001 - Redis or the database is down: try again next time
-            log.warning("recovery pass failed: %s", exc)
+            log.warning("recovery pass failed: %s", broker.settings.redact(str(exc)))
         if stopped.wait(interval):
             return
 

@@ -2,10 +2,13 @@
 
 The driver submits a piece once every piece it depends on has succeeded, passing their results
 as object references (the data stays in Ray's object store; the driver only reads the small
-record of each piece). A piece whose worker dies is resubmitted by Ray itself (`max_retries`);
-a piece that raises is resubmitted here, up to `retries` more times, and its attempts are
-recorded. A piece that reaches its solver time limit is not a failure: it returns its
-incumbent, marked "time_limit" in its record.
+record of each piece). A failed piece is resubmitted here, up to `retries` more times, whatever the
+failure: it raised, or its Ray worker process died (a segfault in the solver, the OOM killer). Ray
+itself retries nothing (`max_retries=0`), so `retries` is the number of retries and each attempt is
+recorded; Ray's own retries would multiply ours (3 x 3 attempts with the defaults). The price: Ray
+cannot rebuild a result lost with a node (lineage reconstruction needs task retries); the piece that
+needs it fails its attempts and the run fails naming it. A piece that reaches its solver time limit
+is not a failure: it returns its incumbent, marked "time_limit" in its record.
 
 Only as many pieces as the session has CPUs are submitted at once, longest remaining path first:
 a run is gated by its chain of windows, so those go before the baseline and the bound.
@@ -57,9 +60,12 @@ class PieceFailed(RuntimeError):
 
 
 def _root(error: BaseException) -> str:
-    """The piece's own exception behind Ray's wrapper."""
+    """The piece's own exception behind Ray's wrapper, or Ray's own error (a dead worker) by name."""
     cause = getattr(error, "cause", None)
-    return f"{type(cause).__name__}: {cause}" if cause is not None else str(error).strip().splitlines()[-1]
+    if cause is not None:
+        return f"{type(cause).__name__}: {cause}"
+    lines = str(error).strip().splitlines() or [""]
+    return f"{type(error).__name__}: {lines[-1]}" if isinstance(error, ray.exceptions.RayError) else lines[-1]
 
 
 @contextmanager
@@ -90,11 +96,14 @@ def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
         return
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    else:  # a piece its memory monitor kills is a dead worker like any other: its retries are ours to count
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                 _system_config={"task_oom_retries": 0})
 
 
-@ray.remote(num_returns=2, max_retries=DEFAULT_RETRIES)
+# No retries by Ray, for a dead worker (max_retries) or an exception (retry_exceptions): run_many_on_ray
+# counts and makes every retry, so the configured number is the number made.
+@ray.remote(num_returns=2, max_retries=0, retry_exceptions=False)
 def _remote_piece(compute: PieceFunction, piece: Piece, instance: Instance, config: DecompositionConfig,
                   dep_ids: list[str], *dep_results: Any) -> tuple[dict, Any]:
     started = time.perf_counter()
@@ -197,7 +206,7 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
         label = f"{job.piece.id}" if len(jobs) == 1 else f"run {job.job + 1}: {job.piece.id}"
         try:
             summary = ray.get(ready)
-        except Exception as exc:  # the piece raised (Ray wraps it) or its worker died for good
+        except Exception as exc:  # the piece raised (RayTaskError) or its worker died (WorkerCrashedError): one attempt
             if job.attempt <= retries:
                 progress(len(done), total, f"{label} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
                 submit(job.job, job.piece, job.attempt + 1)

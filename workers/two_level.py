@@ -32,7 +32,7 @@ from decomposition.top_up import top_up
 from decomposition.two_level import Flow, TwoLevelReport, imports_of, aggregated_instance, deliverable, \
     national_flows, pooled_bound_on_network, region_instance, stitch
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
-from workers.ray_runner import PieceProgress, reports_or_raise, run_many_on_ray, run_on_ray
+from workers.ray_runner import DEFAULT_RETRIES, PieceProgress, reports_or_raise, run_many_on_ray, run_on_ray
 
 Step = Callable[[str], None]
 
@@ -79,7 +79,7 @@ def cluster_regions(instance: Instance, config: NationalConfig) -> SpatialResult
 
 def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step: Step,
                   progress: PieceProgress = lambda *_: None, should_stop: Callable[[], bool] = lambda: False,
-                  ) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
+                  retries: int = DEFAULT_RETRIES) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
     """Every region with the national flows fixed, again where imports were cut; (flows, reports, rounds)."""
     reports: dict[int, DecomposedReport] = {}
     solved_with: dict[int, list[Flow]] = {}
@@ -91,7 +91,7 @@ def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step:
         step(f"round {round_}: solving {len(pending)} region(s)")
         instances = {r: region_instance(h, h.regions[r], flows) for r in pending}
         jobs = [(plan_pieces(inst, config.decomposition), inst) for inst in instances.values()]
-        outcomes = run_many_on_ray(jobs, progress=progress, should_stop=should_stop)
+        outcomes = run_many_on_ray(jobs, retries=retries, progress=progress, should_stop=should_stop)
         for r, report in zip(instances, reports_or_raise(outcomes)):
             reports[r] = report
             solved_with[r] = sorted(imports_of(flows, h.regions[r].depot))
@@ -106,14 +106,14 @@ def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step:
 
 
 def solve_national(instance: Instance, config: NationalConfig, step: Step = lambda _: None,
-                   progress: PieceProgress = lambda *_: None,
-                   should_stop: Callable[[], bool] = lambda: False) -> TwoLevelReport:
+                   progress: PieceProgress = lambda *_: None, should_stop: Callable[[], bool] = lambda: False,
+                   retries: int = DEFAULT_RETRIES) -> TwoLevelReport:
     """Cluster, build the network, solve both levels, stitch and check the plan over the whole
     network, then top it up with what is still spare (`decomposition.top_up`).
 
     `step` hears each step as it starts; `progress` (done, total, message) each MILP piece;
     `should_stop` is polled while the national model and the regions solve (RunStopped if it
-    answers true: their Ray pieces are cancelled)."""
+    answers true: their Ray pieces are cancelled); `retries` is each MILP piece's (SURGEPLAN_PIECE_RETRIES)."""
     if config.decomposition.objective is not Objective.PHI4:
         raise SurgeplanError("the two-level solve minimises the expected non-covered demand (phi4) only")
     timings: dict[str, float] = {}
@@ -134,11 +134,11 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     national = aggregated_instance(h)
     weight = max(config.decomposition.transfer_weight, config.national_transfer_weight)
     national_config = config.decomposition.model_copy(update={"transfer_weight": weight})
-    national_report = run_on_ray(plan_pieces(national, national_config), national, progress=progress,
-                                 should_stop=should_stop)
+    national_report = run_on_ray(plan_pieces(national, national_config), national, retries=retries,
+                                 progress=progress, should_stop=should_stop)
     planned = national_flows(h, national_report.result.plan)
     lap("national")
-    flows, reports, rounds = solve_regions(h, planned, config, step, progress, should_stop)
+    flows, reports, rounds = solve_regions(h, planned, config, step, progress, should_stop, retries)
     lap("regions")
     step("stitching and checking the plan over the whole network")
     plan = stitch(flows, [reports[r].result.plan for r in sorted(reports)])

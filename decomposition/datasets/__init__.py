@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from decomposition.csv_format import load_csv_instance
 from decomposition.errors import InstanceError
@@ -22,10 +22,11 @@ from decomposition.instance import Instance
 from decomposition.json_format import load_json_instance
 from decomposition.spain import GRAPHS as SPAIN_GRAPHS
 from decomposition.spain import spain_instance
-from decomposition.national import national_instance
+from decomposition.national import MAX_HOSPITALS, MIN_HOSPITALS, national_instance
 from decomposition.us_states import us_states_instance
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+MAX_FEDERAL_SUPPLY = 1_000_000  # ventilators a day: the whole US had about 200,000 in 2020
 
 
 class DatasetOptions(BaseModel):
@@ -39,10 +40,20 @@ class DatasetOptions(BaseModel):
     pooling_cap: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
                                       description="most a state lends out, net, as a share of its supply (us:states; "
                                                   "default: no cap)")
-    federal_supply: int | None = Field(None, ge=0, description="ventilators per day from the federal stockpile "
-                                                               "(us:states; default 0)")
-    hospitals: int | None = Field(None, ge=1, description="hospitals to draw (us:national)")
-    seed: int | None = Field(None, ge=0, description="random seed of the drawn hospitals (us:national)")
+    federal_supply: int | None = Field(None, ge=0, le=MAX_FEDERAL_SUPPLY,
+                                       description=f"ventilators per day from the federal stockpile (us:states; "
+                                                   f"default 0; at most {MAX_FEDERAL_SUPPLY:,})")
+    hospitals: int | None = Field(None, ge=MIN_HOSPITALS, le=MAX_HOSPITALS,
+                                  description=f"hospitals to draw (us:national; {MIN_HOSPITALS} to {MAX_HOSPITALS:,})")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="random seed of the drawn hospitals (us:national)")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_only(cls, value: object) -> object:
+        # lax mode would read true as 1 and "5" as 5: the type the API documents (a number) allows neither
+        if isinstance(value, (bool, str)):
+            raise ValueError(f"{value!r} is not a number; write a number, without quotes")
+        return value
 
     def given(self) -> dict[str, object]:
         """The options set, by name (the defaults left out)."""

@@ -379,9 +379,79 @@ def test_json_syntax_error(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text('{"name": "x",')
     error = json_error(path)
-    assert error.source == str(path) and "Invalid JSON" in str(error)
+    assert error.source == str(path) and "not valid JSON" in str(error)
+    assert error.row == 1 and "column 14" in str(error)  # where the parser gave up
 
 
 def test_json_missing_file(tmp_path):
     error = json_error(tmp_path / "absent.json")
     assert "not found" in str(error) and "absent.json" in str(error)
+
+
+# --- limits, encodings and shapes a spreadsheet or an attacker can produce -------------------------
+
+
+@pytest.mark.parametrize(("file", "line", "text", "field", "words"), [
+    ("units.csv", 3, "centre,hospital,1e20,40,0.8,10,2,north,,", "initial_stock",
+     "above the largest allowed value 10,000,000"),
+    ("units.csv", 3, "centre,hospital," + "10" * 400 + ",40,0.8,10,2,north,,", "initial_stock", "(800 characters)"),
+    ("units.csv", 3, "centre,hospital,1e400,40,0.8,10,2,north,,", "initial_stock", "not a finite number"),
+    ("units.csv", 3, "centre,hospital,20,10000001,0.8,10,2,north,,", "storage", "10,000,000"),
+    ("units.csv", 3, "centre,hospital,true,40,0.8,10,2,north,,", "initial_stock", "'true' is not a number"),
+    ("units.csv", 3, "centre,hospital,20,40,0.8,10,2,north,91,0", "lat", "above the largest allowed value 90"),
+    ("units.csv", 3, "centre,hospital,20,40,0.8,10,2,north,40,-180.5", "lon", "below the smallest allowed value -180"),
+    ("units.csv", 3, "x" * 201 + ",hospital,20,40,0.8,10,2,north,,", "id", "longer than 200 characters"),
+    ("units.csv", 3, '"cen\ttre",hospital,20,40,0.8,10,2,north,,', "id", "control character"),
+    ("demand.csv", 2, "expected,1,north,1e8", "demand", "10,000,000"),
+    ("demand.csv", 2, "expected,3661,north,1", "period", "above the largest allowed value 3,660"),
+    ("arcs.csv", 2, "north,depot,1e9", "days", "above the largest allowed value 3,660"),
+    ("arcs.csv", 3, "north,depot,2", "target", "line 2 already gives the arc from 'north' to 'depot'"),
+])
+def test_values_beyond_the_limits_are_refused_at_their_cell(example, file, line, text, field, words):
+    set_line(example / file, line, text)
+    error = load_error(example)
+    assert_names(error, file, line, field)
+    assert words in str(error) and len(str(error)) < 500, str(error)
+
+
+def test_negative_zero_is_zero(example):
+    set_line(example / "demand.csv", 2, "expected,1,north,-0")
+    assert str(load_csv_instance(example).scenarios[0].demand["north"][0]) == "0.0"
+
+
+def test_a_column_named_twice_is_refused(example):
+    set_line(example / "units.csv", 1, "id,kind,initial_stock,storage,send_share,max_per_delivery,max_deliveries,"
+                                        "region,lat,initial_stock")
+    assert_names(load_error(example), "units.csv", 1, "initial_stock")
+
+
+@pytest.mark.parametrize(("separator", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_another_separator_is_named(example, separator, name):
+    path = example / "units.csv"
+    path.write_text(path.read_text().replace(",", separator))
+    error = load_error(example)
+    assert_names(error, "units.csv", 1, "id")
+    assert f"separated by {name}" in str(error)
+
+
+def test_a_byte_order_mark_is_fine_other_encodings_are_not(example):
+    path = example / "units.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert [u.id for u in load_csv_instance(example).units] == ["north", "centre", "south", "depot"]
+    path.write_bytes(path.read_bytes()[3:].replace(b"north", "n\u00f6rth".encode("latin-1")))
+    error = load_error(example)
+    assert Path(error.source).name == "units.csv" and "not a UTF-8 text file" in str(error)
+
+
+def test_a_quote_that_never_closes_names_its_line(example):
+    set_line(example / "units.csv", 4, '"south,hospital,9,18,0.8,10,2,south,,')
+    error = load_error(example)
+    assert Path(error.source).name == "units.csv" and error.row == 4 and "never closes" in str(error)
+
+
+@pytest.mark.parametrize(("file", "field"), [("units.csv", "id"), ("scenarios.csv", "scenario"),
+                                             ("demand.csv", "period"), ("periods.csv", "period")])
+def test_a_header_only_file_is_refused(example, file, field):
+    path = example / file
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    assert_names(load_error(example), file, 2, field)

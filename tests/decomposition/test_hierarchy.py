@@ -8,7 +8,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from decomposition.clustering import fit_gaussian_mixture, great_circle_km
 from decomposition.errors import InstanceError
-from decomposition.hierarchy import Speeds, areas_from_mixture, build_hierarchy, hospital_points
+from decomposition.hierarchy import Speeds, areas_from_mixture, build_hierarchy, check_national, hospital_points
 from decomposition.network import arc_graph, shipping_lanes
 from tests.decomposition.national_instances import TOWNS, town_areas, towns_instance
 
@@ -84,3 +84,35 @@ def test_an_instance_with_arcs_or_without_coordinates_is_refused():
     with pytest.raises(InstanceError) as error:
         hospital_points(blind)
     assert error.value.field == "lat"
+
+
+def renamed(inst, position: int, **update):
+    units = list(inst.units)
+    units[position] = units[position].model_copy(update=update)
+    if "id" in update:  # the demand follows the unit's new name
+        old = inst.units[position].id
+        scenarios = [sc.model_copy(update={"demand": {update["id"] if u == old else u: d
+                                                      for u, d in sc.demand.items()}}) for sc in inst.scenarios]
+        return inst.with_changes(units=units, scenarios=scenarios)
+    return inst.with_changes(units=units)
+
+
+def test_what_the_added_depots_would_break_is_refused_before_any_work():
+    inst = three_towns()
+    # a unit named like a depot the network adds: two units with one id
+    clash = renamed(inst, 1, id="depot:west-0")
+    with pytest.raises(InstanceError) as error:
+        check_national(clash)
+    assert error.value.field == "units[1].id" and "depot:" in str(error.value)
+    # a hospital id so long that its depot's id would pass the schema's limit
+    long = renamed(inst, 2, id="w" * 195)
+    with pytest.raises(InstanceError) as error:
+        check_national(long)
+    assert error.value.field == "units[2].id" and "at most 194" in str(error.value)
+    assert check_national(renamed(inst, 2, id="w" * 194)) is None
+    # storage caps that a region would add up beyond the schema's limit (each one within it)
+    roomy = inst.with_changes(units=[u.model_copy(update={"storage": 2_000_000}) if u.kind == "hospital" else u
+                                     for u in inst.units])
+    with pytest.raises(InstanceError) as error:
+        check_national(roomy)
+    assert error.value.field == "units[0].storage" and "18,000,000" in str(error.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -14,7 +15,9 @@ from decomposition.errors import SolverError
 from decomposition.objectives import Objective
 from decomposition.plan import Plan
 from decomposition.planning import PlanRejected, make_plan, relative_gap
+from decomposition.report import summary
 from decomposition.solvers import SolverOptions
+from tests.decomposition.test_temporal import random_instance
 from tests.decomposition.tiny_instances import half_share_donor, three_units_one_donor, two_scenarios
 
 
@@ -94,12 +97,51 @@ def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
     assert report.bound == pytest.approx(1.0)
 
 
-def test_plain_criteria_are_bounded_by_zero_when_nothing_better_is_known(monkeypatch):
-    monkeypatch.setattr(planning, "lp_relaxation_bound", lambda model, solver: (-math.inf, "time_limit"))
-    monkeypatch.setattr(planning, "pooled_bound", lambda *args: (-math.inf, "time_limit"))
-    report = make_plan(three_units_one_donor(), Objective.PHI2, SolverOptions("highs"))
-    assert report.bound == 0.0  # Phi2 has a tie-breaker, so the MIP bound does not count; NCD+ >= 0 does
-    assert report.gap == pytest.approx(1.0)  # value 1 (hand-derived), bound 0
+# LPs that HiGHS cannot finish in a millisecond (each needs tens), while the MIP solves in about a second.
+STOPPED_LPS = SolverOptions("highs", time_limit=60, bound_time_limit=0.001)
+
+
+def test_time_limited_lps_leave_the_bound_and_the_gap_unknown():
+    """Not 0, which would read as a result ("gap 100 %"): nothing was proven."""
+    inst = random_instance(1, n_units=8, n_periods=12)
+    report = make_plan(inst, Objective.PHI2, STOPPED_LPS)  # Phi2's tie-breaker: its MIP bound does not count
+    assert report.result.solve.status == "optimal"
+    assert report.lp_status.startswith("unknown") and report.lp_bound == -math.inf
+    assert report.bound == -math.inf and report.gap == math.inf
+    doc = summary(inst, report)
+    assert doc["lower_bound"] is None and doc["lp_bound"] is None and doc["gap"] is None
+    json.dumps(doc, allow_nan=False)  # what summary.json holds: no infinities
+
+
+def test_with_the_lps_stopped_phi4_keeps_the_mips_proven_bound():
+    inst = random_instance(1, n_units=8, n_periods=12)
+    report = make_plan(inst, Objective.PHI4, STOPPED_LPS)
+    assert report.result.solve.status == "optimal" and report.lp_bound == -math.inf
+    assert report.bound == pytest.approx(report.result.solve.dual_bound)
+    assert 0.0 <= report.bound <= report.value + 1e-9 and report.gap <= 1e-4 + 1e-9  # closed to the MIP gap
+
+
+def test_the_regret_says_what_each_phi_star_is():
+    inst = two_scenarios()
+    report = make_plan(inst, Objective.PHI4_REGRET, SolverOptions("highs"))
+    doc = summary(inst, report)
+    assert doc["best_per_scenario_status"] == {"w1": "optimal", "w2": "optimal"}  # both 0, by hand
+    assert "solved alone" in doc["best_per_scenario_source"]
+    assert summary(inst, make_plan(inst, Objective.PHI4, SolverOptions("highs")))["best_per_scenario_status"] is None
+
+
+def test_a_phi_star_from_a_stopped_solve_is_not_called_optimal():
+    """Per-scenario solves stopped after 0.1 ms keep no-reallocation or an incumbent; the summary says so."""
+    inst = random_instance(1)
+    exact = make_plan(inst, Objective.PHI4_REGRET, SolverOptions("highs", time_limit=60))
+    assert set(exact.best_per_scenario_status) == {"optimal"}
+    stopped = make_plan(inst, Objective.PHI4_REGRET, SolverOptions("highs", time_limit=1e-4, bound_time_limit=60))
+    statuses = summary(inst, stopped)["best_per_scenario_status"]
+    assert set(statuses.values()) <= {"optimal", "incumbent", "baseline"} and set(statuses.values()) != {"optimal"}
+    for w, status in enumerate(stopped.best_per_scenario_status):
+        assert stopped.best_per_scenario[w] >= exact.best_per_scenario[w] - 1e-6  # never below the optimum
+        if status == "baseline":
+            assert stopped.best_per_scenario[w] > exact.best_per_scenario[w]  # here doing nothing is worse
 
 
 def test_the_pooled_bound_stands_in_when_the_full_lp_does_not_finish(monkeypatch):

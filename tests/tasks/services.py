@@ -1,10 +1,11 @@
-"""Real processes for the backend's integration tests: `surgeplan worker` and `surgeplan api`, Redis restarts,
-and the solver processes that must not outlive their run."""
+"""Real processes for the backend's integration tests: `surgeplan worker` and `surgeplan api`, a Redis of a
+test's own (to restart), and the solver processes that must not outlive their run."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,21 +18,80 @@ import psutil
 import redis
 
 SURGEPLAN = str(Path(sys.executable).parent / "surgeplan")
-REDIS_URL = "redis://127.0.0.1:6379/0"
-# The machine's own command for Redis (see .ci/run): no persistence, so a restart forgets every message.
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-               "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the machine's shared Redis: tests use their own queue on it, never restart it
 
 
 @contextmanager
 def service_env(postgres_url: str, data_dir: Path, **settings: str) -> Iterator[dict[str, str]]:
     """The environment of a test's API and workers: its own queue (emptied after), store and data
-    directory, short leases; `settings` (lease_seconds="3", ...) override or add SURGEPLAN_ variables."""
+    directory, short leases; `settings` (lease_seconds="3", broker_url=..., ...) override or add SURGEPLAN_
+    variables."""
     queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
     defaults = {"database_url": postgres_url, "broker_url": REDIS_URL, "queue": queue, "data_dir": str(data_dir),
                 "lease_seconds": "3", "reaper_interval": "1", "time_limit": "30", "workers": "2"}
-    yield {f"SURGEPLAN_{name.upper()}": value for name, value in {**defaults, **settings}.items()}
-    redis.Redis.from_url(REDIS_URL).delete(queue)
+    merged = {**defaults, **settings}
+    yield {f"SURGEPLAN_{name.upper()}": value for name, value in merged.items()}
+    try:
+        redis.Redis.from_url(merged["broker_url"], socket_connect_timeout=3).delete(queue)
+    except redis.RedisError:
+        pass  # a test's own Redis that is down already took the queue with it
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (the kernel picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, in its own directory, keeping nothing on disk (so a
+    restart forgets every message, as the production Redis without persistence does). Only this one is
+    ever restarted or stopped: the machine's shared Redis on 6379 is never touched."""
+
+    def __init__(self, directory: Path):
+        self.directory, self.port = directory, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: self._up() or self.process.poll() is not None, 20, f"Redis on port {self.port} to start")
+        assert self.process.poll() is None, f"redis-server on port {self.port} exited: see {self.directory}/redis.log"
+
+    def stop(self) -> None:
+        """Kill it (SIGKILL: nothing to save) and wait until it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(20)
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop this Redis (every queued message is lost) and start it again on the same port."""
+        self.stop()
+        wait_for(lambda: not self._up(), 20, f"Redis on port {self.port} to stop")
+        self.start()
+
+    def _up(self) -> bool:
+        try:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=1).ping()
+        except redis.RedisError:
+            return False
+
+
+@contextmanager
+def own_redis(directory: Path) -> Iterator[RedisServer]:
+    """A started RedisServer, killed at the end whatever happened."""
+    server = RedisServer(directory)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 def settings_of(env: dict[str, str]):
@@ -112,22 +172,3 @@ def solver_processes() -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
-
-
-def restart_redis() -> None:
-    """Stop Redis (it keeps nothing on disk, so every queued message is lost) and start it again."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # it closes the connection as it goes down
-    wait_for(lambda: not _redis_up(), 20, "Redis to stop")
-    subprocess.run(REDIS_START, check=True)
-    wait_for(_redis_up, 20, "Redis to start again")
-
-
-def _redis_up() -> bool:
-    try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        return False

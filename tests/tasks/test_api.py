@@ -21,12 +21,14 @@ from tests.tasks.services import Service, service_env, settings_of, start_worker
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+READ_TOKEN = "read-only-token"
+READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
 def env(postgres_url, tmp_path_factory) -> dict[str, str]:
-    with service_env(postgres_url, tmp_path_factory.mktemp("data"), api_tokens=f"other,{TOKEN}",
-                     max_upload_mb="1") as env:
+    with service_env(postgres_url, tmp_path_factory.mktemp("data"),
+                     api_tokens=f"other,submit:{TOKEN},read:{READ_TOKEN}", max_upload_mb="1") as env:
         yield env
 
 
@@ -159,6 +161,33 @@ def test_a_malformed_uploaded_instance_is_422_with_its_json_path(client):
     assert len(client.get("/runs", params={"limit": 1000}, headers=AUTH).json()) == before  # nothing stored
 
 
+def _with_repeated_ids(instance: dict) -> dict:
+    instance["scenarios"][1]["id"] = instance["scenarios"][0]["id"]
+    return instance
+
+
+def _with_repeated_group(instance: dict) -> dict:
+    group = {"id": "pool", "members": [instance["units"][0]["id"]], "extra_stock": [0] * len(instance["periods"])}
+    return {**instance, "groups": [group, group]}
+
+
+@pytest.mark.parametrize("spoil, field", [
+    (_with_repeated_ids, "instance.scenarios[1].id"),
+    (_with_repeated_group, "instance.groups[1].id"),
+    (lambda i: {**i, "units": [{**i["units"][0], "lat": 91.0}, *i["units"][1:]]}, "instance.units[0].lat"),
+    (lambda i: {**i, "name": "x" * 201}, "instance.name"),  # the store keeps 200 characters (a 500 before)
+    (lambda i: {**i, "name": "a\x00b"}, "instance.name"),  # PostgreSQL text holds no NUL byte
+])
+def test_a_whole_instance_check_names_the_field_inside_the_instance(client, spoil, field):
+    """Checks that look at the whole instance (repeated ids) name the field they found, not just 'instance'."""
+    instance = instance_json()
+    before = run_count(client)
+    response = client.post("/runs", json={"instance": spoil(instance)}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == field
+    assert run_count(client) == before
+
+
 def test_oversized_bodies_are_refused_before_they_are_read(client):
     big = {"dataset": "spain:madrid", "padding": "x" * (2 * 2**20)}
     response = client.post("/runs", json=big, headers=AUTH)
@@ -185,7 +214,7 @@ def test_unknown_runs_are_404_and_finished_ones_cannot_be_cancelled(client):
 
 
 def test_openapi_documents_the_routes(client):
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json", headers=READ).json()["paths"]
     assert {"/runs", "/runs/{run_id}", "/runs/{run_id}/cancel", "/runs/{run_id}/summary",
             "/runs/{run_id}/plan/{table}"} <= set(paths)
 
@@ -235,3 +264,188 @@ def test_200_concurrent_submissions_are_all_accepted_finished_and_unique(env, tm
     finally:
         api.stop()
         worker.stop()
+
+
+def run_count(client) -> int:
+    return len(client.get("/runs", params={"limit": 1000}, headers=AUTH).json())
+
+
+@pytest.fixture
+def json_file_on_disk(tmp_path) -> str:
+    path = tmp_path / "secret-plan.json"
+    path.write_text(random_instance(3).model_dump_json())
+    return str(path)
+
+
+@pytest.mark.parametrize("dataset", ["/dev/zero", "/etc", "/etc/passwd", "JSON_FILE",
+                                     "decomposition/datasets/examples/three-hospitals", "three-hospitals", "..",
+                                     "../..", "./spain:madrid", "spain:madrid\x00/etc",
+                                     "\x00", "x" * 100, "spain:" + "m" * 100_000, "~/.ssh", "file:///etc/passwd",
+                                     "SPAIN:MADRID", " spain:madrid"])
+def test_the_api_reads_no_server_path(client, dataset, json_file_on_disk):
+    """Only built-in names are datasets: a path (a device, a directory, a real .json file, relative, ..), a NUL
+    byte or a huge name is a 422 naming 'dataset', saying the built-in names and to upload the instance."""
+    dataset = json_file_on_disk if dataset == "JSON_FILE" else dataset
+    before = run_count(client)
+    response = client.post("/runs", json={"dataset": dataset}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "dataset"
+    if len(dataset) <= 100:  # a longer one is refused by its length alone, before anything else
+        assert "spain:madrid, us:national, us:states" in problem["msg"] and "upload it whole as 'instance'" in \
+            problem["msg"]
+    assert len(response.text) < 2000  # a huge name is not echoed back
+    assert run_count(client) == before
+
+
+def test_a_request_built_in_code_cannot_smuggle_a_path_either():
+    """RunRequest refuses a path when built in Python too (the CLI uploads files as instances); a request built
+    without validation still cannot make the loader open a path."""
+    from pydantic import ValidationError
+
+    from decomposition.errors import InstanceError
+    from tasks.submission import resolve_instance
+
+    with pytest.raises(ValidationError, match="no built-in dataset '/dev/zero'"):
+        RunRequest(dataset="/dev/zero")
+    with pytest.raises(InstanceError, match="no built-in dataset '/etc'"):
+        resolve_instance(RunRequest.model_construct(dataset="/etc", instance=None, national=None, graph=None,
+                                                    options=None, objective=Objective.PHI4))
+
+
+@pytest.mark.parametrize("body, field, says", [
+    ({**NATIONAL, "national": {"regions": list(range(2, 13))}}, "national.regions", "at most 10 items"),
+    ({**NATIONAL, "national": {"regions": [10**6]}}, "national.regions[0]", "less than or equal to 200"),
+    ({**NATIONAL, "national": {"regions": [2], "hubs": [51]}}, "national.hubs[0]", "less than or equal to 50"),
+    ({**NATIONAL, "national": {"hubs": list(range(1, 12))}}, "national.hubs", "at most 10 items"),
+    ({**NATIONAL, "national": {"seed": 2**40}}, "national.seed", "less than or equal to 4294967295"),
+    ({**NATIONAL, "national": {"lanes_per_receiver": 10**9}}, "national.lanes_per_receiver", "less than or equal"),
+    ({"dataset": "spain:madrid", "subhorizon": 10**400}, "subhorizon", "less than or equal to 1000"),
+    ({"dataset": "spain:madrid", "lookahead": 5000}, "lookahead", "less than or equal to 1000"),
+    ({"dataset": "spain:madrid", "time_limit": 1e300}, "time_limit", "less than or equal to 86400"),
+    ({"dataset": "spain:madrid", "bound_time_limit": 1e9}, "bound_time_limit", "less than or equal to 86400"),
+    ({"dataset": "spain:madrid", "transfer_weight": 1e7}, "transfer_weight", "less than or equal to 1000000"),
+    ({"dataset": "us:national", "options": {"hospitals": 10**9}}, "options.hospitals", "less than or equal to 100000"),
+    ({"dataset": "us:states", "options": {"federal_supply": 10**400}}, "options.federal_supply", "less than or equal"),
+    ({"dataset": "us:national", "options": {"seed": 2**64}}, "options.seed", "less than or equal"),
+    ({"dataset": "spain:madrid", "graph": "g" * 1000}, "graph", "at most 100 characters"),
+])
+def test_request_numbers_and_lists_have_upper_limits(client, body, field, says):
+    before = run_count(client)
+    response = client.post("/runs", json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert problem["field"] == field and says in problem["msg"], problem
+    assert run_count(client) == before
+
+
+def test_the_openapi_schema_tells_the_limits(client):
+    schemas = client.get("/openapi.json", headers=READ).json()["components"]["schemas"]
+    national = schemas["NationalRequest"]["properties"]
+    assert national["regions"]["maxItems"] == 10 and national["regions"]["items"]["maximum"] == 200
+    assert national["hubs"]["maxItems"] == 10 and national["hubs"]["items"]["maximum"] == 50
+    assert "each from 1 to 200" in national["regions"]["description"]
+    request = schemas["RunRequest"]["properties"]
+    assert request["subhorizon"]["maximum"] == 1000 and request["transfer_weight"]["maximum"] == 1e6
+    [name, _null] = request["dataset"]["anyOf"]
+    assert name["enum"] == ["example:three-hospitals", "spain:andalucia", "spain:madrid", "us:national", "us:states"]
+    assert schemas["DatasetOptions"]["properties"]["hospitals"]["anyOf"][0]["maximum"] == 100_000
+
+
+def test_a_read_only_token_reads_but_cannot_submit_nor_cancel(client):
+    run = client.post("/runs", json={"instance": instance_json(21)}, headers=AUTH).json()
+    refused = client.post("/runs", json={"instance": instance_json(22)}, headers=READ)
+    assert refused.status_code == 403 and "read-only" in refused.json()["detail"]
+    assert client.post(f"/runs/{run['id']}/cancel", headers=READ).status_code == 403
+    assert client.get(f"/runs/{run['id']}", headers=READ).json()["status"] == "queued"  # not cancelled
+    assert run["id"] in [r["id"] for r in client.get("/runs", headers=READ).json()]
+    assert client.get(f"/runs/{run['id']}/events", headers=READ).status_code == 200
+    assert client.get(f"/runs/{run['id']}/summary", headers=READ).status_code == 409  # readable, no plan yet
+    assert client.get(f"/runs/{run['id']}/plan/shipments", headers=READ).status_code == 409
+    assert client.post(f"/runs/{run['id']}/cancel", headers=AUTH).status_code == 200
+    assert client.post("/runs", json={"dataset": "/dev/zero"}, headers=READ).status_code == 403  # role first
+
+
+def test_the_docs_need_a_token_unless_public(env, client):
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get(path, headers=READ).status_code == 200
+    with TestClient(create_app(settings_of({**env, "SURGEPLAN_API_PUBLIC_DOCS": "true"}))) as public:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert public.get(path).status_code == 200, path
+        assert public.get("/runs").status_code == 401  # only the docs are public
+
+
+def test_no_password_leaves_through_health_or_events(env, tmp_path):
+    """A broker URL with a password, to a port where nothing listens: /health says 'unreachable' and nothing
+    more, and the event of the run it could not publish has no password either."""
+    from tests.tasks.services import free_port
+
+    password = "hunter2-redis-pw"
+    down = {**env, "SURGEPLAN_BROKER_URL": f"redis://:{password}@127.0.0.1:{free_port()}/0"}
+    with TestClient(create_app(settings_of(down))) as client:
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json() == {"store": "ok", "broker": "unreachable"}
+        submitted = client.post("/runs", json={"instance": instance_json(31)}, headers=AUTH)
+        assert submitted.status_code == 201 and not submitted.json()["published"]
+        events = client.get(f"/runs/{submitted.json()['id']}/events", headers=AUTH).json()
+        assert [e["kind"] for e in events] == ["submitted", "unpublished"]
+        assert password not in json.dumps(events) and "broker unreachable" in events[1]["message"]
+        client.post(f"/runs/{submitted.json()['id']}/cancel", headers=AUTH)
+
+
+def big_instance(n_units: int, n_periods: int, n_scenarios: int = 3) -> dict:
+    """A valid instance of the JSON format, built as a dict (fast): hospitals on a chain of arcs."""
+    ids = [f"hospital-{i:05d}" for i in range(n_units)]
+    return {"name": f"big-{n_units}x{n_periods}", "periods": [f"d{t}" for t in range(n_periods)],
+            "units": [{"id": u, "initial_stock": 5, "max_per_delivery": 3} for u in ids],
+            "arcs": [{"source": a, "target": b, "days": 1.0} for a, b in zip(ids, ids[1:])],
+            "scenarios": [{"id": f"w{w}", "probability": 1 / n_scenarios,
+                           "demand": {u: [float((i + t + w) % 7) for t in range(n_periods)] for i, u in enumerate(ids)}}
+                          for w in range(n_scenarios)]}
+
+
+@pytest.mark.timeout(300)
+def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
+    """A ~30 MB instance (40,000 hospitals) is validated in a worker thread: /health, asked all the while, answers
+    within 1.5 s each time, a few hundred ms on a quiet machine (validating it in the event loop held every
+    request for as long as the validation: seconds)."""
+    import threading
+    import time
+
+    from tests.tasks.services import free_port
+
+    body = json.dumps({"instance": big_instance(40_000, 40)}).encode()
+    assert len(body) > 25 * 2**20
+    with service_env(postgres_url, tmp_path / "data", api_tokens=TOKEN, max_upload_mb="64") as big_env:
+        port = free_port()
+        api = Service(["api", "--port", str(port)], big_env, tmp_path / "api.log")
+        try:
+            api.wait_for_output("Application startup complete")
+            base = f"http://127.0.0.1:{port}"
+            outcome = {}
+
+            def upload():
+                started = time.perf_counter()
+                outcome["response"] = httpx.post(f"{base}/runs", content=body, timeout=240,
+                                                 headers={**AUTH, "Content-Type": "application/json"})
+                outcome["seconds"] = time.perf_counter() - started
+
+            uploading = threading.Thread(target=upload)
+            uploading.start()
+            latencies = []
+            with httpx.Client(base_url=base, timeout=30) as http:
+                while uploading.is_alive():
+                    started = time.perf_counter()
+                    assert http.get("/health").status_code == 200
+                    latencies.append(time.perf_counter() - started)
+                    time.sleep(0.05)
+            uploading.join()
+            assert outcome["response"].status_code == 201, outcome["response"].text[:500]
+            assert outcome["seconds"] > 1.5 and len(latencies) >= 10  # there was a long upload to overlap with
+            print(f"upload of {len(body) / 2**20:.1f} MiB answered in {outcome['seconds']:.1f} s; {len(latencies)} "
+                  f"health checks meanwhile, slowest {max(latencies) * 1000:.0f} ms")
+            assert max(latencies) < 1.5, sorted(latencies)[-5:]  # validating in the event loop: seconds
+        finally:
+            api.stop()

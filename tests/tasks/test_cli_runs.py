@@ -138,3 +138,48 @@ def test_services_that_cannot_start_say_why(cli, monkeypatch):
     monkeypatch.setenv("SURGEPLAN_API_TOKENS", "")
     api = cli("api")
     assert api.exit_code == 2 and "SURGEPLAN_API_TOKENS" in api.output
+
+
+def test_no_password_leaves_through_the_run_commands(cli, monkeypatch):
+    """A broker URL with a password, nothing listening: the worker refuses to start and a submission is stored
+    unpublished, and neither the messages nor the run's events show the password."""
+    from tests.tasks.services import free_port
+
+    password = "hunter2-broker-pw"
+    monkeypatch.setenv("SURGEPLAN_BROKER_URL", f"redis://:{password}@127.0.0.1:{free_port()}/0")
+    worker = cli("worker")
+    assert worker.exit_code == 2 and "cannot reach the broker at redis://:***@127.0.0.1:" in worker.output
+    assert password not in worker.output
+    submitted = cli("submit", "example:three-hospitals", "--subhorizon", "2", "--force")
+    assert submitted.exit_code == 0 and "unreachable" in submitted.output and password not in submitted.output
+    run_id = submitted.stdout.strip().splitlines()[-1]
+    try:
+        events = cli("status", run_id, "--events")
+        assert "unpublished" in events.output and password not in events.output
+    finally:
+        cli("cancel", run_id)
+
+
+def test_submit_still_reads_local_files_and_uploads_them(cli):
+    """The CLI runs as its user: a .json file or a CSV directory is read here and sent as the instance."""
+    for path in (EXAMPLES_DIR / "three-hospitals.json", EXAMPLES_DIR / "three-hospitals"):
+        done = cli("submit", str(path), "--subhorizon", "2", "--force")
+        assert done.exit_code == 0, done.output
+        run_id = done.stdout.strip().splitlines()[-1]
+        assert json.loads(cli("status", run_id, "--json").stdout)["source"] == "upload"
+        cli("cancel", run_id)
+
+
+def test_national_options_have_upper_limits(cli):
+    before = cli("runs", "--limit", "1000").stdout.count("\n")
+    national = ["us:national", "--hospitals", "60", "--national"]
+    for args, says in (([*national, "--regions", "201"], "--regions"),
+                       ([*national, *[f"--regions={k}" for k in range(2, 13)]],
+                        "--regions: List should have at most 10"),
+                       ([*national, "--hubs", "51"], "--hubs"),
+                       ([*national, "--clustering-seed", str(2**40)], "--clustering-seed"),
+                       ([*national, "--lanes-per-receiver", "100000"], "--lanes-per-receiver"),
+                       (["us:national", "--hospitals", "1000000000", "--national"], "--hospitals")):
+        done = cli("submit", *args)
+        assert done.exit_code == 2 and says in done.output, (args, done.output)
+    assert cli("runs", "--limit", "1000").stdout.count("\n") == before

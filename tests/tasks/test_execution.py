@@ -1,9 +1,10 @@
-"""Executing one stored run on a real local Ray and PostgreSQL: pieces that raise, pieces at their time
-limit, a run over its own time limit, a message for a run the store does not have."""
+"""Executing one stored run on a real local Ray and PostgreSQL: pieces that raise, pieces whose Ray worker
+dies, pieces at their time limit, a run over its own time limit, a message for a run the store does not have."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from decomposition.objectives import Objective
 from decomposition.pieces import run_piece
-from tasks.execution import execute_run
+from tasks.execution import METRIC_NAME_LENGTH, _per_scenario, execute_run
 from tasks.settings import Settings
 from tasks.store import RunStore
 from tasks.submission import RunRequest, create_run
@@ -85,6 +86,33 @@ def test_a_piece_that_raises_once_is_retried_and_recorded(settings, store, local
     assert store.metrics(run_id)["retried_pieces"] == 1
 
 
+class CrashEveryTime:
+    """A piece function whose Ray worker process exits (as a segfault in the solver would) whenever it runs
+    one piece, leaving a file per attempt first."""
+
+    def __init__(self, piece_id: str, attempts_dir: Path):
+        self.piece_id, self.attempts_dir = piece_id, attempts_dir
+
+    def __call__(self, piece, instance, config, inputs):
+        if piece.id == self.piece_id:
+            (self.attempts_dir / f"attempt-{uuid.uuid4().hex}").touch()
+            os._exit(11)
+        return run_piece(piece, instance, config, inputs)
+
+
+def test_a_piece_whose_ray_worker_dies_each_time_fails_the_run_after_its_retries(settings, store, local_ray,
+                                                                                   tmp_path):
+    attempts = tmp_path / "attempts"
+    attempts.mkdir()
+    run_id = submitted(settings, store, tiny(seed=3))
+    one_retry = settings.model_copy(update={"piece_retries": 1})
+    assert execute_run(run_id, one_retry, store, compute=CrashEveryTime("main/window0", attempts)) == "failed"
+    run = store.get(run_id)
+    assert "piece 'main/window0' failed 2 time(s)" in run.error and "WorkerCrashedError" in run.error, run.error
+    assert len(list(attempts.iterdir())) == 2  # 1 + SURGEPLAN_PIECE_RETRIES, none added by Ray
+    assert run.attempts == 1 and store.plans(run_id) == []  # the run's own worker lived: one execution
+
+
 def test_a_piece_at_its_time_limit_keeps_its_incumbent(settings, store, local_ray):
     request = RunRequest(instance=random_instance(7, n_units=30, n_periods=10), objective=Objective.PHI1,
                          subhorizon=10, time_limit=1)
@@ -150,3 +178,12 @@ def test_cancelling_while_a_solver_runs_leaves_no_solver_behind(settings, store,
     thread.join(30)
     assert outcome == ["cancelled"]
     wait_for(lambda: not solver_processes(), 10, f"no {solver} process once cancelled")
+
+
+def test_scenario_metrics_keep_distinct_names_that_fit_the_store():
+    """Two scenario ids that agree on their first 100 characters were cut to one metric name, which
+    the store's unique (run, name) refused, failing a solved run; past the length they go by position."""
+    long_a, long_b = "s" * 150 + "-a", "s" * 150 + "-b"
+    metrics = _per_scenario({"real": 1.0, long_a: 2.0, long_b: 3.0})
+    assert metrics == {"non_covered_demand:real": 1.0, "non_covered_demand:#2": 2.0, "non_covered_demand:#3": 3.0}
+    assert all(len(name) <= METRIC_NAME_LENGTH for name in metrics)

@@ -1,8 +1,12 @@
 """The queue end to end: real Redis, a real PostgreSQL, real `surgeplan worker` processes driving Ray.
 
-Faults: a worker killed with SIGKILL mid-run, Redis restarted under a queued run, a pickle and an
-unknown task pushed onto the queue by hand, a second delivery while the first still solves (what
-an expired visibility timeout does), a cancel while pieces run. After each, no solver is left.
+Every test here talks to a Redis of this module's own (a free port, no persistence), the only one
+it restarts: the machine's shared Redis on 6379 is never stopped or flushed.
+
+Faults: a worker killed with SIGKILL mid-run, a run whose worker is killed at each of its attempts,
+Redis restarted under a queued and under a running run, a pickle and an unknown task pushed onto the
+queue by hand, a second delivery while the first still solves (what an expired visibility timeout
+does), a cancel while pieces run. After each, no solver is left.
 """
 
 from __future__ import annotations
@@ -20,16 +24,23 @@ from decomposition.objectives import Objective
 from tasks.backend import Backend
 from tasks.submission import RunRequest
 from tests.decomposition.test_temporal import random_instance
-from tests.tasks.services import REDIS_URL, Service, restart_redis, service_env, settings_of, solver_processes, \
+from tests.tasks.services import RedisServer, Service, own_redis, service_env, settings_of, solver_processes, \
     start_worker, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def env(postgres_url, tmp_path_factory) -> dict[str, str]:
-    with service_env(postgres_url, tmp_path_factory.mktemp("data"), visibility_timeout="600", run_time_limit="300",
-                     time_limit="60") as env:
+def redis_server(tmp_path_factory) -> RedisServer:
+    """This module's own Redis (tests restart it); killed after the module, even on failure."""
+    with own_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def env(postgres_url, redis_server, tmp_path_factory) -> dict[str, str]:
+    with service_env(postgres_url, tmp_path_factory.mktemp("data"), broker_url=redis_server.url,
+                     visibility_timeout="600", run_time_limit="300", time_limit="60") as env:
         yield env
 
 
@@ -107,9 +118,34 @@ def test_a_worker_killed_mid_run_leaves_a_run_that_completes_once(backend, worke
         pd.testing.assert_frame_equal(table, plan_tables(backend, undisturbed.id)[name], obj=name)
 
 
-def test_a_run_queued_when_redis_restarts_is_not_lost(backend, workers):
+def test_a_run_that_kills_its_worker_each_time_ends_failed_and_the_next_run_is_solved(backend, workers):
+    """A poisoned run: every execution of it takes its worker process down (here a SIGKILL the moment it has
+    claimed the run, as a segfault or the OOM killer would). After SURGEPLAN_MAX_RUN_ATTEMPTS executions (2
+    here) it ends failed, with the reason, instead of being queued for the next worker forever."""
+    limit = {"SURGEPLAN_MAX_RUN_ATTEMPTS": "2"}
+    poisoned = backend.submit(request(13, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
+    for attempt in (1, 2):
+        victim = workers.start(limit)
+        wait_for(lambda: (v := backend.view(poisoned)).status == "running" and v.attempts == attempt, 60,
+                 f"execution {attempt} of the poisoned run to start")
+        victim.kill9()
+    survivor = workers.start(limit)  # its recovery pass finds the run lost a second time
+    run = ended(backend, poisoned, timeout=60)
+    assert run.status == "failed" and run.attempts == 2, run
+    assert "its worker died during each of its 2 attempts" in run.error and "MAX_RUN_ATTEMPTS=2" in run.error
+    events = backend.store.events(poisoned)
+    assert [e.kind for e in events].count("started") == 2 and [e.kind for e in events].count("requeued") == 1
+    assert events[-1].kind == "failed" and events[-1].message == run.error
+    assert backend.store.plans(poisoned) == []
+    after = ended(backend, backend.submit(request(14)).id)
+    assert after.status == "succeeded" and after.attempts == 1, after.error
+    assert survivor.process.poll() is None
+    assert backend.view(poisoned).status == "failed"  # nothing brought it back meanwhile
+
+
+def test_a_run_queued_when_redis_restarts_is_not_lost(backend, redis_server, workers):
     submitted = backend.submit(request(2))  # no worker yet: it waits on the queue
-    restart_redis()  # Redis keeps nothing on disk: the message is gone
+    redis_server.restart()  # Redis keeps nothing on disk: the message is gone
     workers.start()
     run = ended(backend, submitted.id)
     assert run.status == "succeeded", run.error
@@ -153,7 +189,8 @@ def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers
     log = worker.output()
     assert "Refusing to deserialize untrusted content of type pickle" in log
     assert "unregistered task" in log.lower() and "surgeplan.delete_everything" in log
-    assert redis.Redis.from_url(REDIS_URL).llen(env["SURGEPLAN_QUEUE"]) == 0  # dropped, not redelivered
+    queued = redis.Redis.from_url(env["SURGEPLAN_BROKER_URL"]).llen(env["SURGEPLAN_QUEUE"])
+    assert queued == 0  # dropped, not redelivered
     assert backend.view(victim.id).status == "cancelled" and backend.store.plans(victim.id) == []
 
 
@@ -218,13 +255,22 @@ def test_the_embedded_sqlite_store_serves_a_worker_too(env, tmp_path, workers):
     assert len(local.store.plans(run.id)) == 1
 
 
-def test_a_redis_restart_under_a_running_run_loses_neither_it_nor_the_next(backend, workers):
+def test_a_redis_restart_under_a_running_run_loses_neither_it_nor_the_next(backend, redis_server, workers):
     worker = workers.start()
     running = backend.submit(request(11, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
     wait_for(lambda: backend.view(running).pieces_done >= 3, 120, "the run to be under way")
-    restart_redis()
+    redis_server.restart()
     assert ended(backend, running).status == "succeeded"
     after = backend.submit(request(12))  # the worker reconnected to the new Redis
     assert ended(backend, after.id).status == "succeeded"
     assert [e.kind for e in backend.store.events(running)].count("started") == 1
     assert worker.process.poll() is None
+
+
+def test_restarting_this_modules_redis_leaves_the_shared_one_running(redis_server):
+    shared = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=3)
+    own = redis.Redis.from_url(redis_server.url)
+    shared_before, own_before = shared.info("server")["run_id"], own.info("server")["run_id"]
+    redis_server.restart()
+    assert own.info("server")["run_id"] != own_before  # a new incarnation: what the workers must survive
+    assert shared.info("server")["run_id"] == shared_before and redis_server.port != 6379

@@ -1,4 +1,5 @@
-"""The DAG on a real local Ray: same plan as the in-order walk, retries, failures, worker deaths."""
+"""The DAG on a real local Ray: same plan as the in-order walk, retries, failures, worker deaths (each
+retry counted once: Ray retries nothing itself)."""
 
 from __future__ import annotations
 
@@ -130,6 +131,42 @@ def test_a_piece_failing_every_attempt_fails_the_run_with_its_reason(local_ray):
         run_on_ray(dag, inst, compute=always_failing, retries=1)
 
 
+def dying(attempts_dir: Path, target: str = "main/window0", times: int | None = None):
+    """run_piece, except that the Ray worker process running `target` exits at once (as a segfault in the
+    solver would), the first `times` times it runs (every time if None); each start leaves a file."""
+    def compute(piece, instance, cfg, inputs):
+        if piece.id == target:
+            started = len(list(attempts_dir.iterdir()))
+            (attempts_dir / f"attempt{started + 1}-pid{os.getpid()}").touch()
+            if times is None or started < times:
+                os._exit(11)
+        return run_piece(piece, instance, cfg, inputs)
+    return compute
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_a_piece_whose_worker_dies_each_time_is_attempted_once_plus_its_retries(local_ray, tmp_path, retries):
+    """Ray retries nothing itself: with Ray's max_retries=2 under our 2 retries this piece ran 9 times."""
+    inst = random_instance(4)
+    dag = plan_pieces(inst, config(Objective.PHI4))
+    messages = []
+    with pytest.raises(PieceFailed, match=rf"'main/window0' failed {retries + 1} time\(s\).*WorkerCrashedError") as err:
+        run_on_ray(dag, inst, compute=dying(tmp_path), retries=retries, progress=lambda *a: messages.append(a[2]))
+    assert err.value.piece.id == "main/window0" and err.value.attempts == retries + 1
+    assert len(list(tmp_path.iterdir())) == retries + 1  # one start per attempt, none hidden by Ray
+    assert sum("main/window0 failed (WorkerCrashedError" in m and "retrying" in m for m in messages) == retries
+
+
+def test_a_piece_whose_worker_dies_once_is_rerun_and_counted(local_ray, tmp_path):
+    inst = random_instance(4)
+    dag = plan_pieces(inst, config(Objective.PHI4))
+    report = run_on_ray(dag, inst, compute=dying(tmp_path, times=1), retries=1)
+    assert {r.id: r.attempts for r in report.pieces}["main/window0"] == 2
+    assert all(r.attempts == 1 for r in report.pieces if r.id != "main/window0")
+    assert len(list(tmp_path.iterdir())) == 2
+    assert report.value == pytest.approx(run_in_order(dag, inst).value)
+
+
 def slow_first_window(piece, instance, cfg, inputs):
     if piece.id == "main/window0":
         time.sleep(8)  # long enough for the test to find and kill this worker
@@ -158,6 +195,7 @@ def test_a_killed_worker_s_piece_is_rerun_and_the_run_completes(local_ray):
     report = run_on_ray(dag, inst, compute=slow_first_window)
     killer.join()
     assert killed, "no worker running a piece was found to kill"
+    assert {r.id: r.attempts for r in report.pieces}["main/window0"] == 2  # the rerun is ours, and counted
     assert report.result.evaluation.feasible
     assert report.value == pytest.approx(run_in_order(dag, inst).value)
 
