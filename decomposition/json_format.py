@@ -102,6 +102,18 @@ class _DuplicateKey(ValueError):
         super().__init__(key)
 
 
+def repeated_key(text: str | bytes) -> str | None:
+    """The first key given twice in one object of the JSON `text`, or None (also for text that is not
+    JSON: its parser says what is wrong with it). For parsers that keep the later value silently."""
+    try:
+        json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as exc:
+        return exc.key
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
 def parse_json_instance(text: str, source: str) -> Instance:
     """The instance in a JSON text, or an InstanceError naming `source` and the field.
 

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError
-from decomposition.json_format import field_of
+from decomposition.json_format import field_of, repeated_key
 from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, UnknownTable, utc
 from tasks.national_options import NATIONAL_TABLES
 from tasks.settings import Settings, TokenRole, get_settings
@@ -128,6 +128,10 @@ RunId = Annotated[str, Depends(known_run_id)]
 def parse_run_request(body: bytes) -> RunRequest:
     """The request body as a RunRequest, or RequestValidationError located in the body (as FastAPI's own).
     Called in a worker thread: a big instance takes seconds to validate."""
+    key = repeated_key(body)  # pydantic keeps the later of two values: which one was meant is unknown
+    if key is not None:
+        raise RequestValidationError([{"loc": ("body",), "type": "duplicate_key",
+                                       "msg": f"the key '{key[:60]}' appears twice in one object; keep one"}])
     try:
         return RunRequest.model_validate_json(body)
     except ValidationError as exc:

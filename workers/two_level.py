@@ -53,26 +53,28 @@ class NationalConfig:
     national_transfer_weight: float = 0.01
 
 
-def cluster_regions(instance: Instance, config: NationalConfig) -> SpatialResult:
-    """Regions by the chosen clustering, then hubs by K-medoids over the depots (k by silhouette)."""
+def cluster_regions(instance: Instance, config: NationalConfig, retries: int = DEFAULT_RETRIES) -> SpatialResult:
+    """Regions by the chosen clustering, then hubs by K-medoids over the depots (k by silhouette); a fit
+    whose Ray worker dies is attempted again up to `retries` times."""
     _, latlon, weights = hospital_points(instance)
     ks = [k for k in config.region_ks if 1 <= k <= len(latlon)]
     mixtures, chosen, region_medoids = [], None, []
     if config.clustering == "kmedoids":
-        region_medoids = medoids_on_ray(great_circle_km(latlon), [k for k in ks if k > 1], seed=config.seed)
+        region_medoids = medoids_on_ray(great_circle_km(latlon), [k for k in ks if k > 1], seed=config.seed,
+                                        retries=retries)
         best = best_by_silhouette(region_medoids)
         areas = areas_from_medoids(best.medoids, best.labels)
     else:
         if config.clustering == "bayesian":
-            mixtures = [bayesian_on_ray(latlon, weights, max(ks), config.seed)]
+            mixtures = [bayesian_on_ray(latlon, weights, max(ks), config.seed, retries)]
         else:
-            mixtures = mixtures_on_ray(latlon, weights, ks, config.seed)
+            mixtures = mixtures_on_ray(latlon, weights, ks, config.seed, retries)
         chosen = best_by_bic(mixtures)
         areas = areas_from_mixture(chosen, latlon)
     hub_ks = [k for k in config.hub_ks if 1 < k < areas.k]
     if not hub_ks:  # too few regions to group: every depot is a hub
         return SpatialResult(areas, mixtures, chosen, [], np.arange(areas.k), region_medoids)
-    hub_fits = medoids_on_ray(great_circle_km(latlon[areas.depot_site]), hub_ks, seed=config.seed)
+    hub_fits = medoids_on_ray(great_circle_km(latlon[areas.depot_site]), hub_ks, seed=config.seed, retries=retries)
     hubs = best_by_silhouette(hub_fits)
     return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels], region_medoids)
 
@@ -126,7 +128,7 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
         clock = now
 
     step("clustering hospitals into regions and depots into hubs")
-    spatial = cluster_regions(instance, config)
+    spatial = cluster_regions(instance, config, retries)
     lap("clustering")
     h = build_hierarchy(instance, spatial.areas, spatial.hub_of, config.speeds)
     lap("network")

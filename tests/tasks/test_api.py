@@ -188,6 +188,23 @@ def test_a_whole_instance_check_names_the_field_inside_the_instance(client, spoi
     assert run_count(client) == before
 
 
+def test_a_key_given_twice_is_refused_not_silently_the_later_one(client):
+    """JSON parsers keep the later of two values for one key; a planner's repeated unit in a demand
+    table (which of the two series was meant?) is a 422 naming the key, as the file loader says."""
+    instance = instance_json()
+    unit = instance["units"][0]["id"]
+    text = json.dumps({"instance": instance})
+    series = json.dumps(instance["scenarios"][0]["demand"][unit])
+    repeated = text.replace(f'"{unit}": {series}', f'"{unit}": {series}, "{unit}": {series}', 1)
+    assert repeated != text
+    before = run_count(client)
+    response = client.post("/runs", content=repeated, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["field"] == "body" and f"'{unit}' appears twice" in problem["msg"]
+    assert run_count(client) == before
+
+
 def test_oversized_bodies_are_refused_before_they_are_read(client):
     big = {"dataset": "spain:madrid", "padding": "x" * (2 * 2**20)}
     response = client.post("/runs", json=big, headers=AUTH)
