@@ -57,7 +57,7 @@ from typing import get_args
 import pandas as pd
 from pydantic import ValidationError
 
-from decomposition.errors import InstanceError
+from decomposition.errors import InstanceError, shortened
 from decomposition.instance import (MAX_COUNT, MAX_DAYS, MAX_ID_LENGTH, MAX_PERIODS, PROBABILITY_TOLERANCE, Instance,
                                    UnitKind, id_problem)
 from decomposition.json_format import instance_error_from_validation
@@ -79,11 +79,6 @@ _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "bars"}  # what spreadsheets export instead
 _REQUIRED = object()  # sentinel: a blank cell is an error
-
-
-def _shortened(text: str, limit: int = 40) -> str:
-    """A cell as quoted in a message: "10" * 400 is cut, not echoed whole."""
-    return text if len(text) <= limit else f"{text[:limit - 15]}...{text[-5:]} ({len(text)} characters)"
 
 
 def _amount(limit: float) -> str:
@@ -108,11 +103,11 @@ class _Row:
         """The stripped cell; a blank one gives `default`, or an error when the cell is required."""
         value = self.cells.get(field, "").strip()
         if len(value) > MAX_ID_LENGTH:
-            raise self.error(field, f"'{_shortened(value)}' is longer than {MAX_ID_LENGTH} characters; ids and "
+            raise self.error(field, f"'{shortened(value, 40)}' is longer than {MAX_ID_LENGTH} characters; ids and "
                                     "labels are short names", value)
         problem = id_problem(value)
         if problem:
-            raise self.error(field, f"{_shortened(value)!r} {problem}", value)
+            raise self.error(field, f"{shortened(value, 40)!r} {problem}", value)
         if value:
             return value
         if default is _REQUIRED:
@@ -130,14 +125,16 @@ class _Row:
         try:
             value = float(raw)
         except ValueError:
-            raise self.error(field, f"'{_shortened(raw)}' is not a number; write digits with a dot as decimal "
+            raise self.error(field, f"'{shortened(raw, 40)}' is not a number; write digits with a dot as decimal "
                                     "mark, e.g. 12 or 0.5", raw) from None
         if not math.isfinite(value):
-            raise self.error(field, f"'{_shortened(raw)}' is not a finite number; write an actual number", raw)
+            raise self.error(field, f"'{shortened(raw, 40)}' is not a finite number; write an actual number", raw)
         if minimum is not None and value < minimum:
-            raise self.error(field, f"{_shortened(raw)} is below the smallest allowed value {_amount(minimum)}", value)
+            raise self.error(field, f"{shortened(raw, 40)} is below the smallest allowed value {_amount(minimum)}",
+                             value)
         if maximum is not None and value > maximum:
-            raise self.error(field, f"{_shortened(raw)} is above the largest allowed value {_amount(maximum)}", value)
+            raise self.error(field, f"{shortened(raw, 40)} is above the largest allowed value {_amount(maximum)}",
+                             value)
         return value + 0.0  # -0 is 0
 
     def integer(self, field: str, default: object = _REQUIRED, *, minimum: int = 0,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def shortened(text: str, limit: int = 60) -> str:
+    """A value as quoted in a message: a 400-digit number or a long id is cut, not echoed whole."""
+    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-10:]} ({len(text)} characters)"
+
+
 class SurgeplanError(Exception):
     """Base class: every error a user can cause and fix."""
 

@@ -54,6 +54,14 @@ def _not_bool(value: object) -> object:
     return value
 
 
+def json_number(value: object) -> object:
+    """A number as JSON writes one, for request fields (instances also come from CSV text, so they take
+    "5"): lax mode would read true as 1 and "5" as 5, which a schema of type number does not allow."""
+    if isinstance(value, str):
+        raise ValueError(f"{value[:40]!r} is a string; write the number without quotes")
+    return _not_bool(value)
+
+
 def _positive_zero(value: float) -> float:
     return value + 0.0  # -0.0 becomes 0.0: the same amount, printed without a sign
 

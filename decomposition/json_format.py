@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from decomposition.errors import InstanceError
+from decomposition.errors import InstanceError, shortened
 from decomposition.instance import FieldProblem, Instance
 
 # Messages of the schema's model validator start with the path they are about: "arcs[3].target: ...".
@@ -44,11 +44,6 @@ def field_of(error: dict) -> str:
     return ".".join(p for p in (json_path(error["loc"]), extra) if p)
 
 
-def _shortened(text: str, limit: int = 60) -> str:
-    """A value as quoted in a message: a 400-digit number or a long id is cut, not echoed whole."""
-    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-10:]} ({len(text)} characters)"
-
-
 def instance_error_from_validation(error: ValidationError, source: str) -> InstanceError:
     """The first schema complaint as an InstanceError naming the file and the JSON path of the field."""
     first = error.errors(include_url=False)[0]
@@ -60,13 +55,13 @@ def instance_error_from_validation(error: ValidationError, source: str) -> Insta
         problem = cause.problem
         first = {**first, "input": cause.value}
         if isinstance(cause.value, (int, float, str)) and str(cause.value) not in problem:
-            problem = f"{problem} (got {_shortened(repr(cause.value))})"
+            problem = f"{problem} (got {shortened(repr(cause.value))})"
     elif not field:
         match = _PATH_PREFIX.match(problem)
         if match:
             field, problem = match["path"], match["problem"]
     elif isinstance(first.get("input"), (int, float, str, bool)) or first.get("input") is None:
-        problem = f"{problem} (got {_shortened(repr(first.get('input')))})"
+        problem = f"{problem} (got {shortened(repr(first.get('input')))})"
     more = error.error_count() - 1
     if more:
         problem += f" ({more} more problem(s) after this one)"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from decomposition.errors import InstanceError
-from decomposition.instance import Instance
+from decomposition.instance import Instance, json_number
 from decomposition.pieces import DecompositionConfig
 from decomposition.splitting import (DEFAULT_HUBS, DEFAULT_REGIONS, MAX_COUNTS_TRIED, MAX_HUBS, MAX_LANES_PER_RECEIVER,
                                      MAX_REGIONS, MAX_SEED, Clustering)
@@ -24,16 +24,6 @@ if TYPE_CHECKING:
 DEFAULT_LANES_PER_RECEIVER = 20
 # the tables a national run stores (tasks.national_files.national_tables), as the API serves them
 NATIONAL_TABLES = ("shipments", "national_flows", "regions", "hospitals", "non_covered_per_day")
-
-def json_number(value: object) -> object:
-    """A number as JSON writes one: pydantic's lax mode would also read true as 1 and "5" as 5, which the OpenAPI
-    document (type integer / number) does not allow, so neither does the API. 5.0 stays a whole number."""
-    if isinstance(value, bool):
-        raise ValueError(f"{str(value).lower()} is not a number; write a number")
-    if isinstance(value, str):
-        raise ValueError(f"{value[:40]!r} is a string; write the number without quotes")
-    return value
-
 
 # the bounds before the validator, so that the JSON schema states them (minimum / maximum)
 RegionCount = Annotated[int, Field(ge=1, le=MAX_REGIONS), BeforeValidator(json_number)]

@@ -18,14 +18,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from decomposition.datasets import BUILTIN, DatasetOptions, load_instance
 from decomposition.errors import InstanceError
-from decomposition.instance import MAX_ID_LENGTH, FieldProblem, Instance, id_problem
+from decomposition.instance import MAX_ID_LENGTH, FieldProblem, Instance, id_problem, json_number
 from decomposition.json_format import load_json_instance
 from decomposition.objectives import Objective
 from decomposition.pieces import DecompositionConfig
 from decomposition.solvers import SolverOptions
 from decomposition.spain import GRAPHS as SPAIN_GRAPHS
 from tasks.models import Run
-from tasks.national_options import NationalRequest, json_number
+from tasks.national_options import NationalRequest
 from tasks.settings import Settings
 from tasks.store import RunStore
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from decomposition.csv_format import load_csv_instance
 from decomposition.errors import InstanceError
-from decomposition.instance import Instance
+from decomposition.instance import Instance, json_number
 from decomposition.json_format import load_json_instance
 from decomposition.spain import GRAPHS as SPAIN_GRAPHS
 from decomposition.spain import spain_instance
@@ -50,10 +50,7 @@ class DatasetOptions(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _numbers_only(cls, value: object) -> object:
-        # lax mode would read true as 1 and "5" as 5: the type the API documents (a number) allows neither
-        if isinstance(value, (bool, str)):
-            raise ValueError(f"{value!r} is not a number; write a number, without quotes")
-        return value
+        return json_number(value)  # every option is a number
 
     def given(self) -> dict[str, object]:
         """The options set, by name (the defaults left out)."""
