@@ -9,12 +9,14 @@ delivery, Q_i deliveries per period, q^t_k extra stock of group k, d^t_w_i deman
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Hashable, Iterable
 from functools import cached_property
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 PROBABILITY_TOLERANCE = 1e-6
 
@@ -30,6 +32,10 @@ MAX_COUNT = 10**7
 MAX_PERIODS = 3660
 MAX_DAYS = float(MAX_PERIODS)  # an arc longer than any horizon is a typo too
 MAX_ID_LENGTH = 200  # ids and labels are names a planner types, not documents
+# Validation context of an instance derived from a checked one (a window, a region, the national level): it
+# starts from a state a plan reached, or aggregates, so the checks of the no-reallocation fallback, which are
+# about the instance as given, do not apply (that fallback is the whole run's).
+DERIVED = {"derived": True}
 
 UnitKind = Literal["hospital", "logistic_center", "stockpile"]
 
@@ -67,6 +73,10 @@ def _positive_zero(value: float) -> float:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters that break a line or reorder or hide text where an id is shown (a terminal, a spreadsheet):
+# C1 controls (U+0085 ends a line), the line and paragraph separators, the bidirectional embeddings,
+# overrides and isolates ("Trojan Source": 'a\u202eb' shows as another id), and the byte order mark.
+_DECEPTIVE = re.compile("[\x80-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def id_problem(value: str) -> str | None:
@@ -76,6 +86,9 @@ def id_problem(value: str) -> str | None:
         return "has leading or trailing spaces; remove them"
     if _CONTROL.search(value):
         return "contains a control character (a tab, a line break, a NUL byte...); remove it"
+    if deceptive := _DECEPTIVE.search(value):
+        return ("contains a character that breaks the line or changes the direction of the text where it is shown "
+                f"(U+{ord(deceptive[0]):04X}); remove it")
     return None
 
 
@@ -112,12 +125,16 @@ def _first_repeat(values: Iterable[Hashable]) -> tuple[int, int] | None:
 
 
 def _refuse_repeats(path: str, values: list[Hashable], item: str = "", what: str = "id") -> None:
-    """Refuse a list whose values (at `path[n]<item>`) are not unique, naming both places."""
-    repeat = _first_repeat(values)
+    """Refuse a list whose values (at `path[n]<item>`) are not unique, naming both places.
+
+    Compared in Unicode's composed form (NFC): 'é' typed as one character or as e + accent shows the same
+    everywhere, so two such ids could not be told apart in a plan."""
+    repeat = _first_repeat(unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in values)
     if repeat:
         first, again = repeat
+        form = "" if values[first] == values[again] else " (the same text in another Unicode form)"
         raise FieldProblem(f"{path}[{again}]{item}", f"'{values[again]}' is already the {what} of "
-                                                     f"{path}[{first}]; each must be unique", values[again])
+                                                     f"{path}[{first}]{form}; each must be unique", values[again])
 
 
 class _Frozen(BaseModel):
@@ -215,7 +232,7 @@ class Instance(_Frozen):
     in_transit: list[InTransit] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Instance:
+    def _consistent(self, info: ValidationInfo) -> Instance:
         if not self.periods:
             raise FieldProblem("periods", "the horizon is empty; give at least one period")
         if not self.units:
@@ -250,7 +267,66 @@ class Instance(_Frozen):
         if abs(total - 1.0) > PROBABILITY_TOLERANCE:
             raise FieldProblem("scenarios.probability", f"probabilities sum to {total:.6g}, they must sum to 1", total)
         self._check_equipment_total()
+        if not (info.context or {}).get("derived"):
+            self._check_group_room(self._check_storage())
         return self
+
+    def _check_storage(self) -> dict[int, np.ndarray]:
+        """Each store holds what the unit has without any shipment (C6 in its lowest-demand scenario).
+
+        The plan without reallocation is every run's fallback and the baseline it is compared with: a unit
+        whose own stock, plus what is on its way to it, exceeds its store would make it infeasible, and the
+        run would end with "no plan" instead of naming the field. Linear: one pass over the demand.
+        Returns the room each store has left per period, {unit position: array}, for the groups' check."""
+        bounded = [i for i, u in enumerate(self.units) if u.storage is not None]
+        if not bounded:
+            return {}
+        q = self.n_periods
+        least = np.array([[sc.demand[self.units[i].id] for i in bounded] for sc in self.scenarios],
+                         dtype=float).reshape(len(self.scenarios), len(bounded), q).min(axis=0)
+        position = {self.units[i].id: k for k, i in enumerate(bounded)}
+        due = np.zeros((len(bounded), q))
+        for shipment in self.in_transit:
+            if shipment.target in position:
+                due[position[shipment.target], shipment.period - 1] += shipment.quantity
+        storage = np.array([self.units[i].storage for i in bounded], dtype=float)
+        initial = np.array([self.units[i].initial_stock for i in bounded], dtype=float)
+        idle = initial[:, None] + np.cumsum(due, axis=1) - least  # not in use, if nothing moves
+        over = idle > storage[:, None]
+        if over.any():
+            k, t = np.unravel_index(np.argmax(over), over.shape)
+            unit = self.units[bounded[k]]
+            raise FieldProblem(f"units[{bounded[k]}].storage",
+                               f"unit '{unit.id}' stores at most {unit.storage:,} but holds {idle[k, t]:g} not in use "
+                               f"in period {t + 1} without any shipment (initial stock {unit.initial_stock:,}, in "
+                               f"transit by then {due[k, :t + 1].sum():g}, least demand {least[k, t]:g}); the plan "
+                               "without reallocation, every run's fallback, would break C6: raise the storage or "
+                               "lower the stock", unit.storage)
+        return dict(zip(bounded, storage[:, None] - idle))
+
+    def _check_group_room(self, room: dict[int, np.ndarray]) -> None:
+        """A group that must share all its extra stock (C4 as equality) has room for it in its members' stores.
+
+        Shares stay where they are given (equipment in use stays too), so member i can take, by period t,
+        at most c_i(t) = min over t' >= t of its room then (whole units); the group needs
+        sum_{t'' <= t} q^t''_k <= sum_i c_i(t) in every period. Necessary for the plan without reallocation
+        (exact for a group alone; overlapping groups compete for the same room). A member without a
+        store has room for anything."""
+        for n, group in enumerate(self.groups):
+            members = [self.unit_index[m] for m in group.members]
+            if not group.share_all or any(i not in room for i in members):
+                continue
+            takes = sum(np.minimum.accumulate(np.floor(room[i])[::-1])[::-1] for i in members)
+            given = np.cumsum(group.extra_stock)
+            short = given > takes
+            if short.any():
+                t = int(np.argmax(short))
+                raise FieldProblem(f"groups[{n}].extra_stock",
+                                   f"group '{group.id}' must share all of its {given[t]:,} extra units given by "
+                                   f"period {t + 1} (share_all), but its members' stores have room for {takes[t]:g} "
+                                   "(storage minus what they hold without shipments); lower the extra stock, "
+                                   "raise the storage, or set share_all false to let the group keep the rest",
+                                   int(given[t]))
 
     def _check_arcs(self, known: set[str]) -> None:
         for n, arc in enumerate(self.arcs):
@@ -341,7 +417,7 @@ class Instance(_Frozen):
         the old fields (a restricted instance would keep every scenario's demand).
         """
         fields = {name: getattr(self, name) for name in type(self).model_fields}
-        return type(self)(**{**fields, **changes})
+        return type(self).model_validate({**fields, **changes}, context=DERIVED)
 
     def restricted_to(self, scenario_id: str) -> Instance:
         """The same instance with Ω = {ω}: the problem whose optimum is Φ*(ω) in the regret objectives."""

@@ -36,7 +36,7 @@ from scipy.sparse.csgraph import shortest_path
 from decomposition.evaluation import Evaluation
 from decomposition.flow_network import FlowArcs, NodeBlocks
 from decomposition.hierarchy import Hierarchy, Region, SpatialResult
-from decomposition.instance import InTransit, Instance, Unit
+from decomposition.instance import DERIVED, InTransit, Instance, Unit
 from decomposition.network import arc_graph, lag_of
 from decomposition.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 from decomposition.planning import relative_gap
@@ -155,7 +155,8 @@ def aggregated_instance(h: Hierarchy) -> Instance:
     in_transit = [{"target": owner.get(a.target, a.target), "period": a.period, "quantity": a.quantity}
                   for a in full.in_transit]
     return Instance.model_validate({"name": f"{full.name} national", "periods": full.periods, "units": aggregated,
-                                    "arcs": arcs, "scenarios": scenarios, "in_transit": in_transit})
+                                    "arcs": arcs, "scenarios": scenarios, "in_transit": in_transit},
+                                   context=DERIVED)
 
 
 def national_flows(h: Hierarchy, plan: Plan) -> list[Flow]:

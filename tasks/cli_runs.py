@@ -40,10 +40,10 @@ def _backend():
         return Backend(get_settings())
     except SettingsError as exc:
         raise fail(str(exc), 2) from None
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite file's directory cannot be made
         first_line = get_settings().redact(str(exc).splitlines()[0])
         raise fail(f"cannot open the run store ({type(exc).__name__}: {first_line}); check "
-                   "SURGEPLAN_DATABASE_URL and that the database is running", 2) from None
+                   "SURGEPLAN_DATABASE_URL (or SURGEPLAN_DATA_DIR) and that the database is running", 2) from None
 
 
 def _run_errors():
@@ -285,6 +285,7 @@ def api(
     if not settings.tokens:
         raise fail("no API tokens: set SURGEPLAN_API_TOKENS to one or more comma-separated secrets "
                    "(clients send 'Authorization: Bearer <token>')", 2)
+    _backend()  # a store that cannot be opened is exit 2 naming the setting, not a traceback from every process
     uvicorn.run("tasks.api:app_from_environment", factory=True, host=host or settings.api_host,
                 port=port or settings.api_port, workers=processes, log_level="info")
 

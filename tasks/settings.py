@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from decomposition.errors import SurgeplanError
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     solver: Literal["highs", "cbc"] = Field("highs", description="default MILP solver")
-    time_limit: float = Field(600.0, gt=0, description="default time limit per solve, seconds")
+    time_limit: float = Field(600.0, gt=0, allow_inf_nan=False, description="default time limit per solve, seconds")
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="default relative MIP gap")
     workers: int | None = Field(None, ge=1, description="local Ray CPUs for decomposed runs; default: all")
     ray_address: str | None = Field(
@@ -60,13 +60,31 @@ class Settings(BaseSettings):
                                   "token; false: they need a token like every route but /health")
     api_host: str = Field("127.0.0.1", description="address `surgeplan api` listens on")
     api_port: int = Field(8000, ge=1, le=65535, description="port `surgeplan api` listens on")
-    max_upload_mb: float = Field(50.0, gt=0, description="largest request body the API reads, MiB")
-    visibility_timeout: float = Field(7200.0, gt=0, description="seconds before Redis hands an unacknowledged run to another worker")
-    run_time_limit: float = Field(3600.0, gt=0, description="seconds a run may take before it is stopped (its Ray pieces too); must be below the visibility timeout")
-    lease_seconds: float = Field(30.0, ge=1, description="seconds a running run is held without a heartbeat (sent every 2 s at most); a worker silent that long is presumed dead and its run queued again")
-    reaper_interval: float = Field(10.0, gt=0, description="seconds between a worker's checks for lost runs")
+    max_upload_mb: float = Field(50.0, gt=0, allow_inf_nan=False, description="largest request body the API reads, MiB")
+    visibility_timeout: float = Field(7200.0, gt=0, allow_inf_nan=False, description="seconds before Redis hands an unacknowledged run to another worker")
+    run_time_limit: float = Field(3600.0, gt=0, allow_inf_nan=False, description="seconds a run may take before it is stopped (its Ray pieces too); must be below the visibility timeout")
+    lease_seconds: float = Field(30.0, ge=1, allow_inf_nan=False, description="seconds a running run is held without a heartbeat (sent every 2 s at most); a worker silent that long is presumed dead and its run queued again")
+    reaper_interval: float = Field(10.0, gt=0, allow_inf_nan=False, description="seconds between a worker's checks for lost runs")
     max_run_attempts: int = Field(3, ge=1, description="executions a run may start; one whose worker died (or lost "
                                   "its lease) during each of them ends failed instead of being queued again")
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _no_empty_role_token(cls, api_tokens: str) -> str:
+        # "read:" with nothing after it would otherwise become the bare token "read:", a guessable submit token
+        for entry in (e.strip() for e in api_tokens.split(",")):
+            role, colon, token = entry.partition(":")
+            if colon and role in TOKEN_ROLES and not token.strip():
+                raise ValueError(f"'{entry}' gives the role {role} but no token; write {role}:TOKEN")
+        return api_tokens
+
+    @field_validator("data_dir")
+    @classmethod
+    def _directory(cls, data_dir: Path) -> Path:
+        existing = next(p for p in (data_dir, *data_dir.parents) if p.exists())  # created from there if missing
+        if not existing.is_dir():  # the store and the instances go inside it
+            raise ValueError(f"{existing} is a file, not a directory; name a directory (it is created if missing)")
+        return data_dir
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
@@ -97,9 +115,12 @@ class Settings(BaseSettings):
         return sorted({s for s in [*self.tokens, *passwords] if s}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
-        """`text` (a log line, an exception's message) with every secret replaced by ***."""
+        """`text` (a log line, an exception's message) with every secret replaced by ***.
+
+        Only where the secret stands alone (not inside a longer word): masking the token "S" inside
+        "SolverError" mangled the message and told every reader of a run's error what the token was."""
         for secret in self.secrets():
-            text = text.replace(secret, "***")
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
         return mask_url_passwords(text)
 
     def shown(self) -> dict[str, object]:
@@ -139,6 +160,13 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _shown_input(error: dict) -> str:
+    """The bad value of a settings error as it may be shown: never the tokens, nor a URL's password."""
+    if error["loc"] and error["loc"][0] == "api_tokens":
+        return "the value, not shown: it holds the tokens"
+    return mask_url_passwords(repr(error.get("input")))
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The settings, read once; a bad variable raises SettingsError naming it."""
@@ -147,7 +175,7 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} "
-            f"(got {mask_url_passwords(repr(e.get('input')))})"
+            f"(got {_shown_input(e)})"
             for e in exc.errors()
         )
         raise SettingsError(f"bad environment setting: {problems}") from None

@@ -50,6 +50,9 @@ def test_the_example_is_valid_and_evaluates():
     # two arcs on one lane: two travel times for one shipment
     (lambda d: d["arcs"].append({**d["arcs"][0], "days": 3}), "arcs[8]", "arcs[0] already goes from 'north'"),
     (lambda d: d["units"][3].update(id="north"), "units[3].id", "already the id of units[0]"),
+    # the same text in two Unicode forms (e + combining accent vs the composed letter): they look the same
+    (lambda d: d["scenarios"][0].update(id="\u00e9t\u00e9") or d["scenarios"][1].update(id="e\u0301te\u0301"),
+     "scenarios[1].id", "another Unicode form"),
 ])
 def test_duplicates_are_refused_naming_the_second_one(change, field, words):
     error = refused(change)
@@ -80,6 +83,11 @@ def test_duplicates_are_refused_naming_the_second_one(change, field, words):
     (lambda d: d["units"][0].update(id="x" * 201), "units[0].id"),
     (lambda d: d["units"][0].update(region=""), "units[0].region"),
     (lambda d: d["scenarios"][1].update(id="surge\n"), "scenarios[1].id"),
+    # shown elsewhere, these break the line or reorder the text: 'a\u202eb' displays as another id
+    (lambda d: d["scenarios"][1].update(id="sur\u202ege"), "scenarios[1].id"),
+    (lambda d: d["regions"][1].update(id="so\u2066uth"), "regions[1].id"),
+    (lambda d: d["groups"][0].update(id="ci\u0085ty"), "groups[0].id"),
+    (lambda d: d["units"][0].update(region="nor\u2028th"), "units[0].region"),
 ])
 def test_values_out_of_range_are_refused_naming_the_field(change, field):
     error = refused(change)
@@ -99,6 +107,61 @@ def test_the_demand_of_all_units_in_one_period_has_a_limit():
             series[3] = MAX_COUNT // 3
     error = refused(surge)
     assert error.field == "scenarios[1].demand" and "period 4" in str(error)
+
+
+def test_ids_in_any_script_load_and_ids_differing_only_by_case_are_distinct():
+    """Arabic, CJK, an emoji joined by a zero-width joiner (a health worker), a Persian name with a zero-width
+    non-joiner: all names people write. 'North' and 'north' are two ids (nothing folds case)."""
+    text = json.dumps(EXAMPLE)
+    for old, new in (("north", "\u0645\u0631\u0643\u0632"), ("centre", "\u5317\U0001f3e5"),
+                     ("south", "\U0001f469\u200d\u2695\ufe0f"), ("depot", "\u0645\u06cc\u200c\u0634\u0648\u062f")):
+        text = text.replace(f'"{old}"', json.dumps(new))
+    assert len(Instance.model_validate_json(text).units) == 4
+    document = copy.deepcopy(EXAMPLE)
+    document["scenarios"][1]["id"] = "Expected"
+    assert [sc.id for sc in Instance.model_validate(document).scenarios] == ["expected", "Expected"]
+
+
+def test_a_store_too_small_for_the_units_own_stock_is_refused():
+    """north: stock 12, least demand in period 1 is 10 (expected; surge 12): 2 not in use without shipments.
+
+    C6 binds in the lowest-demand scenario, so storage 2 holds them and storage 1 does not: the plan without
+    reallocation, every run's fallback, would be infeasible and the run would end "no plan" (exit 1)."""
+    fits = copy.deepcopy(EXAMPLE)
+    fits["units"][0]["storage"] = 2
+    instance = Instance.model_validate(fits)
+    assert not [v for v in evaluate(instance, Plan()).violations if v.constraint == "C6"]
+    error = refused(lambda d: d["units"][0].update(storage=1))
+    assert error.field == "units[0].storage" and "period 1" in str(error) and "holds 2 not in use" in str(error)
+
+
+def test_equipment_on_its_way_must_fit_the_store_when_it_arrives():
+    """south: stock 9, storage 18, least demand 3 4 5 6 6; 15 arriving in period 3 make 9 + 15 - 5 = 19 > 18."""
+    error = refused(lambda d: d.__setitem__("in_transit", [{"target": "south", "period": 3, "quantity": 15}]))
+    assert error.field == "units[2].storage" and "period 3" in str(error) and "in transit by then 15" in str(error)
+    fits = copy.deepcopy(EXAMPLE)
+    fits["in_transit"] = [{"target": "south", "period": 3, "quantity": 14}]  # 18: exactly full
+    assert Instance.model_validate(fits).in_transit[0].quantity == 14
+
+
+def test_a_group_that_shares_all_needs_room_for_it_in_its_members_stores():
+    """city: north, centre, south, depot; the depot's storage 6 leaves it no room (stock 6, no demand).
+
+    Room by period 1, the least over later periods of storage - (stock - least demand): north 24 - 2 = 22,
+    centre 40 - 6 = 34, south 18 - 6 = 12, depot 0: 68 in all. 69 extra units on day 1 cannot all be
+    shared (the plan without reallocation is infeasible, the run ended "no plan"); 68 can, and a group
+    allowed to keep some (share_all false) may have more."""
+    def extra(units: int, share_all: bool = True):
+        def change(d):
+            d["units"][3]["storage"] = 6
+            d["groups"][0].update(extra_stock=[units, 0, 0, 0, 0], share_all=share_all)
+        return change
+    error = refused(extra(69))
+    assert error.field == "groups[0].extra_stock" and "room for 68" in str(error) and "period 1" in str(error)
+    for fits in (extra(68), extra(69, share_all=False)):
+        document = copy.deepcopy(EXAMPLE)
+        fits(document)
+        assert Instance.model_validate(document).groups[0].extra_stock[0] in (68, 69)
 
 
 def test_negative_zero_demand_reads_as_zero():

@@ -140,6 +140,28 @@ def test_services_that_cannot_start_say_why(cli, monkeypatch):
     assert api.exit_code == 2 and "SURGEPLAN_API_TOKENS" in api.output
 
 
+def test_a_store_that_cannot_be_opened_is_exit_2_for_the_api_too(monkeypatch, tmp_path):
+    """An SQLite file under a plain file (its directory cannot be made), and a URL that is no URL: `runs` and
+    `api` said it with a traceback (FileNotFoundError / ArgumentError, exit 1); now exit 2 naming the setting."""
+    from tests.tasks.services import free_port
+
+    plain_file = tmp_path / "plain"
+    plain_file.write_text("")
+    monkeypatch.setenv("SURGEPLAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SURGEPLAN_API_TOKENS", "submit:a-submit-token")
+    monkeypatch.setenv("SURGEPLAN_API_PORT", str(free_port()))
+    for url in (f"sqlite:///{plain_file}/below/surgeplan.db", "not a database url"):
+        monkeypatch.setenv("SURGEPLAN_DATABASE_URL", url)
+        for command in ("runs", "api"):
+            get_settings.cache_clear()
+            try:
+                result = runner.invoke(app, [command])
+            finally:
+                get_settings.cache_clear()
+            assert result.exit_code == 2, (command, url, result.output)
+            assert "cannot open the run store" in result.output and "SURGEPLAN_DATABASE_URL" in result.output
+
+
 def test_no_password_leaves_through_the_run_commands(cli, monkeypatch):
     """A broker URL with a password, nothing listening: the worker refuses to start and a submission is stored
     unpublished, and neither the messages nor the run's events show the password."""

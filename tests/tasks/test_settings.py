@@ -2,19 +2,66 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from tasks.cli import app
-from tasks.settings import Settings, get_settings, mask_url_passwords
+from tasks.settings import Settings, SettingsError, get_settings, mask_url_passwords
 
 runner = CliRunner()
 
 
 def test_tokens_have_roles_and_bare_tokens_may_submit_as_before():
-    settings = Settings(api_tokens=" read:r1, submit:s1 ,old-token,read:, x:y:z,,")
-    assert settings.token_roles == {"r1": "read", "s1": "submit", "old-token": "submit", "read:": "submit",
-                                    "x:y:z": "submit"}
+    settings = Settings(api_tokens=" read:r1, submit:s1 ,old-token, x:y:z,,")
+    assert settings.token_roles == {"r1": "read", "s1": "submit", "old-token": "submit", "x:y:z": "submit"}
     assert Settings(api_tokens="").tokens == frozenset()
+
+
+@pytest.mark.parametrize("tokens", ["read:", "read:R,submit: ", "submit:"])
+def test_a_role_without_its_token_is_refused_and_no_token_is_echoed(monkeypatch, tokens):
+    """`read:` alone was the bare token "read:", a submit token anyone could guess."""
+    monkeypatch.setenv("SURGEPLAN_API_TOKENS", tokens)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as info:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(info.value)
+    assert "SURGEPLAN_API_TOKENS" in message and "no token" in message and "R," not in message
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("SURGEPLAN_MAX_UPLOAD_MB", "inf", "finite"),  # the API failed to start with OverflowError
+    ("SURGEPLAN_LEASE_SECONDS", "inf", "finite"),  # a dead worker's run would never be queued again
+    ("SURGEPLAN_REAPER_INTERVAL", "inf", "finite"),
+    ("SURGEPLAN_TIME_LIMIT", "inf", "finite"),
+])
+def test_durations_and_sizes_are_finite(monkeypatch, variable, value, words):
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as info:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert variable in str(info.value) and words in str(info.value)
+
+
+def test_a_data_dir_that_is_a_file_is_refused_naming_it(monkeypatch, tmp_path):
+    """It failed later with FileExistsError (NotADirectoryError under it) and a traceback, exit 1."""
+    plain_file = tmp_path / "data"
+    plain_file.write_text("")
+    for data_dir in (plain_file, plain_file / "below"):
+        monkeypatch.setenv("SURGEPLAN_DATA_DIR", str(data_dir))
+        get_settings.cache_clear()
+        try:
+            runs = runner.invoke(app, ["runs"])
+        finally:
+            get_settings.cache_clear()
+        assert runs.exit_code == 2, runs.output  # bad input, not a traceback (exit 1)
+        assert "SURGEPLAN_DATA_DIR" in runs.output and "is a file, not a directory" in runs.output
+    assert plain_file.read_text() == ""
 
 
 def test_passwords_in_urls_are_masked():
@@ -22,6 +69,15 @@ def test_passwords_in_urls_are_masked():
         "redis://:***@h:6379/0 and postgresql+psycopg://u:***@db/x, http://host/a@b"
     settings = Settings(broker_url="redis://:p%40ss@h/0", api_tokens="read:tok-123")
     assert settings.redact("cannot log in with p@ss or p%40ss or tok-123") == "cannot log in with *** or *** or ***"
+
+
+def test_a_short_token_is_masked_where_it_stands_alone_not_inside_words():
+    """A run's stored error read "***olverError: HiGH*** found no plan" with the token S: mangled, and every
+    reader of the error could tell the token from the words around the stars."""
+    settings = Settings(api_tokens="submit:S,read:R")
+    error = "piece 'baseline' failed; last error: SolverError: HiGHS found no plan (maxTimeLimit)"
+    assert settings.redact(error) == error
+    assert settings.redact("Bearer S refused, token R. (R) -S-") == "Bearer *** refused, token ***. (***) -***-"
 
 
 def test_surgeplan_settings_shows_no_password_nor_token(monkeypatch, tmp_path):
