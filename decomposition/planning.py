@@ -191,9 +191,13 @@ def _keep(baseline: CheckedPlan, dual_bound: float, seconds: float, built: float
 def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions,
                         progress: Progress = lambda _: None, description: str = "solving the model",
                         ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
-    """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model)."""
+    """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model).
+
+    The baseline is solved without the time limit: it has no shipments to decide (shares at most)
+    and solves in a fraction of a second, and every run needs it, as its fallback and its yardstick;
+    under a limit of a millisecond it could stop before its presolve and leave the run with nothing."""
     progress("solving the no-reallocation baseline")
-    baseline, _ = solve_checked(instance, lanes, replace(options, reallocation=False), solver)
+    baseline, _ = solve_checked(instance, lanes, replace(options, reallocation=False), replace(solver, time_limit=None))
     progress(description)
     result, model = solve_checked(instance, lanes, options, solver, fallback=baseline)
     return baseline, result, model
