@@ -263,15 +263,17 @@ class Instance(_Frozen):
         _refuse_repeats("scenarios", [sc.id for sc in self.scenarios], ".id")
         for n, sc in enumerate(self.scenarios):
             self._check_demand(n, sc, ids, known, q)
+        demand = self._demand_table()  # converted once for the checks below
+        self._check_period_demand(demand)
         total = sum(sc.probability for sc in self.scenarios)
         if abs(total - 1.0) > PROBABILITY_TOLERANCE:
             raise FieldProblem("scenarios.probability", f"probabilities sum to {total:.6g}, they must sum to 1", total)
         self._check_equipment_total()
         if not (info.context or {}).get("derived"):
-            self._check_group_room(self._check_storage())
+            self._check_group_room(self._check_storage(demand))
         return self
 
-    def _check_storage(self) -> dict[int, np.ndarray]:
+    def _check_storage(self, demand: np.ndarray) -> dict[int, np.ndarray]:
         """Each store holds what the unit has without any shipment (C6 in its lowest-demand scenario).
 
         The plan without reallocation is every run's fallback and the baseline it is compared with: a unit
@@ -281,17 +283,11 @@ class Instance(_Frozen):
         bounded = [i for i, u in enumerate(self.units) if u.storage is not None]
         if not bounded:
             return {}
-        q = self.n_periods
-        least = np.array([[sc.demand[self.units[i].id] for i in bounded] for sc in self.scenarios],
-                         dtype=float).reshape(len(self.scenarios), len(bounded), q).min(axis=0)
-        position = {self.units[i].id: k for k, i in enumerate(bounded)}
-        due = np.zeros((len(bounded), q))
-        for shipment in self.in_transit:
-            if shipment.target in position:
-                due[position[shipment.target], shipment.period - 1] += shipment.quantity
+        least = demand[:, bounded, :].min(axis=0)
+        arrived = np.cumsum(self._arrivals_table()[bounded], axis=1)  # in transit at the start, arrived by t
         storage = np.array([self.units[i].storage for i in bounded], dtype=float)
         initial = np.array([self.units[i].initial_stock for i in bounded], dtype=float)
-        idle = initial[:, None] + np.cumsum(due, axis=1) - least  # not in use, if nothing moves
+        idle = initial[:, None] + arrived - least  # not in use, if nothing moves
         over = idle > storage[:, None]
         if over.any():
             k, t = np.unravel_index(np.argmax(over), over.shape)
@@ -299,7 +295,7 @@ class Instance(_Frozen):
             raise FieldProblem(f"units[{bounded[k]}].storage",
                                f"unit '{unit.id}' stores at most {unit.storage:,} but holds {idle[k, t]:g} not in use "
                                f"in period {t + 1} without any shipment (initial stock {unit.initial_stock:,}, in "
-                               f"transit by then {due[k, :t + 1].sum():g}, least demand {least[k, t]:g}); the plan "
+                               f"transit by then {arrived[k, t]:g}, least demand {least[k, t]:g}); the plan "
                                "without reallocation, every run's fallback, would break C6: raise the storage or "
                                "lower the stock", unit.storage)
         return dict(zip(bounded, storage[:, None] - idle))
@@ -354,12 +350,16 @@ class Instance(_Frozen):
         for u, series in sc.demand.items():
             if len(series) != q:
                 raise FieldProblem(f"scenarios[{n}].demand.{u}", f"{len(series)} periods, expected {q}", len(series))
-        per_period = np.sum(np.array(list(sc.demand.values()), dtype=float).reshape(len(sc.demand), q), axis=0)
-        t = int(np.argmax(per_period))
-        if per_period[t] > MAX_COUNT:
-            raise FieldProblem(f"scenarios[{n}].demand", f"the demand of all units adds up to {per_period[t]:.6g} "
+
+    @staticmethod
+    def _check_period_demand(demand: np.ndarray) -> None:
+        """All units' demand in one period within MAX_COUNT, in every scenario (aggregates add it up)."""
+        per_period = demand.sum(axis=1)  # [scenario, period]
+        n, t = np.unravel_index(np.argmax(per_period), per_period.shape)
+        if per_period[n, t] > MAX_COUNT:
+            raise FieldProblem(f"scenarios[{n}].demand", f"the demand of all units adds up to {per_period[n, t]:.6g} "
                                                          f"in period {t + 1}; at most {MAX_COUNT:,} in a period",
-                               float(per_period[t]))
+                               float(per_period[n, t]))
 
     def _check_equipment_total(self) -> None:
         """The equipment at hand or on its way at the start, all units together, within MAX_COUNT.
@@ -387,6 +387,10 @@ class Instance(_Frozen):
     @cached_property
     def demand_array(self) -> np.ndarray:
         """dᵗωᵢ as an array [scenario, unit, period] (period 1 at position 0)."""
+        return self._demand_table()
+
+    def _demand_table(self) -> np.ndarray:
+        # uncached, for the validator: a cached array in __dict__ breaks pydantic's equality (its fast path)
         return np.array([[sc.demand[u.id] for u in self.units] for sc in self.scenarios], dtype=float)
 
     @cached_property
@@ -405,6 +409,9 @@ class Instance(_Frozen):
     @cached_property
     def scheduled_arrivals(self) -> np.ndarray:
         """Arrivals of the equipment in transit at the start, as an array [unit, period]."""
+        return self._arrivals_table()
+
+    def _arrivals_table(self) -> np.ndarray:
         arrivals = np.zeros((len(self.units), self.n_periods))
         for shipment in self.in_transit:
             arrivals[self.unit_index[shipment.target], shipment.period - 1] += shipment.quantity

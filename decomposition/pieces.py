@@ -38,7 +38,7 @@ from decomposition.model import ModelOptions
 from decomposition.network import Lanes, shipping_lanes
 from decomposition.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.plan import Plan
-from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, solve_checked
+from decomposition.planning import CheckedPlan, PlanRejected, PlanReport, solve_baseline, solve_checked
 from decomposition.solvers import SolveOutcome, SolverOptions
 from decomposition.temporal import DEFAULT_LOOKAHEAD, StartState, Window, glue_subhorizons, split_horizon, \
     candidate_lanes, state_after, storage_ceilings, window_instance
@@ -200,9 +200,7 @@ def run_piece(piece: Piece, instance: Instance, config: DecompositionConfig, inp
     started = time.perf_counter()
     if piece.kind == "baseline":
         lanes = shipping_lanes(instance)
-        options = ModelOptions(config.objective.base, tie_break=0.0, reallocation=False)
-        # without the time limit, as in planning.solve_from_baseline: the run's fallback and yardstick
-        checked, _ = solve_checked(instance, lanes, options, replace(config.solver, time_limit=None))
+        checked = solve_baseline(instance, lanes, ModelOptions(config.objective.base, tie_break=0.0), config.solver)
         return BaselineResult(checked, time.perf_counter() - started)
     if piece.kind == "window":
         return _solve_window(piece, instance, config, inputs, started)

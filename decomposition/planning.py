@@ -188,16 +188,20 @@ def _keep(baseline: CheckedPlan, dual_bound: float, seconds: float, built: float
     return replace(baseline, solve=outcome, build_seconds=built)
 
 
+def solve_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
+    """The checked no-reallocation plan of `options`' criterion, solved without the time limit: it has no
+    shipments to decide (shares at most) and solves in a fraction of a second, and every run needs it, as
+    its fallback and its yardstick; under a limit of a millisecond it could stop before its presolve and
+    leave the run with nothing."""
+    return solve_checked(instance, lanes, replace(options, reallocation=False), replace(solver, time_limit=None))[0]
+
+
 def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions,
                         progress: Progress = lambda _: None, description: str = "solving the model",
                         ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
-    """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model).
-
-    The baseline is solved without the time limit: it has no shipments to decide (shares at most)
-    and solves in a fraction of a second, and every run needs it, as its fallback and its yardstick;
-    under a limit of a millisecond it could stop before its presolve and leave the run with nothing."""
+    """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model)."""
     progress("solving the no-reallocation baseline")
-    baseline, _ = solve_checked(instance, lanes, replace(options, reallocation=False), replace(solver, time_limit=None))
+    baseline = solve_baseline(instance, lanes, options, solver)
     progress(description)
     result, model = solve_checked(instance, lanes, options, solver, fallback=baseline)
     return baseline, result, model

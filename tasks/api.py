@@ -31,7 +31,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from decomposition.datasets import DatasetOptions
-from decomposition.errors import InstanceError
+from decomposition.errors import InstanceError, shortened
 from decomposition.json_format import field_of, repeated_key
 from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, UnknownTable, utc
 from tasks.national_options import NATIONAL_TABLES
@@ -117,8 +117,7 @@ RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 def known_run_id(run_id: str) -> str:
     """The run id of a path; one that no run could have (any other shape: run ids are UUIDs) is a 404 at once."""
     if not RUN_ID.fullmatch(run_id):
-        shown = run_id if len(run_id) <= 40 else f"{run_id[:40]}..."
-        raise UnknownRun(f"no run with id {shown!r}; `surgeplan runs` lists them")
+        raise UnknownRun(f"no run with id {shortened(run_id, 40)!r}; `surgeplan runs` lists them")
     return run_id
 
 
@@ -131,7 +130,7 @@ def parse_run_request(body: bytes) -> RunRequest:
     key = repeated_key(body)  # pydantic keeps the later of two values: which one was meant is unknown
     if key is not None:
         raise RequestValidationError([{"loc": ("body",), "type": "duplicate_key",
-                                       "msg": f"the key '{key[:60]}' appears twice in one object; keep one"}])
+                                       "msg": f"the key '{shortened(key)}' appears twice in one object; keep one"}])
     try:
         return RunRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -317,7 +316,7 @@ def _openapi_with_request_models(app: FastAPI) -> dict:
 
 def _add_private_docs(app: FastAPI, read: list) -> None:
     """/openapi.json, /docs and /redoc behind a token (SURGEPLAN_API_PUBLIC_DOCS is false)."""
-    denied = {**UNAUTHORISED}
+    denied = UNAUTHORISED
 
     @app.get("/openapi.json", dependencies=read, include_in_schema=False, responses=denied)
     def openapi() -> JSONResponse:

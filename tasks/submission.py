@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from decomposition.datasets import BUILTIN, DatasetOptions, load_instance
-from decomposition.errors import InstanceError
+from decomposition.errors import InstanceError, shortened
 from decomposition.instance import MAX_ID_LENGTH, FieldProblem, Instance, id_problem, json_number
 from decomposition.json_format import load_json_instance
 from decomposition.objectives import Objective
@@ -72,10 +72,10 @@ def check_builtin_name(name: str) -> str:
 
     Nothing else is ever looked up: a request never names a file or directory of the server."""
     if name not in BUILTIN:
-        shown = name if len(name) <= 60 else f"{name[:60]}..."
-        raise ValueError(f"no built-in dataset {shown!r}; built-in datasets: {', '.join(BUILTIN_NAMES)}. To plan an "
-                         "instance of your own, upload it whole as 'instance' (the JSON format; `surgeplan submit "
-                         "PATH` reads a CSV directory or a .json file and uploads it): the API reads no server files")
+        raise ValueError(f"no built-in dataset {shortened(name)!r}; built-in datasets: {', '.join(BUILTIN_NAMES)}. "
+                         "To plan an instance of your own, upload it whole as 'instance' (the JSON format; `surgeplan "
+                         "submit PATH` reads a CSV directory or a .json file and uploads it): the API reads no server "
+                         "files")
     return name
 
 

@@ -11,6 +11,18 @@ from tasks.settings import Settings, SettingsError, get_settings, mask_url_passw
 runner = CliRunner()
 
 
+def settings_error(monkeypatch, variable: str, value: str) -> str:
+    """The message of the SettingsError that reading the settings raises with `variable` set to `value`."""
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as info:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    return str(info.value)
+
+
 def test_tokens_have_roles_and_bare_tokens_may_submit_as_before():
     settings = Settings(api_tokens=" read:r1, submit:s1 ,old-token, x:y:z,,")
     assert settings.token_roles == {"r1": "read", "s1": "submit", "old-token": "submit", "x:y:z": "submit"}
@@ -20,14 +32,7 @@ def test_tokens_have_roles_and_bare_tokens_may_submit_as_before():
 @pytest.mark.parametrize("tokens", ["read:", "read:R,submit: ", "submit:"])
 def test_a_role_without_its_token_is_refused_and_no_token_is_echoed(monkeypatch, tokens):
     """`read:` alone was the bare token "read:", a submit token anyone could guess."""
-    monkeypatch.setenv("SURGEPLAN_API_TOKENS", tokens)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as info:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    message = str(info.value)
+    message = settings_error(monkeypatch, "SURGEPLAN_API_TOKENS", tokens)
     assert "SURGEPLAN_API_TOKENS" in message and "no token" in message and "R," not in message
 
 
@@ -38,14 +43,8 @@ def test_a_role_without_its_token_is_refused_and_no_token_is_echoed(monkeypatch,
     ("SURGEPLAN_TIME_LIMIT", "inf", "finite"),
 ])
 def test_durations_and_sizes_are_finite(monkeypatch, variable, value, words):
-    monkeypatch.setenv(variable, value)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as info:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    assert variable in str(info.value) and words in str(info.value)
+    message = settings_error(monkeypatch, variable, value)
+    assert variable in message and words in message
 
 
 def test_a_data_dir_that_is_a_file_is_refused_naming_it(monkeypatch, tmp_path):
