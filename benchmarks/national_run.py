@@ -23,10 +23,10 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from decomposition.national import national_instance
-from decomposition.pieces import DecompositionConfig
-from decomposition.solvers import SolverOptions
-from tasks.national_files import write_national
+from decomposition.datasets.national import national_instance
+from decomposition.model.solvers import SolverOptions
+from decomposition.temporal.pieces import DecompositionConfig
+from tasks.output.national_files import write_national
 from workers.ray_runner import ray_session
 from workers.two_level import NationalConfig, solve_national
 

@@ -37,7 +37,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from decomposition.datasets import load_instance
-from decomposition.pieces import plan_pieces
+from decomposition.temporal.pieces import plan_pieces
 from tasks.backend import Backend
 from tasks.settings import Settings
 from tasks.submission import RunRequest, decomposition_config, run_config

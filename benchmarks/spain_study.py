@@ -21,10 +21,15 @@ import pandas as pd
 import psutil
 
 from decomposition.datasets import load_instance
-from decomposition.objectives import Objective
-from decomposition.pieces import MAIN, PLAIN, DecompositionConfig, plan_pieces
-from decomposition.solvers import SolverOptions
-from decomposition.study import SPAIN_DATASETS, SPAIN_GRAPHS, study_grid, study_row
+from decomposition.model.solvers import SolverOptions
+from decomposition.problem.objectives import Objective
+from decomposition.temporal.pieces import MAIN, PLAIN, DecompositionConfig, plan_pieces
+from decomposition.temporal.study import (
+    SPAIN_DATASETS,
+    SPAIN_GRAPHS,
+    study_grid,
+    study_row,
+)
 from workers.ray_runner import ray_session, run_many_on_ray
 
 

@@ -35,11 +35,15 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from decomposition.datasets import DatasetOptions, load_instance  # noqa: E402
-from decomposition.evaluation import evaluate  # noqa: E402
-from decomposition.instance import Instance  # noqa: E402
-from decomposition.objectives import Objective  # noqa: E402
-from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces  # noqa: E402
-from decomposition.solvers import SolverOptions  # noqa: E402
+from decomposition.evaluation.evaluator import evaluate  # noqa: E402
+from decomposition.model.solvers import SolverOptions  # noqa: E402
+from decomposition.problem.instance import Instance  # noqa: E402
+from decomposition.problem.objectives import Objective  # noqa: E402
+from decomposition.temporal.pieces import (  # noqa: E402
+    DecomposedReport,
+    DecompositionConfig,
+    plan_pieces,
+)
 from workers.ray_runner import ray_session, run_many_on_ray  # noqa: E402
 
 CAPS = (0.1, 0.2, 0.3, 1.0, None)  # None: no cap

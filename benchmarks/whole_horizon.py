@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from decomposition.datasets import load_instance
-from decomposition.objectives import Objective
-from decomposition.planning import make_plan
-from decomposition.solvers import SolverOptions
+from decomposition.model.solvers import SolverOptions
+from decomposition.problem.objectives import Objective
+from decomposition.temporal.whole_horizon import make_plan
 
 
 def run_once(ref: str, graph: str | None, objective: Objective, solver: SolverOptions) -> dict:

@@ -13,11 +13,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from decomposition.errors import SurgeplanError
-from tasks.models import SUCCEEDED, Run
 from tasks.national_options import NATIONAL_TABLES
-from tasks.queue import Broker
+from tasks.queue.celery_app import Broker
 from tasks.settings import Settings
-from tasks.store import RunStateError, RunStore
+from tasks.store.models import SUCCEEDED, Run
+from tasks.store.run_store import RunStateError, RunStore
 from tasks.submission import RunRequest, create_run
 
 PLAN_TABLES = ("shipments", "shares", "stock", "baseline_shares", "baseline_stock", "pieces")

@@ -13,16 +13,24 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from decomposition.errors import InstanceError
-from decomposition.instance import Instance, json_number
-from decomposition.pieces import DecompositionConfig
-from decomposition.splitting import (DEFAULT_HUBS, DEFAULT_REGIONS, MAX_COUNTS_TRIED, MAX_HUBS, MAX_LANES_PER_RECEIVER,
-                                     MAX_REGIONS, MAX_SEED, Clustering)
+from decomposition.problem.instance import Instance, json_number
+from decomposition.spatial.splitting import (
+    DEFAULT_HUBS,
+    DEFAULT_REGIONS,
+    MAX_COUNTS_TRIED,
+    MAX_HUBS,
+    MAX_LANES_PER_RECEIVER,
+    MAX_REGIONS,
+    MAX_SEED,
+    Clustering,
+)
+from decomposition.temporal.pieces import DecompositionConfig
 
 if TYPE_CHECKING:
     from workers.two_level import NationalConfig
 
 DEFAULT_LANES_PER_RECEIVER = 20
-# the tables a national run stores (tasks.national_files.national_tables), as the API serves them
+# the tables a national run stores (tasks.output.national_files.national_tables), as the API serves them
 NATIONAL_TABLES = ("shipments", "national_flows", "regions", "hospitals", "non_covered_per_day")
 
 # the bounds before the validator, so that the JSON schema states them (minimum / maximum)
@@ -65,7 +73,9 @@ class NationalRequest(BaseModel):
     def config(self, decomposition: DecompositionConfig) -> "NationalConfig":
         """The solver's configuration: `decomposition` (sub-horizon, solver, ...) for the national model
         and every region, with this request's lanes per receiver."""
-        from workers.two_level import NationalConfig  # Ray loads in seconds: only when solving
+        from workers.two_level import (
+            NationalConfig,  # Ray loads in seconds: only when solving
+        )
 
         return NationalConfig(decomposition.model_copy(update={"lanes_per_receiver": self.lanes_per_receiver}),
                               region_ks=tuple(self.regions), hub_ks=tuple(self.hubs), clustering=self.clustering,
@@ -74,7 +84,9 @@ class NationalRequest(BaseModel):
     def check_fits(self, instance: Instance, source: str | None = None) -> None:
         """Refuse (InstanceError, field national.regions) numbers of regions none of which the instance's
         hospitals can make: the clustering would have nothing to fit."""
-        from decomposition.hierarchy import hospital_points  # scikit-learn loads in a second: only when needed
+        from decomposition.spatial.hierarchy import (
+            hospital_points,  # scikit-learn loads in a second: only when needed
+        )
 
         hospitals = len(hospital_points(instance)[0])
         smallest = 2 if self.clustering == "kmedoids" else 1  # one medoid has no silhouette to score it

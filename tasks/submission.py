@@ -14,21 +14,34 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from decomposition.datasets import BUILTIN, DatasetOptions, load_instance
+from decomposition.datasets.spain import GRAPHS as SPAIN_GRAPHS
 from decomposition.errors import InstanceError, shortened
-from decomposition.instance import MAX_ID_LENGTH, FieldProblem, Instance, id_problem, json_number
-from decomposition.json_format import load_json_instance
-from decomposition.objectives import Objective
-from decomposition.pieces import DecompositionConfig
-from decomposition.solvers import SolverOptions
-from decomposition.spain import GRAPHS as SPAIN_GRAPHS
-from tasks.models import Run
+from decomposition.model.solvers import SolverOptions
+from decomposition.problem.instance import (
+    MAX_ID_LENGTH,
+    FieldProblem,
+    Instance,
+    id_problem,
+    json_number,
+)
+from decomposition.problem.json_format import load_json_instance
+from decomposition.problem.objectives import Objective
+from decomposition.temporal.pieces import DecompositionConfig
 from tasks.national_options import NationalRequest
 from tasks.settings import Settings
-from tasks.store import RunStore
-
+from tasks.store.models import Run
+from tasks.store.run_store import RunStore
 
 BUILTIN_NAMES = tuple(sorted(BUILTIN))
 MAX_SUBHORIZON = 1000  # periods; a horizon is days, so a few years at most
@@ -222,7 +235,9 @@ def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
 
 def _check_national(request: RunRequest, instance: Instance, source: str) -> None:
     """check_national, its field named in the request; and at least one number of regions that fits."""
-    from decomposition.hierarchy import check_national  # scikit-learn loads in a second: only for national runs
+    from decomposition.spatial.hierarchy import (
+        check_national,  # scikit-learn loads in a second: only for national runs
+    )
 
     try:
         check_national(instance)

@@ -12,9 +12,14 @@ from __future__ import annotations
 import numpy as np
 import ray
 
+from decomposition.spatial.clustering import (
+    MedoidsFit,
+    MixtureFit,
+    fit_bayesian_mixture,
+    fit_gaussian_mixture,
+    fit_kmedoids,
+)
 from workers.ray_runner import DEFAULT_RETRIES
-
-from decomposition.clustering import MedoidsFit, MixtureFit, fit_bayesian_mixture, fit_gaussian_mixture, fit_kmedoids
 
 
 @ray.remote(num_cpus=1, max_retries=0)  # retries: per call, below

@@ -34,9 +34,18 @@ from typing import Any
 
 import ray
 
-from decomposition.instance import Instance
-from decomposition.pieces import BaselineResult, DecomposedReport, DecompositionConfig, DecompositionPlan, Piece, \
-    PieceProgress, PieceRecord, record_of, run_piece
+from decomposition.problem.instance import Instance
+from decomposition.temporal.pieces import (
+    BaselineResult,
+    DecomposedReport,
+    DecompositionConfig,
+    DecompositionPlan,
+    Piece,
+    PieceProgress,
+    PieceRecord,
+    record_of,
+    run_piece,
+)
 
 DEFAULT_RETRIES = 2
 POLL_SECONDS = 0.5  # how often a stop request is looked at while pieces run

@@ -5,8 +5,8 @@ national model's windows, then the regions' windows all together (a region's cha
 sub-horizons runs beside the others'). Regions whose imports were cut (their exporter could not
 gather everything in time) are solved again with what actually comes; after `max_rounds` the
 national flows are dropped and every region is solved alone, which always fits together. The
-stitched plan goes straight past depots where it can (`decomposition.shortcuts`), then gets what
-is still spare anywhere where it is still short (`decomposition.top_up`), each step checked.
+stitched plan goes straight past depots where it can (`decomposition.spatial.shortcuts`), then gets what
+is still spare anywhere where it is still short (`decomposition.spatial.top_up`), each step checked.
 """
 
 from __future__ import annotations
@@ -14,25 +14,58 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
 import numpy as np
 
-from decomposition.clustering import best_by_bic, best_by_silhouette, great_circle_km
+from decomposition.bounds.network import pooled_bound_on_network
 from decomposition.errors import SurgeplanError
-from decomposition.evaluation import evaluate
-from decomposition.hierarchy import Hierarchy, SpatialResult, Speeds, areas_from_medoids, areas_from_mixture, \
-    build_hierarchy, hospital_points
-from decomposition.instance import Instance
-from decomposition.objectives import Objective
-from decomposition.pieces import DecomposedReport, DecompositionConfig, plan_pieces
-from decomposition.plan import Plan
-from decomposition.planning import PlanRejected
-from decomposition.shortcuts import straight_plan
-from decomposition.splitting import DEFAULT_HUBS, DEFAULT_REGIONS, Clustering
-from decomposition.top_up import top_up
-from decomposition.two_level import Flow, TwoLevelReport, imports_of, aggregated_instance, deliverable, \
-    national_flows, pooled_bound_on_network, region_instance, stitch
+from decomposition.evaluation.evaluator import evaluate
+from decomposition.problem.instance import Instance
+from decomposition.problem.objectives import Objective
+from decomposition.problem.plan import Plan
+from decomposition.spatial.clustering import (
+    best_by_bic,
+    best_by_silhouette,
+    great_circle_km,
+)
+from decomposition.spatial.hierarchy import (
+    Hierarchy,
+    SpatialResult,
+    Speeds,
+    areas_from_medoids,
+    areas_from_mixture,
+    build_hierarchy,
+    hospital_points,
+)
+from decomposition.spatial.national_level import (
+    Flow,
+    aggregated_instance,
+    national_flows,
+)
+from decomposition.spatial.regional_level import (
+    deliverable,
+    imports_of,
+    region_instance,
+    stitch,
+)
+from decomposition.spatial.shortcuts import straight_plan
+from decomposition.spatial.splitting import DEFAULT_HUBS, DEFAULT_REGIONS, Clustering
+from decomposition.spatial.top_up import top_up
+from decomposition.spatial.two_level import TwoLevelReport
+from decomposition.temporal.pieces import (
+    DecomposedReport,
+    DecompositionConfig,
+    plan_pieces,
+)
+from decomposition.temporal.whole_horizon import PlanRejected
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
-from workers.ray_runner import DEFAULT_RETRIES, PieceProgress, reports_or_raise, run_many_on_ray, run_on_ray
+from workers.ray_runner import (
+    DEFAULT_RETRIES,
+    PieceProgress,
+    reports_or_raise,
+    run_many_on_ray,
+    run_on_ray,
+)
 
 Step = Callable[[str], None]
 
@@ -111,7 +144,7 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
                    progress: PieceProgress = lambda *_: None, should_stop: Callable[[], bool] = lambda: False,
                    retries: int = DEFAULT_RETRIES) -> TwoLevelReport:
     """Cluster, build the network, solve both levels, stitch and check the plan over the whole
-    network, then top it up with what is still spare (`decomposition.top_up`).
+    network, then top it up with what is still spare (`decomposition.spatial.top_up`).
 
     `step` hears each step as it starts; `progress` (done, total, message) each MILP piece;
     `should_stop` is polled while the national model and the regions solve (RunStopped if it

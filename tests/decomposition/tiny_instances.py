@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decomposition.instance import Arc, Instance, Scenario, Unit
+from decomposition.problem.instance import Arc, Instance, Scenario, Unit
 
 
 def unit(uid: str, stock: int, **kw) -> Unit:

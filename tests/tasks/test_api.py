@@ -12,12 +12,18 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from decomposition.objectives import Objective
+from decomposition.problem.objectives import Objective
 from tasks.api import create_app
-from tasks.store import RunStore
+from tasks.store.run_store import RunStore
 from tasks.submission import RunRequest
-from tests.decomposition.test_temporal import random_instance
-from tests.tasks.services import Service, service_env, settings_of, start_worker, wait_for
+from tests.decomposition.temporal.test_windows import random_instance
+from tests.tasks.services import (
+    Service,
+    service_env,
+    settings_of,
+    start_worker,
+    wait_for,
+)
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -295,7 +301,7 @@ def json_file_on_disk(tmp_path) -> str:
 
 
 @pytest.mark.parametrize("dataset", ["/dev/zero", "/etc", "/etc/passwd", "JSON_FILE",
-                                     "decomposition/datasets/examples/three-hospitals", "three-hospitals", "..",
+                                     "decomposition/datasets/data/examples/three-hospitals", "three-hospitals", "..",
                                      "../..", "./spain:madrid", "spain:madrid\x00/etc",
                                      "\x00", "x" * 100, "spain:" + "m" * 100_000, "~/.ssh", "file:///etc/passwd",
                                      "SPAIN:MADRID", " spain:madrid"])
@@ -426,8 +432,9 @@ def big_instance(n_units: int, n_periods: int, n_scenarios: int = 3) -> dict:
 @pytest.mark.timeout(300)
 def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
     """A ~30 MB instance (40,000 hospitals) is validated in a worker thread: /health, asked all the while, answers
-    within 1.5 s each time, a few hundred ms on a quiet machine (validating it in the event loop held every
-    request for as long as the validation: seconds)."""
+    in well under half the upload's time each time (validating it in the event loop held every request for as
+    long as the validation, most of the upload). A few hundred ms on a quiet machine; up to ~2 s on a slow one,
+    where one long call into the JSON parser or pydantic holds the GIL."""
     import threading
     import time
 
@@ -463,6 +470,6 @@ def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
             assert outcome["seconds"] > 1.5 and len(latencies) >= 10  # there was a long upload to overlap with
             print(f"upload of {len(body) / 2**20:.1f} MiB answered in {outcome['seconds']:.1f} s; {len(latencies)} "
                   f"health checks meanwhile, slowest {max(latencies) * 1000:.0f} ms")
-            assert max(latencies) < 1.5, sorted(latencies)[-5:]  # validating in the event loop: seconds
+            assert max(latencies) < outcome["seconds"] / 2, (outcome["seconds"], sorted(latencies)[-5:])
         finally:
             api.stop()

@@ -55,7 +55,7 @@ def schema_valid_requests_are_refused_only_for_what_a_schema_cannot_say(ctx, res
 
 
 def test_the_api_keeps_its_openapi_contract(postgres_url, tmp_path):
-    from tasks.store import RunStore
+    from tasks.store.run_store import RunStore
     from tests.tasks.services import Service, free_port, service_env
 
     token = "fuzz-submit-token"

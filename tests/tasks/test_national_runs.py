@@ -20,13 +20,23 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from decomposition.splitting import DEFAULT_HUBS, DEFAULT_REGIONS
+from decomposition.spatial.splitting import DEFAULT_HUBS, DEFAULT_REGIONS
 from tasks.api import create_app
-from tasks.cli import app
-from tasks.national_options import DEFAULT_LANES_PER_RECEIVER, NATIONAL_TABLES, NationalRequest
+from tasks.cli.main import app
+from tasks.national_options import (
+    DEFAULT_LANES_PER_RECEIVER,
+    NATIONAL_TABLES,
+    NationalRequest,
+)
 from tasks.settings import get_settings
-from tasks.store import RunStore
-from tests.tasks.services import service_env, settings_of, solver_processes, start_worker, wait_for
+from tasks.store.run_store import RunStore
+from tests.tasks.services import (
+    service_env,
+    settings_of,
+    solver_processes,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -92,7 +102,7 @@ def ended(client: TestClient, run_id: str, timeout: float = 300) -> dict:
 
 def test_the_request_defaults_are_the_solvers():
     """A request left to its defaults asks the solver for what NationalConfig does by default (both
-    take the numbers of regions and hubs from decomposition.splitting)."""
+    take the numbers of regions and hubs from decomposition.spatial.splitting)."""
     from workers.two_level import NationalConfig
 
     solver = {f.name: f.default for f in dataclasses.fields(NationalConfig)}

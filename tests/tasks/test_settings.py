@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from tasks.cli import app
+from tasks.cli.main import app
 from tasks.settings import Settings, SettingsError, get_settings, mask_url_passwords
 
 runner = CliRunner()

@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decomposition.clustering import best_by_bic, best_by_silhouette, fit_gaussian_mixture, fit_kmedoids, \
-    great_circle_km
-from tests.decomposition.test_clustering import blobs
+from decomposition.spatial.clustering import (
+    best_by_bic,
+    best_by_silhouette,
+    fit_gaussian_mixture,
+    fit_kmedoids,
+    great_circle_km,
+)
+from tests.decomposition.spatial.test_clustering import blobs
 from workers.fits import medoids_on_ray, mixtures_on_ray
 from workers.ray_runner import ray_session
 

@@ -12,10 +12,15 @@ import psutil
 import pytest
 import ray
 
-from decomposition.objectives import Objective
-from decomposition.pieces import DecompositionConfig, plan_pieces, run_in_order, run_piece
-from decomposition.solvers import SolverOptions
-from tests.decomposition.test_temporal import random_instance
+from decomposition.model.solvers import SolverOptions
+from decomposition.problem.objectives import Objective
+from decomposition.temporal.pieces import (
+    DecompositionConfig,
+    plan_pieces,
+    run_in_order,
+    run_piece,
+)
+from tests.decomposition.temporal.test_windows import random_instance
 from workers.ray_runner import PieceFailed, _levels, ray_session, run_on_ray
 
 HIGHS = SolverOptions("highs", time_limit=60)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from decomposition.pieces import DecompositionConfig
-from decomposition.solvers import SolverOptions
-from tests.decomposition.national_instances import TOWNS, towns_instance
+from decomposition.model.solvers import SolverOptions
+from decomposition.temporal.pieces import DecompositionConfig
+from tests.decomposition.datasets.national_instances import TOWNS, towns_instance
 from workers.ray_runner import ray_session
 from workers.two_level import NationalConfig, solve_national
 

@@ -1,0 +1,206 @@
+"""Topping up a checked plan: equipment still spare anywhere goes where demand is still not covered.
+
+A stitched national plan is built region by region around national flows fixed in advance, so
+once it is replayed some units still run short while others, in other regions or at a stockpile,
+hold equipment that no scenario ever needs. Given the plan's stock series, moving more of that
+spare is a min-cost flow on a time-expanded network, solved exactly:
+  - a sender h may give up to M_h(t) units by period t, where M_h(t) is the least, over periods
+    p >= t and scenarios, of what h holds beyond its demand (and beyond its pooling cap's room):
+    giving that away leaves h covered in every scenario and every later period, so it costs
+    nothing and, with gamma = 1, keeps C1 wherever h already sends. Spare that appears later
+    enters later (a source arc per period), unused spare is held from one period to the next;
+  - a receiver m holds what it receives from its arrival on, and the k-th extra unit it holds in
+    period p saves sum_w p_w min(1, max(0, NCD+_wmp - (k - 1))) of non-covered demand there: a
+    convex cost on the arc carrying m's extra stock from p to p + 1 (parallel arcs, steepest
+    first);
+  - a lane h -> m in period t carries at most what C2 still allows (g_h less what the plan
+    already sends on it) and exists only if h is not sent anything in t and m sends nothing in t
+    (C5); each unit-day on the road costs the transfer weight, so nothing moves for nothing.
+Senders are units with no shortage anywhere, gamma = 1 and no delivery limit; receivers have no
+storage limit. Each receiver is offered its nearest senders and those with the most spare (the
+stockpiles). The topped-up plan is checked by the evaluator like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+from scipy.sparse.csgraph import shortest_path
+
+from decomposition.evaluation.evaluator import Evaluation, evaluate
+from decomposition.problem.instance import Instance
+from decomposition.problem.lanes import arc_graph, lag_of
+from decomposition.problem.plan import SHIPMENT_COLUMNS, Plan
+from decomposition.spatial.flow_network import FlowArcs, NodeBlocks
+
+COST_SCALE = 10 ** 6  # costs in millionths of a unit of expected non-covered demand
+LEAST_WEIGHT = 1e-4  # per unit-day on the road, even with no transfer weight: no idle trips
+NEAREST_SENDERS = 48  # senders offered to each receiver, by road days
+LARGEST_SENDERS = 16  # and the senders with the most spare, wherever they are
+
+
+def top_up(instance: Instance, plan: Plan, evaluation: Evaluation, transfer_weight: float = 0.0,
+           nearest: int = NEAREST_SENDERS, largest: int = LARGEST_SENDERS) -> tuple[Plan, Evaluation]:
+    """The plan with spare equipment sent where it is still short, if the evaluator finds it
+    feasible and better; else the plan as it was. (plan, its evaluation)."""
+    extra = topped_up_shipments(instance, plan, evaluation, transfer_weight, nearest, largest)
+    if not len(extra):
+        return plan, evaluation
+    topped = plan.with_shipments(extra)
+    checked = evaluate(instance, topped)
+    if not checked.feasible or checked.phi["phi4"] >= evaluation.phi["phi4"] - 1e-9:
+        return plan, evaluation  # it should not happen: every move keeps every constraint
+    return topped, checked
+
+
+def spare_by_period(instance: Instance, evaluation: Evaluation) -> np.ndarray:
+    """M[unit, t]: what each unit can give away by period t and still be covered in every scenario
+    from t on (and within its pooling cap); 0 for units that may not send freely or run short."""
+    least = evaluation.available.min(axis=0)  # [unit, t], worst scenario
+    cap = np.array([np.inf if u.max_net_lent is None else u.max_net_lent for u in instance.units])
+    least = np.minimum(least, cap[:, None] - evaluation.net_lent)
+    spare = np.minimum.accumulate(least[:, ::-1], axis=1)[:, ::-1]
+    free = np.array([u.send_share >= 1.0 and u.max_deliveries is None for u in instance.units])
+    short = evaluation.ncd_plus.max(axis=(0, 2)) > 1e-9
+    spare[~free | short] = 0.0
+    return np.floor(np.maximum(spare, 0.0) + 1e-9)
+
+
+def topped_up_shipments(instance: Instance, plan: Plan, evaluation: Evaluation, transfer_weight: float = 0.0,
+                        nearest: int = NEAREST_SENDERS, largest: int = LARGEST_SENDERS) -> pd.DataFrame:
+    """The extra shipments (SHIPMENT_COLUMNS) of the optimal top-up, none if nothing can help."""
+    none = pd.DataFrame(columns=SHIPMENT_COLUMNS)
+    if not instance.arcs:
+        return none
+    short = evaluation.ncd_plus  # [w, unit, t]
+    storage_free = np.array([u.storage is None for u in instance.units])
+    receivers = np.flatnonzero((short[:, :, 1:].max(axis=(0, 2)) > 1e-9) & storage_free)
+    spare = spare_by_period(instance, evaluation)
+    senders = np.flatnonzero(spare[:, -1] >= 1)
+    if not len(receivers) or not len(senders):
+        return none
+    lanes = _candidate_lanes(instance, receivers, senders, spare[senders, -1], nearest, largest)
+    if not len(lanes):
+        return none
+    return _solve_top_up(instance, plan, short, receivers, senders, spare[senders], lanes, transfer_weight)
+
+
+def _candidate_lanes(instance: Instance, receivers: np.ndarray, senders: np.ndarray, most: np.ndarray,
+                     nearest: int, largest: int) -> np.ndarray:
+    """Rows (sender position, receiver position, lag): each receiver's nearest senders by road
+    days and the senders with the most spare, where a path exists."""
+    days = shortest_path(arc_graph(instance).T.tocsr(), method="D", directed=True, indices=receivers)[:, senders]
+    wide = np.argsort(-most, kind="stable")[:largest]
+    rows = []
+    for r in range(len(receivers)):
+        close = np.argsort(days[r], kind="stable")[:nearest]
+        chosen = np.union1d(close, wide)
+        chosen = chosen[np.isfinite(days[r, chosen])]
+        rows.append(np.column_stack([chosen, np.full(len(chosen), r), lag_of(days[r, chosen])]))
+    return np.concatenate(rows) if rows else np.zeros((0, 3), dtype=int)
+
+
+@dataclass(frozen=True)
+class _Dispatches:
+    """Possible top-up shipments: sender and receiver (positions in their lists), 0-based period,
+    lag and how much more the lane may carry that period (C2)."""
+
+    sender: np.ndarray
+    receiver: np.ndarray
+    period: np.ndarray
+    lag: np.ndarray
+    room: np.ndarray
+
+
+def _dispatches(instance: Instance, plan: Plan, short: np.ndarray, receivers: np.ndarray, senders: np.ndarray,
+                lanes: np.ndarray) -> _Dispatches:
+    """Every lane in every period from which it arrives while its receiver is still short, where
+    neither end breaks C5 and C2 leaves room."""
+    q = instance.n_periods
+    sending, sent_to, already = _plan_activity(instance, plan)
+    h, r, lag = (np.repeat(lanes[:, k], q) for k in range(3))
+    t = np.tile(np.arange(q), len(lanes))
+    docks = np.array([u.cross_dock for u in instance.units])
+    s_unit, r_unit = senders[h], receivers[r]
+    last = q - 1 - np.argmax(short[:, receivers, ::-1].max(axis=0) > 1e-9, axis=1)  # last period short
+    ok = (t + lag <= last[r]) & (~sent_to[s_unit, t] | docks[s_unit]) & (~sending[r_unit, t] | docks[r_unit])
+    h, r, lag, t = h[ok], r[ok], lag[ok], t[ok]
+    g = np.array([u.max_per_delivery for u in instance.units], dtype=float)
+    room = np.floor(g[senders[h]] - already(senders[h], receivers[r], t))
+    keep = room >= 1
+    return _Dispatches(h[keep], r[keep], t[keep], lag[keep], room[keep])
+
+
+def _solve_top_up(instance: Instance, plan: Plan, short: np.ndarray, receivers: np.ndarray, senders: np.ndarray,
+                  spare: np.ndarray, lanes: np.ndarray, transfer_weight: float) -> pd.DataFrame:
+    q = instance.n_periods
+    nodes = NodeBlocks(q)
+    H, R = nodes.block(len(senders)), nodes.block(len(receivers))
+    sink = nodes.one()
+    supply = np.diff(spare, axis=1, prepend=0.0).astype(np.int64)  # spare that appears in t
+    flow = FlowArcs(int(supply.sum()) + 1)
+    # the dispatches first, so that their flows are the first arcs'
+    d = _dispatches(instance, plan, short, receivers, senders, lanes)
+    flow.add(H[d.sender, d.period], R[d.receiver, d.period + d.lag], d.room,
+             np.ceil(max(transfer_weight, LEAST_WEIGHT) * d.lag * COST_SCALE))
+    # senders hold unused spare; receivers carry extra stock to the next period, gaining where short
+    flow.add(H[:, :-1], H[:, 1:])
+    flow.add(H[:, -1], sink)
+    carried_to = np.concatenate([R[:, 1:], np.full((len(receivers), 1), sink)], axis=1)
+    _gain_segments(flow, R, carried_to, short[:, receivers, :], instance.probabilities)
+    flow.add(R, carried_to)
+    solver = min_cost_flow.SimpleMinCostFlow()
+    solver.add_arcs_with_capacity_and_unit_cost(*flow.arrays())
+    supplies = np.zeros(nodes.count, dtype=np.int64)
+    supplies[H.ravel()] = supply.ravel()
+    supplies[sink] = -supply.sum()
+    solver.set_nodes_supplies(np.arange(nodes.count), supplies)
+    if solver.solve() != solver.OPTIMAL:
+        return pd.DataFrame(columns=SHIPMENT_COLUMNS)
+    moved = solver.flows(np.arange(len(d.sender)))
+    used = np.flatnonzero(moved > 0)
+    ids = [u.id for u in instance.units]
+    return pd.DataFrame({"period": d.period[used] + 1, "source": [ids[senders[k]] for k in d.sender[used]],
+                         "target": [ids[receivers[k]] for k in d.receiver[used]],
+                         "quantity": moved[used].astype(float)}, columns=SHIPMENT_COLUMNS)
+
+
+def _gain_segments(flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, short: np.ndarray,
+                   probabilities: np.ndarray) -> None:
+    """The gains of extra stock on the arcs tails -> heads ([receiver, t]) as parallel arcs.
+
+    Between consecutive breakpoints (0 and every scenario's floor and ceiling of NCD+) each extra
+    unit saves the same sum_w p_w min(1, max(0, NCD+_w - b)); the savings only fall, so a
+    min-cost flow fills the steepest arc first."""
+    points = np.sort(np.concatenate([np.zeros_like(short[:1]), np.floor(short + 1e-9), np.ceil(short - 1e-9)]), axis=0)
+    for low, high in zip(points[:-1], points[1:]):
+        gain = np.tensordot(probabilities, np.clip(short - low, 0.0, 1.0), axes=1)
+        keep = (high > low) & (gain > 0)
+        flow.add(tails[keep], heads[keep], (high - low)[keep], -np.floor(gain[keep] * COST_SCALE))
+
+
+def _plan_activity(instance: Instance, plan: Plan):
+    """(sends [unit, t], is sent to [unit, t], already(source, target, t) -> quantity on that lane)."""
+    q, index = instance.n_periods, instance.unit_index
+    ships = plan.shipments
+    sending = np.zeros((len(instance.units), q), dtype=bool)
+    sent_to = np.zeros_like(sending)
+    if not len(ships):
+        return sending, sent_to, lambda s, r, t: np.zeros(len(s))
+    source = ships["source"].map(index).to_numpy()
+    target = ships["target"].map(index).to_numpy()
+    period = ships["period"].to_numpy().astype(int) - 1
+    positive = ships["quantity"].to_numpy() > 0
+    sending[source[positive], period[positive]] = True
+    sent_to[target[positive], period[positive]] = True
+    n = len(instance.units)
+    keys = (source * n + target) * q + period
+    lane = pd.Series(ships["quantity"].to_numpy(dtype=float)).groupby(keys).sum()
+
+    def already(s: np.ndarray, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return lane.reindex((s * n + r) * q + t, fill_value=0.0).to_numpy()
+
+    return sending, sent_to, already

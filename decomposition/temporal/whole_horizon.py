@@ -1,0 +1,231 @@
+"""One whole-horizon run: Phi* (regret only), the plan, its check, the baseline and the lower bound.
+
+Every plan leaves through `evaluate`; a plan the evaluator rejects raises PlanRejected instead
+of being returned, so nothing downstream can store or print an unchecked plan.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyomo.environ as pyo
+
+from decomposition.bounds.pooled import pooled_bound
+from decomposition.bounds.relaxation import lp_relaxation_bound
+from decomposition.errors import SolverError, SurgeplanError
+from decomposition.evaluation.evaluator import Evaluation, evaluate
+from decomposition.model.formulation import ModelOptions, build_model
+from decomposition.model.solvers import SolveOutcome, SolverOptions, extract_plan, solve
+from decomposition.problem.instance import Instance
+from decomposition.problem.lanes import Lanes, shipping_lanes
+from decomposition.problem.objectives import DEFAULT_TIE_BREAK, Objective, relative_gap
+from decomposition.problem.plan import Plan
+
+# Called with a short description of the step that starts now.
+Progress = Callable[[str], None]
+
+
+class PlanRejected(SurgeplanError):
+    """The evaluator found violated constraints in a plan the solver returned."""
+
+    def __init__(self, evaluation: Evaluation):
+        self.evaluation = evaluation
+        first = evaluation.violations[0]
+        super().__init__(
+            f"the solver's plan violates {len(evaluation.violations)} constraint(s), first: "
+            f"{first.constraint} {first.detail}; the plan was not returned"
+        )
+
+
+@dataclass
+class CheckedPlan:
+    """A plan with the evaluator's verdict; only built for plans without violations."""
+
+    plan: Plan
+    evaluation: Evaluation
+    solve: SolveOutcome
+    build_seconds: float
+
+
+@dataclass
+class PlanReport:
+    """Everything `surgeplan solve` writes: the plan, the baseline, the bound and the gap."""
+
+    objective: Objective
+    solver: SolverOptions
+    tie_break: float
+    result: CheckedPlan
+    baseline: CheckedPlan
+    best_per_scenario: np.ndarray | None  # Phi*(w), regret objectives only: the reference of the regret
+    lp_bound: float  # LP relaxation (whole model, or pooled: bounds.py), criterion only (-inf if not solved)
+    lp_status: str  # "optimal", or why there is no LP bound ("time_limit", ...)
+    timings: dict[str, float] = field(default_factory=dict)
+    transfer_weight: float = 0.0  # lambda the plan was solved with (its value is the criterion alone)
+    # what each Phi*(w) is (regret only): "optimal" (within the MIP gap), "incumbent" (a solve
+    # stopped at its limit), "baseline" (no plan beat no reallocation), "best_known" (decomposed)
+    best_per_scenario_status: tuple[str, ...] | None = None
+
+    @property
+    def value(self) -> float:
+        """Phi (or its regret) of the plan, recomputed by the evaluator."""
+        return self.result.evaluation.value(self.objective, self.best_per_scenario)
+
+    @property
+    def baseline_value(self) -> float:
+        return self.baseline.evaluation.value(self.objective, self.best_per_scenario)
+
+    @property
+    def bound(self) -> float:
+        """The best proven lower bound on Phi (the LP bound, the MIP's own for Phi4), or -inf: unknown.
+
+        Plain criteria add up non-covered demand, so a proven bound below 0 (a MIP stopped before
+        its root LP reported -3,102 on Andalucia) is raised to 0. With nothing proven the bound
+        stays unknown rather than 0: "lower bound 0, gap 100 %" would read as a result, while it
+        only says that no LP finished. For regret it is relative to `best_per_scenario` (see
+        `best_per_scenario`: still a valid bound on the regret against the true optima).
+        """
+        bound = self.lp_bound
+        if self.objective is Objective.PHI4 and not self.transfer_weight:  # the MIP dual bound bounds Phi itself
+            bound = max(bound, self.result.solve.dual_bound)
+        if not self.objective.is_regret and math.isfinite(bound):
+            bound = max(bound, 0.0)
+        return bound + 0.0  # an LP's -0.0 is 0: not printed as "-0.00"
+
+    @property
+    def gap(self) -> float:
+        """(value - bound) / value; 0 when both are 0."""
+        return relative_gap(self.value, self.bound)
+
+
+def make_plan(
+    instance: Instance,
+    objective: Objective,
+    solver: SolverOptions,
+    *,
+    tie_break: float = DEFAULT_TIE_BREAK,
+    transfer_weight: float = 0.0,
+    progress: Progress = lambda _: None,
+) -> PlanReport:
+    """Solve the whole-horizon model and return the checked plan with its baseline and bound.
+
+    `transfer_weight` (lambda) charges the transfer effort in the objective; the reported value
+    stays the criterion, the effort is reported beside it."""
+    timings: dict[str, float] = {}
+    lanes = shipping_lanes(instance)
+    best, best_status = None, None
+    if objective.is_regret:
+        started = time.perf_counter()
+        best, best_status = best_per_scenario(instance, objective.base, solver, progress)
+        timings["best_per_scenario"] = time.perf_counter() - started
+    options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
+                           best_per_scenario=None if best is None else tuple(best), transfer_weight=transfer_weight)
+    baseline, result, model = solve_from_baseline(
+        instance, lanes, options, solver, progress,
+        f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
+        f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)",
+    )
+    timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
+    timings["plan"] = result.build_seconds + result.solve.seconds
+
+    progress("solving the pooled relaxation for a lower bound")
+    started = time.perf_counter()
+    bound_options = replace(options, tie_break=0.0, transfer_weight=0.0)  # a bound on the criterion alone
+    pooled, pooled_status = pooled_bound(instance, lanes, bound_options, solver)
+    timings["pooled_bound"] = time.perf_counter() - started
+    progress("solving the LP relaxation for a lower bound")
+    started = time.perf_counter()
+    lp_bound, lp_status = lp_relaxation_bound(model, solver)
+    timings["lp_bound"] = time.perf_counter() - started
+    if not math.isfinite(pooled) and not math.isfinite(lp_bound):  # neither LP proved its optimum
+        lp_status = f"unknown (LP relaxation: {lp_status}; pooled relaxation: {pooled_status})"
+    elif pooled > lp_bound:  # the pooled LP is never above the full one
+        lp_bound, lp_status = pooled, f"pooled relaxation {pooled_status}"
+    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, lp_status, timings,
+                      transfer_weight, best_status)
+
+
+def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, *,
+                  fallback: CheckedPlan | None = None) -> tuple[CheckedPlan, pyo.ConcreteModel]:
+    """Build, solve, extract and evaluate one model; raise PlanRejected on any violation.
+
+    `fallback`: the checked no-reallocation plan. It satisfies every constraint of the full model,
+    so it is kept (status "baseline_kept") when the solver finds no plan within its time limit
+    or only a worse one: a time-limited HiGHS incumbent on Madrid's whole horizon was worse
+    than not reallocating at all. (A MIP start from it was tried: HiGHS then stopped improving.)
+    """
+    started = time.perf_counter()
+    model = build_model(instance, lanes, options)
+    built = time.perf_counter() - started
+    try:
+        outcome = solve(model, solver)
+    except SolverError:
+        if fallback is None:
+            raise
+        return _keep(fallback, -math.inf, time.perf_counter() - started - built, built), model
+    if fallback is not None and fallback.solve.objective < outcome.objective - 1e-9:
+        return _keep(fallback, outcome.dual_bound, outcome.seconds, built), model
+    plan = extract_plan(model)
+    evaluation = evaluate(instance, plan)
+    if not evaluation.feasible:
+        raise PlanRejected(evaluation)
+    return CheckedPlan(plan, evaluation, outcome, built), model
+
+
+def _keep(baseline: CheckedPlan, dual_bound: float, seconds: float, built: float) -> CheckedPlan:
+    """The baseline plan as the result of a solve that did not beat it (its bound still counts)."""
+    outcome = SolveOutcome("baseline_kept", baseline.solve.objective, dual_bound, seconds)
+    return replace(baseline, solve=outcome, build_seconds=built)
+
+
+def solve_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
+    """The checked no-reallocation plan of `options`' criterion, solved without the time limit: it has no
+    shipments to decide (shares at most) and solves in a fraction of a second, and every run needs it, as
+    its fallback and its yardstick; under a limit of a millisecond it could stop before its presolve and
+    leave the run with nothing."""
+    return solve_checked(instance, lanes, replace(options, reallocation=False), replace(solver, time_limit=None))[0]
+
+
+def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions,
+                        progress: Progress = lambda _: None, description: str = "solving the model",
+                        ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
+    """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model)."""
+    progress("solving the no-reallocation baseline")
+    baseline = solve_baseline(instance, lanes, options, solver)
+    progress(description)
+    result, model = solve_checked(instance, lanes, options, solver, fallback=baseline)
+    return baseline, result, model
+
+
+# What a Phi*(w) is, by the status of its solve (see `PlanReport.best_per_scenario_status`).
+REFERENCE_STATUS = {"optimal": "optimal", "time_limit": "incumbent", "feasible": "incumbent",
+                    "baseline_kept": "baseline"}
+
+
+def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions,
+                      progress: Progress = lambda _: None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Phi*(w), the plain criterion's best plan with Omega = {w}, for every scenario w, and what
+    each value is: "optimal" (within the MIP gap), "incumbent" (stopped at its time limit) or
+    "baseline" (no plan beat no reallocation in time).
+
+    Each value is the evaluator's Phi(w) of a checked plan, so never below the true optimum
+    Phi°(w). With a non-optimal Phi*(w) the regret Phi(w) - Phi*(w) is measured against a
+    reference above the optimum: the reported regret can be lower than the true one (even
+    negative), which is why the summary says each value's status. The lower bound stays valid
+    for both: the relaxations built with these Phi*(w) bound the least regret against them, and
+    every plan's regret against the smaller Phi°(w) is at least its regret against them.
+
+    No tie-breaker here: Phi* must be the criterion's own optimum. Each solve is independent
+    (the fan-out the next issue parallelises).
+    """
+    values, statuses = [], []
+    for sc in instance.scenarios:
+        progress(f"solving Phi*({sc.id}) for the regret objective")
+        single = instance.restricted_to(sc.id)
+        _, checked, _ = solve_from_baseline(single, shipping_lanes(single), ModelOptions(base, tie_break=0.0), solver)
+        values.append(checked.evaluation.phi[base.value])
+        statuses.append(REFERENCE_STATUS.get(checked.solve.status, "incumbent"))
+    return np.array(values), tuple(statuses)
