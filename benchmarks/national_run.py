@@ -60,25 +60,44 @@ class PeakMemory:
 
 
 def one_run(args: argparse.Namespace, repeat: int) -> dict:
-    config = NationalConfig(DecompositionConfig(subhorizon=args.subhorizon, lanes_per_receiver=args.lanes_per_receiver,
-                                                solver=SolverOptions(time_limit=args.time_limit)),
-                            region_ks=tuple(args.regions), hub_ks=tuple(args.hubs))
+    config = NationalConfig(
+        DecompositionConfig(
+            subhorizon=args.subhorizon,
+            lanes_per_receiver=args.lanes_per_receiver,
+            solver=SolverOptions(time_limit=args.time_limit),
+        ),
+        region_ks=tuple(args.regions),
+        hub_ks=tuple(args.hubs),
+    )
     started = time.perf_counter()
     with PeakMemory() as memory:
         instance = national_instance(hospitals=args.hospitals, seed=args.seed)
         built = time.perf_counter() - started
         with ray_session(args.workers):
-            report = solve_national(instance, config,
-                                    lambda s: console.print(f"[{time.perf_counter() - started:7.1f} s] {s}",
-                                                            highlight=False))
+            report = solve_national(
+                instance,
+                config,
+                lambda s: console.print(f"[{time.perf_counter() - started:7.1f} s] {s}", highlight=False),
+            )
         wall = time.perf_counter() - started
     if args.out:
         write_national(args.out / f"run{repeat}", instance, report)
-    return {"wall_seconds": wall, "instance_seconds": built, **{f"{k}_seconds": v for k, v in report.timings.items()},
-            "peak_gib": memory.peak / 2 ** 30, "value": report.value, "baseline": float(report.baseline.phi["phi4"]),
-            "bound": report.bound, "gap": report.gap, "regions": len(report.hierarchy.regions),
-            "hubs": len(report.hierarchy.hubs), "rounds": report.rounds, "units_between_regions":
-            report.units_between_regions, "topped_up": report.topped_up, "feasible": report.evaluation.feasible}
+    return {
+        "wall_seconds": wall,
+        "instance_seconds": built,
+        **{f"{k}_seconds": v for k, v in report.timings.items()},
+        "peak_gib": memory.peak / 2**30,
+        "value": report.value,
+        "baseline": float(report.baseline.phi["phi4"]),
+        "bound": report.bound,
+        "gap": report.gap,
+        "regions": len(report.hierarchy.regions),
+        "hubs": len(report.hierarchy.hubs),
+        "rounds": report.rounds,
+        "units_between_regions": report.units_between_regions,
+        "topped_up": report.topped_up,
+        "feasible": report.evaluation.feasible,
+    }
 
 
 def main() -> None:
@@ -96,8 +115,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args()
     runs = [one_run(args, k) for k in range(args.repeat)]
-    table = Table(title=f"national run: {args.hospitals:,} hospitals x 47 days x 3 scenarios "
-                        f"({os.cpu_count()} CPUs), median of {len(runs)}")
+    table = Table(
+        title=f"national run: {args.hospitals:,} hospitals x 47 days x 3 scenarios "
+        f"({os.cpu_count()} CPUs), median of {len(runs)}"
+    )
     table.add_column("figure")
     table.add_column("median", justify="right")
     table.add_column("runs", justify="right")

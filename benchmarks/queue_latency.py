@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -49,8 +50,13 @@ TOKEN = "bench-token"
 
 
 def start(args: list[str], env: dict, log: Path, ready: str) -> subprocess.Popen:
-    process = subprocess.Popen([SURGEPLAN, *args], env={**os.environ, **env}, stdout=open(log, "wb"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [SURGEPLAN, *args],
+        env={**os.environ, **env},
+        stdout=open(log, "wb"),  # noqa: SIM115 (the child writes to it for as long as it runs)
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while ready not in log.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -62,14 +68,10 @@ def start(args: list[str], env: dict, log: Path, ready: str) -> subprocess.Popen
 
 def stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(30)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def tiny_instance_json(n: int) -> dict:
@@ -86,8 +88,10 @@ async def submit_round(base: str, bodies: list[list[dict]]) -> list[float]:
     """Each client posts its bodies one after another; all clients at once. Returns latencies (s)."""
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=len(bodies))
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120,
-                                 limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120, limits=limits
+    ) as http:
+
         async def client(mine: list[dict]) -> None:
             for body in mine:
                 started = time.perf_counter()
@@ -107,15 +111,25 @@ def percentiles(latencies: list[float]) -> dict[str, float]:
 
 def submission_latency(env: dict, args, workdir: Path) -> dict:
     port = free_port()
-    api = start(["api", "--port", str(port), "--processes", str(args.api_processes)], env, workdir / "api.log", "Application startup complete")
+    api = start(
+        ["api", "--port", str(port), "--processes", str(args.api_processes)],
+        env,
+        workdir / "api.log",
+        "Application startup complete",
+    )
     base = f"http://127.0.0.1:{port}"
     results = {"new": [], "duplicate": [], "new, 1 client": []}
     try:
         alone = [[{"instance": tiny_instance_json(n), "subhorizon": 5} for n in range(100)]]
         results["new, 1 client"].append(percentiles(asyncio.run(submit_round(base, alone))))
         for r in range(args.rounds):
-            bodies = [[{"instance": tiny_instance_json(10_000 * (r + 1) + c * args.per_client + k), "subhorizon": 5}
-                       for k in range(args.per_client)] for c in range(args.clients)]
+            bodies = [
+                [
+                    {"instance": tiny_instance_json(10_000 * (r + 1) + c * args.per_client + k), "subhorizon": 5}
+                    for k in range(args.per_client)
+                ]
+                for c in range(args.clients)
+            ]
             for kind in ("new", "duplicate"):
                 started = time.perf_counter()
                 latencies = asyncio.run(submit_round(base, bodies))
@@ -150,7 +164,7 @@ def queue_overhead(env: dict, settings: Settings, args, workdir: Path) -> dict:
                 raise SystemExit(f"run {run_id} {view.status}: {view.error}")
             if n:
                 through_queue.append(seen)
-                to_stored.append(view.finished_at.replace(tzinfo=timezone.utc).timestamp() - wall_start)
+                to_stored.append(view.finished_at.replace(tzinfo=UTC).timestamp() - wall_start)
     finally:
         stop(worker)
     instance = load_instance("example:three-hospitals")
@@ -164,8 +178,13 @@ def queue_overhead(env: dict, settings: Settings, args, workdir: Path) -> dict:
                 direct.append(time.perf_counter() - started)
             assert report.result.evaluation.feasible
     queued, stored, walked = (statistics.median(x) for x in (through_queue, to_stored, direct))
-    return {"through_queue_s": queued, "until_stored_s": stored, "direct_s": walked,
-            "overhead_s": queued - walked, "ratio": queued / walked}
+    return {
+        "through_queue_s": queued,
+        "until_stored_s": stored,
+        "direct_s": walked,
+        "overhead_s": queued - walked,
+        "ratio": queued / walked,
+    }
 
 
 def free_port() -> int:
@@ -195,17 +214,27 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{database}"'))
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    env = {"SURGEPLAN_DATABASE_URL": url, "SURGEPLAN_QUEUE": queue, "SURGEPLAN_DATA_DIR": str(workdir / "data"),
-           "SURGEPLAN_API_TOKENS": TOKEN, "SURGEPLAN_WORKERS": str(args.workers), "SURGEPLAN_TIME_LIMIT": "60"}
+    env = {
+        "SURGEPLAN_DATABASE_URL": url,
+        "SURGEPLAN_QUEUE": queue,
+        "SURGEPLAN_DATA_DIR": str(workdir / "data"),
+        "SURGEPLAN_API_TOKENS": TOKEN,
+        "SURGEPLAN_WORKERS": str(args.workers),
+        "SURGEPLAN_TIME_LIMIT": "60",
+    }
     settings = Settings(**{k.removeprefix("SURGEPLAN_").lower(): v for k, v in env.items()})
     try:
-        print(f"submission latency: {args.clients} clients x {args.per_client} submissions x {args.rounds} rounds, "
-              f"{args.api_processes} API process(es) ({'SQLite' if args.sqlite else 'PostgreSQL'} store, Redis broker, "
-              "no worker running)", flush=True)
+        print(
+            f"submission latency: {args.clients} clients x {args.per_client} submissions x {args.rounds} rounds, "
+            f"{args.api_processes} API process(es) ({'SQLite' if args.sqlite else 'PostgreSQL'} store, Redis broker, "
+            "no worker running)",
+            flush=True,
+        )
         latency = submission_latency(env, args, workdir)
         redis.Redis.from_url(settings.broker_url).delete(queue)  # nobody will solve those
-        print(f"queue overhead: {args.runs} trivial runs through the queue vs the same DAG on Ray in-process",
-              flush=True)
+        print(
+            f"queue overhead: {args.runs} trivial runs through the queue vs the same DAG on Ray in-process", flush=True
+        )
         overhead = queue_overhead(env, settings, args, workdir)
     finally:
         redis.Redis.from_url(settings.broker_url).delete(queue)
@@ -215,9 +244,11 @@ def main() -> None:
     print("\nmedians over rounds:")
     for kind, f in latency.items():
         print(f"  {describe(kind if '1 client' in kind else f'{kind}, {args.clients} clients', f)}")
-    print(f"  trivial run: {overhead['through_queue_s'] * 1000:.0f} ms through the queue (submit to the client seeing "
-          f"it; {overhead['until_stored_s'] * 1000:.0f} ms to the stored result), {overhead['direct_s'] * 1000:.0f} ms "
-          f"walked directly on Ray: overhead {overhead['overhead_s'] * 1000:.0f} ms, ratio {overhead['ratio']:.2f}")
+    print(
+        f"  trivial run: {overhead['through_queue_s'] * 1000:.0f} ms through the queue (submit to the client seeing "
+        f"it; {overhead['until_stored_s'] * 1000:.0f} ms to the stored result), {overhead['direct_s'] * 1000:.0f} ms "
+        f"walked directly on Ray: overhead {overhead['overhead_s'] * 1000:.0f} ms, ratio {overhead['ratio']:.2f}"
+    )
 
 
 if __name__ == "__main__":

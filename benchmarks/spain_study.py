@@ -37,8 +37,9 @@ def run_study(configs, instances, options, args, lookahead: int, workers: int) -
     jobs = []
     for c in configs:
         inst = instances[c.dataset, c.graph]
-        config = DecompositionConfig(objective=c.objective, subhorizon=args.subhorizon, lookahead=lookahead,
-                                     solver=options)
+        config = DecompositionConfig(
+            objective=c.objective, subhorizon=args.subhorizon, lookahead=lookahead, solver=options
+        )
         jobs.append((plan_pieces(inst, config), inst))
     done = [0]
 
@@ -72,10 +73,14 @@ def main() -> None:
     pairs = [(d, g) for d in (args.dataset or SPAIN_DATASETS) for g in (args.graph or SPAIN_GRAPHS)]
     configs = study_grid(pairs, args.objective or list(Objective))
     instances = {p: load_instance(*p) for p in pairs}
-    options = SolverOptions("highs", time_limit=args.time_limit, bound_time_limit=args.bound_time_limit,
-                            mip_gap=args.mip_gap)
-    print(f"{len(configs)} configurations, sub-horizon {args.subhorizon}, lookahead {args.lookahead}, "
-          f"{args.time_limit:g} s per piece, MIP gap {args.mip_gap:g}, {args.workers} workers", flush=True)
+    options = SolverOptions(
+        "highs", time_limit=args.time_limit, bound_time_limit=args.bound_time_limit, mip_gap=args.mip_gap
+    )
+    print(
+        f"{len(configs)} configurations, sub-horizon {args.subhorizon}, lookahead {args.lookahead}, "
+        f"{args.time_limit:g} s per piece, MIP gap {args.mip_gap:g}, {args.workers} workers",
+        flush=True,
+    )
 
     if not args.no_study:
         print_study(configs, instances, options, args)
@@ -83,9 +88,17 @@ def main() -> None:
         sample = configs[: args.speedup_sample]
         _, one = run_study(sample, instances, options, args, args.lookahead, 1)
         _, two = run_study(sample, instances, options, args, args.lookahead, 2)
-        print(json.dumps({"speedup_sample": [c.label for c in sample], "wall_1_worker": round(one, 1),
-                          "wall_2_workers": round(two, 1), "speedup": round(one / two, 3),
-                          "parallel_efficiency": round(one / (2 * two), 3)}))
+        print(
+            json.dumps(
+                {
+                    "speedup_sample": [c.label for c in sample],
+                    "wall_1_worker": round(one, 1),
+                    "wall_2_workers": round(two, 1),
+                    "speedup": round(one / two, 3),
+                    "parallel_efficiency": round(one / (2 * two), 3),
+                }
+            )
+        )
 
 
 def print_study(configs, instances, options, args) -> None:
@@ -98,14 +111,19 @@ def print_study(configs, instances, options, args) -> None:
     table = pd.DataFrame(rows)
     if args.csv:
         table.to_csv(args.csv, index=False)
-    table["ncd_per_scenario"] = table["ncd_per_scenario"].map(lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else "")
+    table["ncd_per_scenario"] = table["ncd_per_scenario"].map(
+        lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else ""
+    )
     table["baseline_ncd_per_scenario"] = table["baseline_ncd_per_scenario"].map(
-        lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else "")
+        lambda d: "/".join(f"{v:.0f}" for v in d.values()) if d else ""
+    )
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:,.3f}".format):
         print(table.drop(columns=["error"]).to_string(index=False))
-    print(f"total wall time: {wall:,.1f} s for {len(configs)} configurations on {args.workers} workers; "
-          f"largest piece {table['largest_piece_seconds'].max():,.1f} s; "
-          f"peak RSS of this process {psutil.Process().memory_info().rss / 2**30:.2f} GiB")
+    print(
+        f"total wall time: {wall:,.1f} s for {len(configs)} configurations on {args.workers} workers; "
+        f"largest piece {table['largest_piece_seconds'].max():,.1f} s; "
+        f"peak RSS of this process {psutil.Process().memory_info().rss / 2**30:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":

@@ -48,9 +48,24 @@ from workers.ray_runner import ray_session, run_many_on_ray  # noqa: E402
 
 CAPS = (0.1, 0.2, 0.3, 1.0, None)  # None: no cap
 LAMBDAS = (0.0, 0.001, 0.01, 0.1, 0.3, 1.0, 3.0)
-COLUMNS = ["configuration", "pooling_cap", "lambda", "status", "feasible", "shortage", "lower_bound", "gap",
-           "transfer_effort", "units_moved", "deliveries", "federal_units_given", "shortage_without_transfers",
-           "compute_seconds", "largest_piece_seconds", "error"]
+COLUMNS = [
+    "configuration",
+    "pooling_cap",
+    "lambda",
+    "status",
+    "feasible",
+    "shortage",
+    "lower_bound",
+    "gap",
+    "transfer_effort",
+    "units_moved",
+    "deliveries",
+    "federal_units_given",
+    "shortage_without_transfers",
+    "compute_seconds",
+    "largest_piece_seconds",
+    "error",
+]
 
 
 @dataclass(frozen=True)
@@ -74,12 +89,18 @@ def configurations(caps: tuple, lambdas: list[float]) -> list[Configuration]:
 
 def solve_all(configs: list[Configuration], instances: dict, args) -> tuple[list, float]:
     """Every configuration decomposed, all pieces as one Ray job; per run its report or PieceFailed."""
-    solver = SolverOptions("highs", time_limit=args.time_limit, bound_time_limit=args.bound_time_limit,
-                           mip_gap=args.mip_gap)
+    solver = SolverOptions(
+        "highs", time_limit=args.time_limit, bound_time_limit=args.bound_time_limit, mip_gap=args.mip_gap
+    )
     jobs = []
     for c in configs:
-        config = DecompositionConfig(objective=Objective.PHI4, subhorizon=args.subhorizon, lookahead=args.lookahead,
-                                     transfer_weight=c.transfer_weight, solver=solver)
+        config = DecompositionConfig(
+            objective=Objective.PHI4,
+            subhorizon=args.subhorizon,
+            lookahead=args.lookahead,
+            transfer_weight=c.transfer_weight,
+            solver=solver,
+        )
         jobs.append((plan_pieces(instances[c.pooling_cap], config), instances[c.pooling_cap]))
     started = time.perf_counter()
     shown = [0]
@@ -119,10 +140,17 @@ def result_row(config: Configuration, instance: Instance, outcome: DecomposedRep
 
 def on_front(points: pd.DataFrame) -> pd.Series:
     """True for the points no other point beats on both shortage and effort (and strictly on one)."""
+
     def dominated(i) -> bool:
         me = points.loc[i]
-        better = ((points["shortage"] <= me["shortage"] + 1e-6) & (points["transfer_effort"] <= me["transfer_effort"] + 1e-6)
-                  & ((points["shortage"] < me["shortage"] - 1e-6) | (points["transfer_effort"] < me["transfer_effort"] - 1e-6)))
+        better = (
+            (points["shortage"] <= me["shortage"] + 1e-6)
+            & (points["transfer_effort"] <= me["transfer_effort"] + 1e-6)
+            & (
+                (points["shortage"] < me["shortage"] - 1e-6)
+                | (points["transfer_effort"] < me["transfer_effort"] - 1e-6)
+            )
+        )
         return bool(better.any())
 
     return pd.Series([not dominated(i) for i in points.index], index=points.index)
@@ -134,8 +162,14 @@ def cap_table(rows: pd.DataFrame) -> pd.DataFrame:
     caps["order"] = caps["pooling_cap"].fillna(2.0)
     caps = caps.sort_values("order").drop(columns="order")
     uncapped = caps[caps["pooling_cap"].isna()].iloc[0]
-    none = {"configuration": "no transfers", "status": "baseline", "feasible": True,
-            "shortage": uncapped["shortage_without_transfers"], "transfer_effort": 0.0, "units_moved": 0}
+    none = {
+        "configuration": "no transfers",
+        "status": "baseline",
+        "feasible": True,
+        "shortage": uncapped["shortage_without_transfers"],
+        "transfer_effort": 0.0,
+        "units_moved": 0,
+    }
     return pd.concat([pd.DataFrame([none]), caps], ignore_index=True).reindex(columns=COLUMNS)
 
 
@@ -144,9 +178,18 @@ def pareto_table(rows: pd.DataFrame) -> pd.DataFrame:
     runs = rows[rows["pooling_cap"].isna()].sort_values("lambda")
     uncapped = runs.iloc[0]
     shortage, bound = uncapped["shortage_without_transfers"], uncapped["lower_bound"]
-    limit = {"configuration": "no transfers", "lambda": float("inf"), "status": "baseline", "feasible": True,
-             "shortage": shortage, "lower_bound": bound, "gap": (shortage - bound) / shortage,
-             "transfer_effort": 0.0, "units_moved": 0, "deliveries": 0}
+    limit = {
+        "configuration": "no transfers",
+        "lambda": float("inf"),
+        "status": "baseline",
+        "feasible": True,
+        "shortage": shortage,
+        "lower_bound": bound,
+        "gap": (shortage - bound) / shortage,
+        "transfer_effort": 0.0,
+        "units_moved": 0,
+        "deliveries": 0,
+    }
     front = pd.concat([runs, pd.DataFrame([limit])], ignore_index=True)
     solved = front[front["status"] != "failed"]
     front["on_front"] = on_front(solved).reindex(front.index, fill_value=False)
@@ -163,18 +206,42 @@ def print_tables(caps: pd.DataFrame, pareto: pd.DataFrame, wall: float, machine:
     for column in ("plan", "status", "feasible", "shortage", "lower bound", "gap", "units moved", "units x days"):
         table.add_column(column, justify="left" if column in ("plan", "status") else "right")
     for r in caps.to_dict("records"):
-        table.add_row(r["configuration"], r["status"], "yes" if r.get("feasible") else "NO", _number(r["shortage"]),
-                      _number(r.get("lower_bound")), _number(100 * r["gap"] if pd.notna(r.get("gap")) else None, "{:.1f} %"),
-                      _number(r["units_moved"]), _number(r["transfer_effort"]))
+        table.add_row(
+            r["configuration"],
+            r["status"],
+            "yes" if r.get("feasible") else "NO",
+            _number(r["shortage"]),
+            _number(r.get("lower_bound")),
+            _number(100 * r["gap"] if pd.notna(r.get("gap")) else None, "{:.1f} %"),
+            _number(r["units_moved"]),
+            _number(r["transfer_effort"]),
+        )
     console.print(table)
     table = Table(title="us:states: shortage against transfer effort (no cap)")
-    for column in ("lambda", "status", "shortage", "lower bound", "gap", "units x days", "units moved", "deliveries",
-                   "on the front"):
+    for column in (
+        "lambda",
+        "status",
+        "shortage",
+        "lower bound",
+        "gap",
+        "units x days",
+        "units moved",
+        "deliveries",
+        "on the front",
+    ):
         table.add_column(column, justify="left" if column == "status" else "right")
     for r in pareto.to_dict("records"):
-        table.add_row("no transfers" if r["lambda"] == float("inf") else f"{r['lambda']:g}", r["status"], _number(r["shortage"]), _number(r["lower_bound"]),
-                      _number(100 * r["gap"], "{:.1f} %"), _number(r["transfer_effort"]), _number(r["units_moved"]),
-                      _number(r["deliveries"]), "yes" if r["on_front"] else "")
+        table.add_row(
+            "no transfers" if r["lambda"] == float("inf") else f"{r['lambda']:g}",
+            r["status"],
+            _number(r["shortage"]),
+            _number(r["lower_bound"]),
+            _number(100 * r["gap"], "{:.1f} %"),
+            _number(r["transfer_effort"]),
+            _number(r["units_moved"]),
+            _number(r["deliveries"]),
+            "yes" if r["on_front"] else "",
+        )
     console.print(table)
     console.print(f"wall time {wall:,.0f} s on {machine}", highlight=False)
 
@@ -188,8 +255,14 @@ def plot_front(pareto: pd.DataFrame, path: Path) -> None:
     runs, limit = solved[solved["lambda"] < float("inf")], solved[solved["lambda"] == float("inf")]
     ax.scatter(runs["transfer_effort"], runs["shortage"], color="tab:blue", zorder=3, label="plan for lambda")
     _label_points(ax, runs)
-    ax.scatter(limit["transfer_effort"], limit["shortage"], color="tab:red", marker="s", zorder=3,
-               label=f"no transfers ({limit['shortage'].iloc[0]:,.0f})")
+    ax.scatter(
+        limit["transfer_effort"],
+        limit["shortage"],
+        color="tab:red",
+        marker="s",
+        zorder=3,
+        label=f"no transfers ({limit['shortage'].iloc[0]:,.0f})",
+    )
     bound = solved["lower_bound"].max()
     if pd.notna(bound):  # no line where no bound was proven
         ax.axhline(bound, color="grey", linestyle="--", label=f"lower bound on the shortage ({bound:,.0f})")
@@ -215,8 +288,14 @@ def _label_points(ax, runs: pd.DataFrame) -> None:
         x, y = r["transfer_effort"], r["shortage"]
         near = sum(1 for px, py in placed if abs(y - py) < 300 and max(x, 100) <= 3 * max(px, 100))
         offset, align = fan[near % len(fan)]
-        ax.annotate("λ = " + ", ".join(f"{w:g}" for w in r["lambda"]), (x, y), textcoords="offset points",
-                    xytext=offset, ha=align, fontsize=8)
+        ax.annotate(
+            "λ = " + ", ".join(f"{w:g}" for w in r["lambda"]),
+            (x, y),
+            textcoords="offset points",
+            xytext=offset,
+            ha=align,
+            fontsize=8,
+        )
         placed.append((x, y))
 
 
@@ -224,7 +303,9 @@ def machine() -> str:
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         model = names[0] if names else model
     return f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}"
 
@@ -236,18 +317,29 @@ def main() -> None:
     parser.add_argument("--mip-gap", type=float, default=1e-4)
     parser.add_argument("--subhorizon", type=int, default=7, help="periods per sub-horizon (default 7)")
     parser.add_argument("--lookahead", type=int, default=1)
-    parser.add_argument("--lambdas", type=float, nargs="+", default=list(LAMBDAS),
-                        help=f"transfer weights of the front (default {' '.join(f'{w:g}' for w in LAMBDAS)})")
+    parser.add_argument(
+        "--lambdas",
+        type=float,
+        nargs="+",
+        default=list(LAMBDAS),
+        help=f"transfer weights of the front (default {' '.join(f'{w:g}' for w in LAMBDAS)})",
+    )
     parser.add_argument("--federal-supply", type=int, default=0, help="ventilators per day from the federal stockpile")
     parser.add_argument("--workers", type=int, default=None, help="Ray CPUs (default: all)")
-    parser.add_argument("--out", type=Path, required=True, help="directory for caps.csv, pareto.csv, pareto.png, run.json")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory for caps.csv, pareto.csv, pareto.png, run.json"
+    )
     args = parser.parse_args()
     if any(w < 0 for w in args.lambdas):
         parser.error("--lambdas: every lambda must be >= 0")
 
     configs = configurations(CAPS, args.lambdas)
-    instances = {cap: load_instance("us:states", options=DatasetOptions(pooling_cap=cap, federal_supply=args.federal_supply or None))
-                 for cap in {c.pooling_cap for c in configs}}
+    instances = {
+        cap: load_instance(
+            "us:states", options=DatasetOptions(pooling_cap=cap, federal_supply=args.federal_supply or None)
+        )
+        for cap in {c.pooling_cap for c in configs}
+    }
     print(f"us:states: {len(configs)} runs, sub-horizon {args.subhorizon}, {args.time_limit:g} s per piece", flush=True)
     outcomes, wall = solve_all(configs, instances, args)
     rows = pd.DataFrame([result_row(c, instances[c.pooling_cap], o) for c, o in zip(configs, outcomes)])
@@ -259,8 +351,18 @@ def main() -> None:
     caps.to_csv(args.out / "caps.csv", index=False)
     pareto.to_csv(args.out / "pareto.csv", index=False)
     plot_front(pareto, args.out / "pareto.png")
-    (args.out / "run.json").write_text(json.dumps({"wall_seconds": wall, "machine": where, "runs": len(configs),
-                                                   "arguments": {k: str(v) for k, v in vars(args).items()}}, indent=2) + "\n")
+    (args.out / "run.json").write_text(
+        json.dumps(
+            {
+                "wall_seconds": wall,
+                "machine": where,
+                "runs": len(configs),
+                "arguments": {k: str(v) for k, v in vars(args).items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print_tables(caps, pareto, wall, where)
     print(f"written to {args.out}/ (caps.csv, pareto.csv, pareto.png, run.json)")
 

@@ -61,8 +61,22 @@ def main() -> None:
     objective = Objective(args.objective)
 
     table = Table(title=f"whole horizon, {objective.value}, {args.solver}, time limit {args.time_limit:.0f} s")
-    for column in ("instance", "status", "wall s", "build s", "MIP s", "LP bound s", "baseline s", "Phi",
-                   "Phi no realloc.", "bound", "gap", "NCD real", "NCD real no realloc.", "units shipped"):
+    for column in (
+        "instance",
+        "status",
+        "wall s",
+        "build s",
+        "MIP s",
+        "LP bound s",
+        "baseline s",
+        "Phi",
+        "Phi no realloc.",
+        "bound",
+        "gap",
+        "NCD real",
+        "NCD real no realloc.",
+        "units shipped",
+    ):
         table.add_column(column, justify="right")
     for spec in args.instances:
         parts = spec.split(":")
@@ -70,11 +84,18 @@ def main() -> None:
         runs = [run_once(ref, graph, objective, solver) for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in ("wall", "build", "solve", "lp_bound_s", "baseline_s")}
         last = runs[-1]
-        table.add_row(spec, last["status"], *(f"{med[k]:.1f}" for k in ("wall", "build", "solve", "lp_bound_s", "baseline_s")),
-                      f"{last['value']:,.1f}", f"{last['baseline_value']:,.1f}",
-                      "unknown" if last["bound"] is None else f"{last['bound']:,.1f}",
-                      "unknown" if last["gap"] is None else f"{100 * last['gap']:.1f} %", f"{last['ncd_real']:,.0f}", f"{last['ncd_real_baseline']:,.0f}",
-                      str(last["shipped"]))
+        table.add_row(
+            spec,
+            last["status"],
+            *(f"{med[k]:.1f}" for k in ("wall", "build", "solve", "lp_bound_s", "baseline_s")),
+            f"{last['value']:,.1f}",
+            f"{last['baseline_value']:,.1f}",
+            "unknown" if last["bound"] is None else f"{last['bound']:,.1f}",
+            "unknown" if last["gap"] is None else f"{100 * last['gap']:.1f} %",
+            f"{last['ncd_real']:,.0f}",
+            f"{last['ncd_real_baseline']:,.0f}",
+            str(last["shipped"]),
+        )
         print(json.dumps({"instance": spec, **last}), flush=True)  # survives a later instance's failure
     Console(width=240).print(table)  # wide enough for every column, also in a log file
     print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")

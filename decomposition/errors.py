@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def shortened(text: str, limit: int = 60) -> str:
     """A value as quoted in a message: a 400-digit number or a long id is cut, not echoed whole."""
-    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-10:]} ({len(text)} characters)"
+    return text if len(text) <= limit else f"{text[: limit - 20]}...{text[-10:]} ({len(text)} characters)"
 
 
 class SurgeplanError(Exception):
@@ -15,8 +15,15 @@ class SurgeplanError(Exception):
 class InstanceError(SurgeplanError):
     """Bad instance data: names the source (file or dataset), the row and the field."""
 
-    def __init__(self, problem: str, *, source: str | None = None, row: int | None = None,
-                 field: str | None = None, value: object = None):
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        value: object = None,
+    ):
         self.problem = problem
         self.source = source
         self.row = row

@@ -77,8 +77,10 @@ class BodySizeLimit:
 
     @property
     def message(self) -> str:
-        return (f"request body over the {self.max_bytes / 2**20:g} MiB limit (SURGEPLAN_MAX_UPLOAD_MB); "
-                "send a smaller instance or raise the limit")
+        return (
+            f"request body over the {self.max_bytes / 2**20:g} MiB limit (SURGEPLAN_MAX_UPLOAD_MB); "
+            "send a smaller instance or raise the limit"
+        )
 
 
 class Problem(BaseModel):
@@ -137,13 +139,21 @@ def parse_run_request(body: bytes) -> RunRequest:
     Called in a worker thread: a big instance takes seconds to validate."""
     key = repeated_key(body)  # pydantic keeps the later of two values: which one was meant is unknown
     if key is not None:
-        raise RequestValidationError([{"loc": ("body",), "type": "duplicate_key",
-                                       "msg": f"the key '{shortened(key)}' appears twice in one object; keep one"}])
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body",),
+                    "type": "duplicate_key",
+                    "msg": f"the key '{shortened(key)}' appears twice in one object; keep one",
+                }
+            ]
+        )
     try:
         return RunRequest.model_validate_json(body)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)],
-                                     body=None) from None
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)], body=None
+        ) from None
 
 
 def _request_field(error: InstanceError, request: RunRequest) -> str:
@@ -166,22 +176,32 @@ def create_app(settings: Settings) -> FastAPI:
             if hmac.compare_digest(given, token):
                 role = its_role
         if not credentials or role is None:
-            raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <token>' with a token "
-                                     "from SURGEPLAN_API_TOKENS", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "missing or wrong token: send 'Authorization: Bearer <token>' with a token from SURGEPLAN_API_TOKENS",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return role
 
     def may_submit(role: TokenRole = Depends(token_role)) -> None:  # noqa: B008 - a closure's dependency
         if role != "submit":
-            raise HTTPException(403, "this token is read-only: it lists runs and reads their status and plans; "
-                                     "submitting and cancelling need a submit token (submit:TOKEN in "
-                                     "SURGEPLAN_API_TOKENS)")
+            raise HTTPException(
+                403,
+                "this token is read-only: it lists runs and reads their status and plans; "
+                "submitting and cancelling need a submit token (submit:TOKEN in "
+                "SURGEPLAN_API_TOKENS)",
+            )
 
     public_docs = settings.api_public_docs
-    app = FastAPI(title="surgeplan", version="0.1.0",
-                  description="Plans how scarce medical equipment is shared between hospitals, depots and "
-                              "stockpiles. Submit a run, follow its progress, fetch its checked plan.",
-                  openapi_url="/openapi.json" if public_docs else None, docs_url="/docs" if public_docs else None,
-                  redoc_url="/redoc" if public_docs else None)
+    app = FastAPI(
+        title="surgeplan",
+        version="0.1.0",
+        description="Plans how scarce medical equipment is shared between hospitals, depots and "
+        "stockpiles. Submit a run, follow its progress, fetch its checked plan.",
+        openapi_url="/openapi.json" if public_docs else None,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+    )
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.max_upload_mb * 2**20))
     read = [Depends(token_role)]
     write = [Depends(may_submit)]
@@ -191,15 +211,25 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # field_of: a whole-instance check (duplicate ids, totals) names its path inside the instance
-        detail = [{"field": field_of({**e, "loc": [p for p in e["loc"] if p != "body"]}) or "body", "msg": e["msg"],
-                   "type": e["type"], "loc": list(e["loc"])} for e in exc.errors()]
+        detail = [
+            {
+                "field": field_of({**e, "loc": [p for p in e["loc"] if p != "body"]}) or "body",
+                "msg": e["msg"],
+                "type": e["type"],
+                "loc": list(e["loc"]),
+            }
+            for e in exc.errors()
+        ]
         return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
-            return JSONResponse(status_code=405, content={"detail": exc.detail},
-                                headers={"Allow": ", ".join(_methods_of(app, request.scope))})
+            return JSONResponse(
+                status_code=405,
+                content={"detail": exc.detail},
+                headers={"Allow": ", ".join(_methods_of(app, request.scope))},
+            )
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(UnknownRun)
@@ -224,59 +254,103 @@ def create_app(settings: Settings) -> FastAPI:
             broker = "unreachable"
         return Health(store="ok", broker=broker)
 
-    @app.post("/runs", dependencies=write, status_code=201, response_model=Submitted,
-              responses={200: {"model": Submitted, "description": "the same instance and config already had "
-                                                                  "this run (force: false)"},
-                         **writing, **TOO_LARGE},
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}}}},
-              summary="Submit a run (201), or get the existing run for the same instance and config (200)")
+    @app.post(
+        "/runs",
+        dependencies=write,
+        status_code=201,
+        response_model=Submitted,
+        responses={
+            200: {
+                "model": Submitted,
+                "description": "the same instance and config already had this run (force: false)",
+            },
+            **writing,
+            **TOO_LARGE,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
+            }
+        },
+        summary="Submit a run (201), or get the existing run for the same instance and config (200)",
+    )
     async def submit(request: Request, response: Response) -> Submitted:
         # the body is read here (413 past the limit) and validated off the event loop
         run_request = await run_in_threadpool(parse_run_request, await request.body())
         try:
             submitted = await run_in_threadpool(backend.submit, run_request)
         except InstanceError as exc:
-            raise HTTPException(422, [{"field": _request_field(exc, run_request), "msg": str(exc),
-                                       "type": "instance_error"}]) from None
+            raise HTTPException(
+                422, [{"field": _request_field(exc, run_request), "msg": str(exc), "type": "instance_error"}]
+            ) from None
         if not submitted.created:
             response.status_code = 200
         return submitted
 
-    @app.get("/runs", dependencies=read, response_model=list[RunView], responses=reading,
-             summary="Runs, newest first")
-    def runs(status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
-             limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[RunView]:
+    @app.get("/runs", dependencies=read, response_model=list[RunView], responses=reading, summary="Runs, newest first")
+    def runs(
+        status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> list[RunView]:
         return backend.runs(status, limit)
 
-    @app.get("/runs/{run_id}", dependencies=read, response_model=RunView, responses={**reading, **NO_RUN},
-             summary="A run's status and progress (pieces done / total, best value so far)")
+    @app.get(
+        "/runs/{run_id}",
+        dependencies=read,
+        response_model=RunView,
+        responses={**reading, **NO_RUN},
+        summary="A run's status and progress (pieces done / total, best value so far)",
+    )
     def status(run_id: RunId) -> RunView:
         return backend.view(run_id)
 
-    @app.get("/runs/{run_id}/events", dependencies=read, response_model=list[EventView],
-             responses={**reading, **NO_RUN}, summary="What happened to a run, in order")
+    @app.get(
+        "/runs/{run_id}/events",
+        dependencies=read,
+        response_model=list[EventView],
+        responses={**reading, **NO_RUN},
+        summary="What happened to a run, in order",
+    )
     def events(run_id: RunId) -> list[EventView]:
         backend.store.get(run_id)
         return [EventView(at=utc(e.at), kind=e.kind, message=e.message) for e in backend.store.events(run_id)]
 
-    @app.get("/runs/{run_id}/summary", dependencies=read, response_model=dict,
-             responses={**reading, **NO_RUN, **NO_PLAN},
-             summary="The plan's summary: Phi, non-covered demand per scenario, baseline, bound and gap "
-                     "(a national run's: also its regions, hubs and units moved between regions)")
+    @app.get(
+        "/runs/{run_id}/summary",
+        dependencies=read,
+        response_model=dict,
+        responses={**reading, **NO_RUN, **NO_PLAN},
+        summary="The plan's summary: Phi, non-covered demand per scenario, baseline, bound and gap "
+        "(a national run's: also its regions, hubs and units moved between regions)",
+    )
     def summary(run_id: RunId) -> dict:
         return backend.summary(run_id)
 
-    @app.get("/runs/{run_id}/plan/{table}", dependencies=read,
-             responses={200: {"description": "the table: JSON records, CSV or Parquet", "content": {
-                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                 "text/csv": {"schema": {"type": "string"}},
-                 "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}},
-                 **reading, 404: _refusal("no run with that id, or its plan has no such table"), **NO_PLAN},
-             summary=f"A plan table: {', '.join(PLAN_TABLES)}; a national run's: {', '.join(NATIONAL_TABLES)} "
-                     "(404 naming the run's tables if it has no such one)")
-    def plan_table(run_id: RunId, table: Literal[TABLES],  # type: ignore[valid-type]
-                   format: Literal["json", "csv", "parquet"] = "json"):
+    @app.get(
+        "/runs/{run_id}/plan/{table}",
+        dependencies=read,
+        responses={
+            200: {
+                "description": "the table: JSON records, CSV or Parquet",
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
+            **reading,
+            404: _refusal("no run with that id, or its plan has no such table"),
+            **NO_PLAN,
+        },
+        summary=f"A plan table: {', '.join(PLAN_TABLES)}; a national run's: {', '.join(NATIONAL_TABLES)} "
+        "(404 naming the run's tables if it has no such one)",
+    )
+    def plan_table(
+        run_id: RunId,
+        table: Literal[TABLES],  # type: ignore[valid-type]
+        format: Literal["json", "csv", "parquet"] = "json",
+    ):
         path = backend.table_path(run_id, table)
         if format == "parquet":
             return FileResponse(path, media_type="application/vnd.apache.parquet", filename=f"{table}.parquet")
@@ -287,9 +361,13 @@ def create_app(settings: Settings) -> FastAPI:
             return Response(buffer.getvalue(), media_type="text/csv")
         return Response(frame.to_json(orient="records"), media_type="application/json")  # NaN -> null
 
-    @app.post("/runs/{run_id}/cancel", dependencies=write, response_model=RunView,
-              responses={**writing, **NO_RUN, 409: _refusal("the run has ended already"), **TOO_LARGE},
-              summary="Cancel: a queued run at once, a running one within a heartbeat (its Ray pieces stop)")
+    @app.post(
+        "/runs/{run_id}/cancel",
+        dependencies=write,
+        response_model=RunView,
+        responses={**writing, **NO_RUN, 409: _refusal("the run has ended already"), **TOO_LARGE},
+        summary="Cancel: a queued run at once, a running one within a heartbeat (its Ray pieces stop)",
+    )
     def cancel(run_id: RunId) -> RunView:
         return backend.cancel(run_id)
 
@@ -315,8 +393,7 @@ def _openapi_with_request_models(app: FastAPI) -> dict:
         from fastapi.openapi.utils import get_openapi
 
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        _, definitions = models_json_schema([(RunRequest, "validation")],
-                                            ref_template="#/components/schemas/{model}")
+        _, definitions = models_json_schema([(RunRequest, "validation")], ref_template="#/components/schemas/{model}")
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
         app.openapi_schema = schema
     return app.openapi_schema

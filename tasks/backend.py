@@ -7,7 +7,7 @@ stored, deduplicated and queued the same way.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -31,7 +31,7 @@ class UnknownTable(SurgeplanError):
 
 def utc(at: datetime | None) -> datetime | None:
     """A stored time (naive UTC) as an aware one: shown with its offset, as RFC 3339 (OpenAPI's date-time) wants."""
-    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class RunView(BaseModel):
@@ -54,12 +54,24 @@ class RunView(BaseModel):
     cancel_requested: bool
 
     @classmethod
-    def of(cls, run: Run) -> "RunView":
-        return cls(id=run.id, status=run.status, source=run.source, instance=run.instance_name, config=run.config,
-                   created_at=utc(run.created_at), started_at=utc(run.started_at), finished_at=utc(run.finished_at),
-                   attempts=run.attempts, pieces_done=run.pieces_done, pieces_total=run.pieces_total,
-                   best_value=run.best_value, message=run.message, error=run.error,
-                   cancel_requested=run.cancel_requested)
+    def of(cls, run: Run) -> RunView:
+        return cls(
+            id=run.id,
+            status=run.status,
+            source=run.source,
+            instance=run.instance_name,
+            config=run.config,
+            created_at=utc(run.created_at),
+            started_at=utc(run.started_at),
+            finished_at=utc(run.finished_at),
+            attempts=run.attempts,
+            pieces_done=run.pieces_done,
+            pieces_total=run.pieces_total,
+            best_value=run.best_value,
+            message=run.message,
+            error=run.error,
+            cancel_requested=run.cancel_requested,
+        )
 
 
 class Submitted(RunView):
@@ -94,8 +106,10 @@ class Backend:
         plans = self.store.plans(run_id)
         if run.status != SUCCEEDED or not plans:
             detail = f": {run.error}" if run.error else ""
-            raise RunStateError(f"run {run_id} is {run.status}{detail}; it has no plan"
-                                + (" yet" if run.status in ("queued", "running") else ""))
+            raise RunStateError(
+                f"run {run_id} is {run.status}{detail}; it has no plan"
+                + (" yet" if run.status in ("queued", "running") else "")
+            )
         return Path(plans[-1].path)
 
     def summary(self, run_id: str) -> dict:

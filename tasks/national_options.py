@@ -2,8 +2,8 @@
 --national` and the API's `"national": {...}`: the numbers of regions and hubs tried, how regions are
 found, the clustering's seed, and the lanes kept per receiver inside a region.
 
-Light on purpose (no Ray, no scikit-learn until needed): the API validates requests with it. `NationalRequest.config` builds the
-solver's `workers.two_level.NationalConfig`, importing it only then.
+Light on purpose (no Ray, no scikit-learn until needed): the API validates requests with it.
+`NationalRequest.config` builds the solver's `workers.two_level.NationalConfig`, importing it only then.
 """
 
 from __future__ import annotations
@@ -44,25 +44,40 @@ class NationalRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    regions: list[RegionCount] = Field(default_factory=lambda: list(DEFAULT_REGIONS), min_length=1,
-                                       max_length=MAX_COUNTS_TRIED,
-                                       description=f"numbers of regions to try (1 to {MAX_COUNTS_TRIED} of them, each "
-                                                   f"from 1 to {MAX_REGIONS}); the fit scoring best is kept (see "
-                                                   "clustering)")
-    hubs: list[HubCount] = Field(default_factory=lambda: list(DEFAULT_HUBS), min_length=1, max_length=MAX_COUNTS_TRIED,
-                                 description=f"numbers of national hubs to try among the depots (1 to "
-                                             f"{MAX_COUNTS_TRIED} of them, each from 1 to {MAX_HUBS}); the K-medoids "
-                                             "fit with the best silhouette is kept")
-    clustering: Clustering = Field("mixture", description="how regions are found: mixture (Gaussian, weighted by "
-                                   "demand, k by BIC), bayesian (Dirichlet-process mixture, finds k itself up to the "
-                                   "largest of regions), kmedoids (FasterPAM on great-circle distances, k by silhouette)")
+    regions: list[RegionCount] = Field(
+        default_factory=lambda: list(DEFAULT_REGIONS),
+        min_length=1,
+        max_length=MAX_COUNTS_TRIED,
+        description=f"numbers of regions to try (1 to {MAX_COUNTS_TRIED} of them, each "
+        f"from 1 to {MAX_REGIONS}); the fit scoring best is kept (see "
+        "clustering)",
+    )
+    hubs: list[HubCount] = Field(
+        default_factory=lambda: list(DEFAULT_HUBS),
+        min_length=1,
+        max_length=MAX_COUNTS_TRIED,
+        description=f"numbers of national hubs to try among the depots (1 to "
+        f"{MAX_COUNTS_TRIED} of them, each from 1 to {MAX_HUBS}); the K-medoids "
+        "fit with the best silhouette is kept",
+    )
+    clustering: Clustering = Field(
+        "mixture",
+        description="how regions are found: mixture (Gaussian, weighted by "
+        "demand, k by BIC), bayesian (Dirichlet-process mixture, finds k itself up to the "
+        "largest of regions), kmedoids (FasterPAM on great-circle distances, k by silhouette)",
+    )
     seed: Annotated[int, BeforeValidator(json_number)] = Field(
-        0, ge=0, le=MAX_SEED, description="seed of the clustering (not of a dataset's drawn hospitals: that is "
-                                          "options.seed)")
+        0,
+        ge=0,
+        le=MAX_SEED,
+        description="seed of the clustering (not of a dataset's drawn hospitals: that is options.seed)",
+    )
     lanes_per_receiver: Annotated[int, BeforeValidator(json_number)] = Field(
-        DEFAULT_LANES_PER_RECEIVER, ge=1, le=MAX_LANES_PER_RECEIVER,
-                                    description="inside a region, each hospital is sent to along only its this many "
-                                                "quickest lanes")
+        DEFAULT_LANES_PER_RECEIVER,
+        ge=1,
+        le=MAX_LANES_PER_RECEIVER,
+        description="inside a region, each hospital is sent to along only its this many quickest lanes",
+    )
 
     @field_validator("regions", "hubs")
     @classmethod
@@ -70,16 +85,20 @@ class NationalRequest(BaseModel):
         # [3, 2] and [2, 3, 3] ask for the same run: stored alike, they share the dedupe key
         return sorted(set(counts))
 
-    def config(self, decomposition: DecompositionConfig) -> "NationalConfig":
+    def config(self, decomposition: DecompositionConfig) -> NationalConfig:
         """The solver's configuration: `decomposition` (sub-horizon, solver, ...) for the national model
         and every region, with this request's lanes per receiver."""
         from workers.two_level import (
             NationalConfig,  # Ray loads in seconds: only when solving
         )
 
-        return NationalConfig(decomposition.model_copy(update={"lanes_per_receiver": self.lanes_per_receiver}),
-                              region_ks=tuple(self.regions), hub_ks=tuple(self.hubs), clustering=self.clustering,
-                              seed=self.seed)
+        return NationalConfig(
+            decomposition.model_copy(update={"lanes_per_receiver": self.lanes_per_receiver}),
+            region_ks=tuple(self.regions),
+            hub_ks=tuple(self.hubs),
+            clustering=self.clustering,
+            seed=self.seed,
+        )
 
     def check_fits(self, instance: Instance, source: str | None = None) -> None:
         """Refuse (InstanceError, field national.regions) numbers of regions none of which the instance's
@@ -91,6 +110,10 @@ class NationalRequest(BaseModel):
         hospitals = len(hospital_points(instance)[0])
         smallest = 2 if self.clustering == "kmedoids" else 1  # one medoid has no silhouette to score it
         if not any(smallest <= k <= hospitals for k in self.regions):
-            raise InstanceError(f"no number of regions in {self.regions} fits {instance.name}'s {hospitals} "
-                                f"hospitals ({self.clustering} needs one from {smallest} to {hospitals})",
-                                source=source or instance.name, field="national.regions", value=self.regions)
+            raise InstanceError(
+                f"no number of regions in {self.regions} fits {instance.name}'s {hospitals} "
+                f"hospitals ({self.clustering} needs one from {smallest} to {hospitals})",
+                source=source or instance.name,
+                field="national.regions",
+                value=self.regions,
+            )

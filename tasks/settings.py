@@ -47,32 +47,70 @@ class Settings(BaseSettings):
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="default relative MIP gap")
     workers: int | None = Field(None, ge=1, description="local Ray CPUs for decomposed runs; default: all")
     ray_address: str | None = Field(
-        None, validation_alias=AliasChoices("SURGEPLAN_RAY_ADDRESS", "RAY_ADDRESS"),
-        description="Ray cluster to join (ray://host:10001 or auto; RAY_ADDRESS also works); unset: a local Ray per process",
+        None,
+        validation_alias=AliasChoices("SURGEPLAN_RAY_ADDRESS", "RAY_ADDRESS"),
+        description="Ray cluster to join (ray://host:10001 or auto; RAY_ADDRESS also works); "
+        "unset: a local Ray per process",
     )
-    piece_retries: int = Field(2, ge=0, description="retries of a decomposition piece that raises or whose Ray "
-                               "worker process dies (Ray retries nothing itself): at most 1 + this many attempts")
+    piece_retries: int = Field(
+        2,
+        ge=0,
+        description="retries of a decomposition piece that raises or whose Ray "
+        "worker process dies (Ray retries nothing itself): at most 1 + this many attempts",
+    )
 
     # --- the backend: queue, store, API (surgeplan worker / api / submit) ---
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Redis broker of the run queue")
     queue: str = Field("surgeplan", min_length=1, description="name of the Celery queue runs go through")
-    data_dir: Path = Field(Path.home() / ".local/share/surgeplan",
-                           description="where stored instances and plans (Parquet) live")
-    database_url: str | None = Field(None, description="run store (postgresql+psycopg://...); unset: SQLite in data_dir")
-    api_tokens: str = Field("", description="comma-separated bearer tokens the API accepts, each `read:TOKEN` "
-                            "(list runs, their status, events and plans) or `submit:TOKEN` (also submit and cancel); "
-                            "a bare `TOKEN` may submit; none: the API refuses to start")
-    api_public_docs: bool = Field(False, description="serve the OpenAPI docs (/docs, /redoc, /openapi.json) without a "
-                                  "token; false: they need a token like every route but /health")
+    data_dir: Path = Field(
+        Path.home() / ".local/share/surgeplan", description="where stored instances and plans (Parquet) live"
+    )
+    database_url: str | None = Field(
+        None, description="run store (postgresql+psycopg://...); unset: SQLite in data_dir"
+    )
+    api_tokens: str = Field(
+        "",
+        description="comma-separated bearer tokens the API accepts, each `read:TOKEN` "
+        "(list runs, their status, events and plans) or `submit:TOKEN` (also submit and cancel); "
+        "a bare `TOKEN` may submit; none: the API refuses to start",
+    )
+    api_public_docs: bool = Field(
+        False,
+        description="serve the OpenAPI docs (/docs, /redoc, /openapi.json) without a "
+        "token; false: they need a token like every route but /health",
+    )
     api_host: str = Field("127.0.0.1", description="address `surgeplan api` listens on")
     api_port: int = Field(8000, ge=1, le=65535, description="port `surgeplan api` listens on")
     max_upload_mb: float = Field(50.0, gt=0, allow_inf_nan=False, description="largest request body the API reads, MiB")
-    visibility_timeout: float = Field(7200.0, gt=0, allow_inf_nan=False, description="seconds before Redis hands an unacknowledged run to another worker")
-    run_time_limit: float = Field(3600.0, gt=0, allow_inf_nan=False, description="seconds a run may take before it is stopped (its Ray pieces too); must be below the visibility timeout")
-    lease_seconds: float = Field(30.0, ge=1, allow_inf_nan=False, description="seconds a running run is held without a heartbeat (sent every 2 s at most); a worker silent that long is presumed dead and its run queued again")
-    reaper_interval: float = Field(10.0, gt=0, allow_inf_nan=False, description="seconds between a worker's checks for lost runs")
-    max_run_attempts: int = Field(3, ge=1, description="executions a run may start; one whose worker died (or lost "
-                                  "its lease) during each of them ends failed instead of being queued again")
+    visibility_timeout: float = Field(
+        7200.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds before Redis hands an unacknowledged run to another worker",
+    )
+    run_time_limit: float = Field(
+        3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a run may take before it is stopped (its Ray pieces too); "
+        "must be below the visibility timeout",
+    )
+    lease_seconds: float = Field(
+        30.0,
+        ge=1,
+        allow_inf_nan=False,
+        description="seconds a running run is held without a heartbeat (sent every 2 s at most); "
+        "a worker silent that long is presumed dead and its run queued again",
+    )
+    reaper_interval: float = Field(
+        10.0, gt=0, allow_inf_nan=False, description="seconds between a worker's checks for lost runs"
+    )
+    max_run_attempts: int = Field(
+        3,
+        ge=1,
+        description="executions a run may start; one whose worker died (or lost "
+        "its lease) during each of them ends failed instead of being queued again",
+    )
 
     @field_validator("api_tokens")
     @classmethod
@@ -93,7 +131,7 @@ class Settings(BaseSettings):
         return data_dir
 
     @model_validator(mode="after")
-    def _default_database(self) -> "Settings":
+    def _default_database(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir / 'surgeplan.db'}"
         return self
@@ -131,8 +169,10 @@ class Settings(BaseSettings):
 
     def shown(self) -> dict[str, object]:
         """The values in force as `surgeplan settings` shows them: passwords and tokens masked."""
-        return {name: self.redact(str(value)) if isinstance(value, str) else value
-                for name, value in self.model_dump().items()}
+        return {
+            name: self.redact(str(value)) if isinstance(value, str) else value
+            for name, value in self.model_dump().items()
+        }
 
     def check_worker_limits(self) -> None:
         """A late-acknowledged run that outlives the visibility timeout is handed out again: refuse that setup."""
@@ -140,7 +180,8 @@ class Settings(BaseSettings):
             raise SettingsError(
                 f"{ENV_PREFIX}RUN_TIME_LIMIT ({self.run_time_limit:g} s) must be below {ENV_PREFIX}VISIBILITY_TIMEOUT "
                 f"({self.visibility_timeout:g} s): otherwise Redis redelivers a run still being solved; "
-                "raise the visibility timeout or lower the run time limit")
+                "raise the visibility timeout or lower the run time limit"
+            )
 
 
 def settings_rows() -> list[tuple[str, str, str]]:
@@ -180,8 +221,7 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} "
-            f"(got {_shown_input(e)})"
+            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {_shown_input(e)})"
             for e in exc.errors()
         )
         raise SettingsError(f"bad environment setting: {problems}") from None

@@ -49,11 +49,21 @@ MAX_SECONDS = 86_400.0  # a piece's (or the bound's) time limit: a day
 MAX_TRANSFER_WEIGHT = 1e6
 # What JSON Schema can say of the whole request (the OpenAPI document tells it): exactly one of dataset and
 # instance, and graph and options only with a dataset. A null is the same as leaving the field out.
-_GIVEN = {"dataset": {"type": "string"}, "instance": {"type": "object"}, "graph": {"type": "string"},
-          "options": {"type": "object"}}
-_ONLY_WITH_DATASET = [{"anyOf": [{"not": {"required": [name], "properties": {name: _GIVEN[name]}}},
-                                 {"required": ["dataset"], "properties": {"dataset": _GIVEN["dataset"]}}]}
-                      for name in ("graph", "options")]
+_GIVEN = {
+    "dataset": {"type": "string"},
+    "instance": {"type": "object"},
+    "graph": {"type": "string"},
+    "options": {"type": "object"},
+}
+_ONLY_WITH_DATASET = [
+    {
+        "anyOf": [
+            {"not": {"required": [name], "properties": {name: _GIVEN[name]}}},
+            {"required": ["dataset"], "properties": {"dataset": _GIVEN["dataset"]}},
+        ]
+    }
+    for name in ("graph", "options")
+]
 NATIONAL_DATASETS = ("us:national",)  # the built-in datasets without arcs: hospitals with coordinates only
 
 
@@ -68,16 +78,31 @@ def _dataset_rules() -> list[dict]:
             its_rules.append({"properties": {"graph": {"type": "null"}}})
         national = {"required": ["national"], "properties": {"national": {"type": "object"}}}
         its_rules.append(national if name in NATIONAL_DATASETS else {"not": national})
-        rules.append({"anyOf": [{"not": {"required": ["dataset"], "properties": {"dataset": {"const": name}}}},
-                                {"allOf": its_rules}]})
+        rules.append(
+            {
+                "anyOf": [
+                    {"not": {"required": ["dataset"], "properties": {"dataset": {"const": name}}}},
+                    {"allOf": its_rules},
+                ]
+            }
+        )
     return rules
 
 
-_NATIONAL_IS_PHI4 = {"anyOf": [{"not": {"required": ["national"], "properties": {"national": {"type": "object"}}}},
-                               {"properties": {"objective": {"const": Objective.PHI4.value}}}]}
-REQUEST_RULES = {"allOf": [
-    {"oneOf": [{"required": [name], "properties": {name: _GIVEN[name]}} for name in ("dataset", "instance")]},
-    *_ONLY_WITH_DATASET, *_dataset_rules(), _NATIONAL_IS_PHI4]}
+_NATIONAL_IS_PHI4 = {
+    "anyOf": [
+        {"not": {"required": ["national"], "properties": {"national": {"type": "object"}}}},
+        {"properties": {"objective": {"const": Objective.PHI4.value}}},
+    ]
+}
+REQUEST_RULES = {
+    "allOf": [
+        {"oneOf": [{"required": [name], "properties": {name: _GIVEN[name]}} for name in ("dataset", "instance")]},
+        *_ONLY_WITH_DATASET,
+        *_dataset_rules(),
+        _NATIONAL_IS_PHI4,
+    ]
+}
 
 
 def check_builtin_name(name: str) -> str:
@@ -85,10 +110,12 @@ def check_builtin_name(name: str) -> str:
 
     Nothing else is ever looked up: a request never names a file or directory of the server."""
     if name not in BUILTIN:
-        raise ValueError(f"no built-in dataset {shortened(name)!r}; built-in datasets: {', '.join(BUILTIN_NAMES)}. "
-                         "To plan an instance of your own, upload it whole as 'instance' (the JSON format; `surgeplan "
-                         "submit PATH` reads a CSV directory or a .json file and uploads it): the API reads no server "
-                         "files")
+        raise ValueError(
+            f"no built-in dataset {shortened(name)!r}; built-in datasets: {', '.join(BUILTIN_NAMES)}. "
+            "To plan an instance of your own, upload it whole as 'instance' (the JSON format; `surgeplan "
+            "submit PATH` reads a CSV directory or a .json file and uploads it): the API reads no server "
+            "files"
+        )
     return name
 
 
@@ -108,34 +135,57 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=REQUEST_RULES)
 
     dataset: BuiltinName | None = Field(
-        None, description="a built-in dataset by name (see `surgeplan datasets`); anything else, a path included, is "
-                          "refused: upload your own instance as 'instance'")
+        None,
+        description="a built-in dataset by name (see `surgeplan datasets`); anything else, a path included, is "
+        "refused: upload your own instance as 'instance'",
+    )
     graph: GraphName | None = Field(
-        None, description="network of a built-in dataset that has several (the Spain ones): complete or logistic")
-    options: DatasetOptions | None = Field(None, description="options of a built-in dataset (us:states: supply_share, "
-                                                             "pooling_cap, federal_supply; us:national: hospitals, "
-                                                             "seed, supply_share); only with 'dataset'")
+        None, description="network of a built-in dataset that has several (the Spain ones): complete or logistic"
+    )
+    options: DatasetOptions | None = Field(
+        None,
+        description="options of a built-in dataset (us:states: supply_share, "
+        "pooling_cap, federal_supply; us:national: hospitals, "
+        "seed, supply_share); only with 'dataset'",
+    )
     instance: Instance | None = Field(None, description="the instance itself, in the JSON format (instead of dataset)")
     objective: Objective = Objective.PHI4
-    subhorizon: WholeNumber = Field(7, ge=1, le=MAX_SUBHORIZON,
-                                    description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON})")
-    lookahead: WholeNumber = Field(1, ge=0, le=MAX_SUBHORIZON,
-                                   description=f"periods solved past each sub-horizon, then dropped (0 to "
-                                               f"{MAX_SUBHORIZON})")
+    subhorizon: WholeNumber = Field(
+        7, ge=1, le=MAX_SUBHORIZON, description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON})"
+    )
+    lookahead: WholeNumber = Field(
+        1,
+        ge=0,
+        le=MAX_SUBHORIZON,
+        description=f"periods solved past each sub-horizon, then dropped (0 to {MAX_SUBHORIZON})",
+    )
     solver: Literal["highs", "cbc"] | None = Field(None, description="default: the settings' solver")
-    time_limit: Seconds | None = Field(None, description=f"seconds per piece, at most {MAX_SECONDS:g}; default: "
-                                                         "the settings'")
-    bound_time_limit: Seconds | None = Field(None, description=f"seconds for the LP bound, at most {MAX_SECONDS:g}; "
-                                                               "default: time_limit")
+    time_limit: Seconds | None = Field(
+        None, description=f"seconds per piece, at most {MAX_SECONDS:g}; default: the settings'"
+    )
+    bound_time_limit: Seconds | None = Field(
+        None, description=f"seconds for the LP bound, at most {MAX_SECONDS:g}; default: time_limit"
+    )
     mip_gap: MipGap | None = Field(None, description="relative MIP gap; default: the settings'")
-    transfer_weight: Number = Field(0.0, ge=0, le=MAX_TRANSFER_WEIGHT, allow_inf_nan=False,
-                                   description=f"lambda, 0 to {MAX_TRANSFER_WEIGHT:g}: the objective also charges the "
-                                               "transfer effort (units x days on the road) at this weight")
-    national: NationalRequest | None = Field(None, description="a national run (`{}` for the defaults): hospitals "
-                                             "with coordinates and no arcs, split into regions and solved in two "
-                                             "levels; objective phi4 only")
-    force: bool = Field(False, strict=True,  # true or false only, not "yes" nor 1
-                        description="solve again even if the same instance and config already has a run")
+    transfer_weight: Number = Field(
+        0.0,
+        ge=0,
+        le=MAX_TRANSFER_WEIGHT,
+        allow_inf_nan=False,
+        description=f"lambda, 0 to {MAX_TRANSFER_WEIGHT:g}: the objective also charges the "
+        "transfer effort (units x days on the road) at this weight",
+    )
+    national: NationalRequest | None = Field(
+        None,
+        description="a national run (`{}` for the defaults): hospitals "
+        "with coordinates and no arcs, split into regions and solved in two "
+        "levels; objective phi4 only",
+    )
+    force: bool = Field(
+        False,
+        strict=True,  # true or false only, not "yes" nor 1
+        description="solve again even if the same instance and config already has a run",
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -155,7 +205,7 @@ class RunRequest(BaseModel):
         return instance
 
     @model_validator(mode="after")
-    def _one_instance(self) -> "RunRequest":
+    def _one_instance(self) -> RunRequest:
         if (self.dataset is None) == (self.instance is None):
             raise ValueError("give exactly one of 'dataset' (a built-in name) and 'instance' (the instance itself)")
         if self.graph is not None and self.dataset is None:
@@ -197,11 +247,19 @@ def run_config(request: RunRequest, settings: Settings) -> dict:
 
 
 def decomposition_config(config: dict) -> DecompositionConfig:
-    solver = SolverOptions(name=config["solver"], time_limit=config["time_limit"],
-                           bound_time_limit=config["bound_time_limit"], mip_gap=config["mip_gap"])
-    return DecompositionConfig(objective=Objective(config["objective"]), subhorizon=config["subhorizon"],
-                               lookahead=config["lookahead"], solver=solver,
-                               transfer_weight=config.get("transfer_weight", 0.0))  # runs stored before lambda
+    solver = SolverOptions(
+        name=config["solver"],
+        time_limit=config["time_limit"],
+        bound_time_limit=config["bound_time_limit"],
+        mip_gap=config["mip_gap"],
+    )
+    return DecompositionConfig(
+        objective=Objective(config["objective"]),
+        subhorizon=config["subhorizon"],
+        lookahead=config["lookahead"],
+        solver=solver,
+        transfer_weight=config.get("transfer_weight", 0.0),
+    )  # runs stored before lambda
 
 
 def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
@@ -211,9 +269,13 @@ def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
     with coordinates and no arcs nor groups (`check_national`), and objective phi4. Refusals name
     the request's field: the objective, the dataset, or the uploaded instance's own."""
     if request.national is not None and request.objective is not Objective.PHI4:
-        raise InstanceError(f"a national run minimises the expected non-covered demand (phi4) only, not "
-                            f"{request.objective.value}; leave the objective out or set it to phi4",
-                            source=request.dataset or "upload", field="objective", value=request.objective.value)
+        raise InstanceError(
+            f"a national run minimises the expected non-covered demand (phi4) only, not "
+            f"{request.objective.value}; leave the objective out or set it to phi4",
+            source=request.dataset or "upload",
+            field="objective",
+            value=request.objective.value,
+        )
     if request.instance is not None:
         instance, source = request.instance, "upload"
     else:
@@ -226,10 +288,13 @@ def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
     if request.national is not None:
         _check_national(request, instance, source)
     elif not instance.arcs and len(instance.units) > 1:
-        raise InstanceError(f"{instance.name} has no arcs, so nothing could move between its units; for hospitals "
-                            'with coordinates ask for a national run ("national": {} in the API, --national on '
-                            "`surgeplan submit`), which builds the network and solves it in two levels", source=source,
-                            field="dataset" if request.dataset else "instance.arcs")
+        raise InstanceError(
+            f"{instance.name} has no arcs, so nothing could move between its units; for hospitals "
+            'with coordinates ask for a national run ("national": {} in the API, --national on '
+            "`surgeplan submit`), which builds the network and solves it in two levels",
+            source=source,
+            field="dataset" if request.dataset else "instance.arcs",
+        )
     return instance, source
 
 
@@ -249,8 +314,9 @@ def _check_national(request: RunRequest, instance: Instance, source: str) -> Non
             field = f"instance.units[{instance.unit_index[exc.value]}].lat"
         else:
             field = f"instance.{field}".rstrip(".")
-        raise InstanceError(f"{instance.name} cannot be a national run: {exc.problem}", source=source, field=field,
-                            value=exc.value) from None
+        raise InstanceError(
+            f"{instance.name} cannot be a national run: {exc.problem}", source=source, field=field, value=exc.value
+        ) from None
     request.national.check_fits(instance, source)
 
 
@@ -279,5 +345,10 @@ def create_run(request: RunRequest, settings: Settings, store: RunStore) -> tupl
     """Store the instance and the run (or find the run already answering it); nothing is published here."""
     instance, source = resolve_instance(request)
     fingerprint = store_instance(settings.data_dir, instance)
-    return store.create_run(source=source, instance_name=instance.name, fingerprint=fingerprint,
-                            config=run_config(request, settings), force=request.force)
+    return store.create_run(
+        source=source,
+        instance_name=instance.name,
+        fingerprint=fingerprint,
+        config=run_config(request, settings),
+        force=request.force,
+    )

@@ -32,16 +32,18 @@ def _medoids_piece(distances_km: np.ndarray, k: int, fixed: tuple[int, ...], see
     return fit_kmedoids(distances_km, k, fixed, seed)
 
 
-def mixtures_on_ray(latlon: np.ndarray, weights: np.ndarray, ks: list[int], seed: int = 0,
-                    retries: int = DEFAULT_RETRIES) -> list[MixtureFit]:
+def mixtures_on_ray(
+    latlon: np.ndarray, weights: np.ndarray, ks: list[int], seed: int = 0, retries: int = DEFAULT_RETRIES
+) -> list[MixtureFit]:
     """The demand-weighted mixture for every k in `ks`, fitted in parallel on the Ray session in force."""
     points, demand = ray.put(np.asarray(latlon, dtype=float)), ray.put(np.asarray(weights, dtype=float))
     piece = _mixture_piece.options(max_retries=retries)
     return ray.get([piece.remote(points, demand, k, seed) for k in ks])
 
 
-def medoids_on_ray(distances_km: np.ndarray, ks: list[int], fixed: tuple[int, ...] = (),
-                   seed: int = 0, retries: int = DEFAULT_RETRIES) -> list[MedoidsFit]:
+def medoids_on_ray(
+    distances_km: np.ndarray, ks: list[int], fixed: tuple[int, ...] = (), seed: int = 0, retries: int = DEFAULT_RETRIES
+) -> list[MedoidsFit]:
     """K-medoids for every k in `ks` (each keeping the `fixed` sites), fitted in parallel."""
     distances = ray.put(np.asarray(distances_km, dtype=float))
     piece = _medoids_piece.options(max_retries=retries)
@@ -53,8 +55,9 @@ def _bayesian_piece(latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: i
     return fit_bayesian_mixture(latlon, weights, k_max, seed)
 
 
-def bayesian_on_ray(latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: int = 0,
-                    retries: int = DEFAULT_RETRIES) -> MixtureFit:
+def bayesian_on_ray(
+    latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: int = 0, retries: int = DEFAULT_RETRIES
+) -> MixtureFit:
     """The Dirichlet-process mixture (it finds k itself, up to `k_max`), as one piece on Ray."""
     piece = _bayesian_piece.options(max_retries=retries)
     return ray.get(piece.remote(np.asarray(latlon, dtype=float), np.asarray(weights, dtype=float), k_max, seed))

@@ -106,15 +106,26 @@ def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:  # a piece its memory monitor kills is a dead worker like any other: its retries are ours to count
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 _system_config={"task_oom_retries": 0})
+        ray.init(
+            num_cpus=workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            _system_config={"task_oom_retries": 0},
+        )
 
 
 # No retries by Ray, for a dead worker (max_retries) or an exception (retry_exceptions): run_many_on_ray
 # counts and makes every retry, so the configured number is the number made.
 @ray.remote(num_returns=2, max_retries=0, retry_exceptions=False)
-def _remote_piece(compute: PieceFunction, piece: Piece, instance: Instance, config: DecompositionConfig,
-                  dep_ids: list[str], *dep_results: Any) -> tuple[dict, Any]:
+def _remote_piece(
+    compute: PieceFunction,
+    piece: Piece,
+    instance: Instance,
+    config: DecompositionConfig,
+    dep_ids: list[str],
+    *dep_results: Any,
+) -> tuple[dict, Any]:
     started = time.perf_counter()
     result = compute(piece, instance, config, dict(zip(dep_ids, dep_results)))
     record = record_of(piece, result, time.perf_counter() - started)
@@ -139,17 +150,33 @@ class _Running:
     attempt: int
 
 
-def run_on_ray(dag: DecompositionPlan, instance: Instance, *, retries: int = DEFAULT_RETRIES,
-               progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
-               should_stop: Callable[[], bool] = lambda: False, on_piece: PieceDone = lambda *_: None,
-               reuse: dict[str, Any] | None = None, on_window: WindowDone | None = None) -> DecomposedReport:
+def run_on_ray(
+    dag: DecompositionPlan,
+    instance: Instance,
+    *,
+    retries: int = DEFAULT_RETRIES,
+    progress: PieceProgress = lambda *_: None,
+    compute: PieceFunction = run_piece,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_piece: PieceDone = lambda *_: None,
+    reuse: dict[str, Any] | None = None,
+    on_window: WindowDone | None = None,
+) -> DecomposedReport:
     """Compute every piece of `dag` on the Ray session in force; return the final report.
 
     `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults). Raises
     PieceFailed when a piece fails on every attempt, RunStopped when `should_stop` says so.
     """
-    outcomes = run_many_on_ray([(dag, instance)], retries=retries, progress=progress, compute=compute,
-                               should_stop=should_stop, on_piece=on_piece, reuse=[reuse or {}], on_window=on_window)
+    outcomes = run_many_on_ray(
+        [(dag, instance)],
+        retries=retries,
+        progress=progress,
+        compute=compute,
+        should_stop=should_stop,
+        on_piece=on_piece,
+        reuse=[reuse or {}],
+        on_window=on_window,
+    )
     [report] = reports_or_raise(outcomes)
     return report
 
@@ -162,11 +189,17 @@ def reports_or_raise(outcomes: list[DecomposedReport | PieceFailed]) -> list[Dec
     return outcomes
 
 
-def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: int = DEFAULT_RETRIES,
-                    progress: PieceProgress = lambda *_: None, compute: PieceFunction = run_piece,
-                    should_stop: Callable[[], bool] = lambda: False, on_piece: PieceDone = lambda *_: None,
-                    reuse: list[dict[str, Any]] | None = None, on_window: WindowDone | None = None,
-                    ) -> list[DecomposedReport | PieceFailed]:
+def run_many_on_ray(
+    jobs: list[tuple[DecompositionPlan, Instance]],
+    *,
+    retries: int = DEFAULT_RETRIES,
+    progress: PieceProgress = lambda *_: None,
+    compute: PieceFunction = run_piece,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_piece: PieceDone = lambda *_: None,
+    reuse: list[dict[str, Any]] | None = None,
+    on_window: WindowDone | None = None,
+) -> list[DecomposedReport | PieceFailed]:
     """Several runs as one job: all their pieces share the workers, whichever is ready goes next.
 
     Returns, per run, its report or the PieceFailed that stopped it (the other runs go on).
@@ -181,8 +214,9 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
     running: dict[ray.ObjectRef, _Running] = {}
 
     def submit(n: int, piece: Piece, attempt: int) -> None:
-        record_ref, result_ref = _remote_piece.remote(compute, piece, instance_refs[n], configs[n], piece.depends_on,
-                                                      *(done[n, d] for d in piece.depends_on))
+        record_ref, result_ref = _remote_piece.remote(
+            compute, piece, instance_refs[n], configs[n], piece.depends_on, *(done[n, d] for d in piece.depends_on)
+        )
         running[record_ref] = _Running(n, piece, result_ref, attempt)
 
     for n, solved in enumerate(reuse or []):
@@ -225,8 +259,9 @@ def run_many_on_ray(jobs: list[tuple[DecompositionPlan, Instance]], *, retries: 
                 progress(len(done), total, f"{label} failed for good: {failed[job.job]}")
             continue
         done[job.job, job.piece.id] = job.result_ref
-        records[job.job, job.piece.id] = PieceRecord(job.piece.id, job.piece.kind, summary["status"],
-                                                     summary["seconds"], job.attempt)
+        records[job.job, job.piece.id] = PieceRecord(
+            job.piece.id, job.piece.kind, summary["status"], summary["seconds"], job.attempt
+        )
         on_piece(job.job, job.piece, summary)
         if on_window is not None and job.piece.kind == "window":
             on_window(job.job, job.piece, ray.get(job.result_ref))

@@ -93,8 +93,9 @@ def cluster_regions(instance: Instance, config: NationalConfig, retries: int = D
     ks = [k for k in config.region_ks if 1 <= k <= len(latlon)]
     mixtures, chosen, region_medoids = [], None, []
     if config.clustering == "kmedoids":
-        region_medoids = medoids_on_ray(great_circle_km(latlon), [k for k in ks if k > 1], seed=config.seed,
-                                        retries=retries)
+        region_medoids = medoids_on_ray(
+            great_circle_km(latlon), [k for k in ks if k > 1], seed=config.seed, retries=retries
+        )
         best = best_by_silhouette(region_medoids)
         areas = areas_from_medoids(best.medoids, best.labels)
     else:
@@ -112,9 +113,15 @@ def cluster_regions(instance: Instance, config: NationalConfig, retries: int = D
     return SpatialResult(areas, mixtures, chosen, hub_fits, hubs.medoids[hubs.labels], region_medoids)
 
 
-def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step: Step,
-                  progress: PieceProgress = lambda *_: None, should_stop: Callable[[], bool] = lambda: False,
-                  retries: int = DEFAULT_RETRIES) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
+def solve_regions(
+    h: Hierarchy,
+    flows: list[Flow],
+    config: NationalConfig,
+    step: Step,
+    progress: PieceProgress = lambda *_: None,
+    should_stop: Callable[[], bool] = lambda: False,
+    retries: int = DEFAULT_RETRIES,
+) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
     """Every region with the national flows fixed, again where imports were cut; (flows, reports, rounds)."""
     reports: dict[int, DecomposedReport] = {}
     solved_with: dict[int, list[Flow]] = {}
@@ -140,9 +147,14 @@ def solve_regions(h: Hierarchy, flows: list[Flow], config: NationalConfig, step:
     raise AssertionError("unreachable: regions solved without flows need no other round")
 
 
-def solve_national(instance: Instance, config: NationalConfig, step: Step = lambda _: None,
-                   progress: PieceProgress = lambda *_: None, should_stop: Callable[[], bool] = lambda: False,
-                   retries: int = DEFAULT_RETRIES) -> TwoLevelReport:
+def solve_national(
+    instance: Instance,
+    config: NationalConfig,
+    step: Step = lambda _: None,
+    progress: PieceProgress = lambda *_: None,
+    should_stop: Callable[[], bool] = lambda: False,
+    retries: int = DEFAULT_RETRIES,
+) -> TwoLevelReport:
     """Cluster, build the network, solve both levels, stitch and check the plan over the whole
     network, then top it up with what is still spare (`decomposition.spatial.top_up`).
 
@@ -169,8 +181,9 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     national = aggregated_instance(h)
     weight = max(config.decomposition.transfer_weight, config.national_transfer_weight)
     national_config = config.decomposition.model_copy(update={"transfer_weight": weight})
-    national_report = run_on_ray(plan_pieces(national, national_config), national, retries=retries,
-                                 progress=progress, should_stop=should_stop)
+    national_report = run_on_ray(
+        plan_pieces(national, national_config), national, retries=retries, progress=progress, should_stop=should_stop
+    )
     planned = national_flows(h, national_report.result.plan)
     lap("national")
     flows, reports, rounds = solve_regions(h, planned, config, step, progress, should_stop, retries)
@@ -190,5 +203,18 @@ def solve_national(instance: Instance, config: NationalConfig, step: Step = lamb
     step("solving the pooled flow relaxation on the network for a lower bound")
     bound = pooled_bound_on_network(h)
     lap("bound")
-    return TwoLevelReport(h, plan, evaluation, baseline, bound.value, bound.status, flows,
-                          sum(f.quantity for f in planned), rounds, spatial, timings, bound.per_period, topped_up)
+    return TwoLevelReport(
+        h,
+        plan,
+        evaluation,
+        baseline,
+        bound.value,
+        bound.status,
+        flows,
+        sum(f.quantity for f in planned),
+        rounds,
+        spatial,
+        timings,
+        bound.per_period,
+        topped_up,
+    )

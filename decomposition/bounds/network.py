@@ -1,5 +1,4 @@
-"""The pooled bound on a national network: a min-cost flow over regions' distance classes.
-"""
+"""The pooled bound on a national network: a min-cost flow over regions' distance classes."""
 
 from __future__ import annotations
 
@@ -84,18 +83,22 @@ def _pool_lags(h: Hierarchy, units: np.ndarray, receivers: np.ndarray) -> _PoolL
     nodes, days = node_days(h)  # depots (one per region) then stockpiles; days between them
     region_of = h.region_of_unit()
     national = {n: len(h.regions) + k for k, n in enumerate(h.national_units)}
-    pool = np.array([region_of[full.units[u].id] if full.units[u].id in region_of else national[full.units[u].id]
-                     for u in units])
+    pool = np.array(
+        [region_of[full.units[u].id] if full.units[u].id in region_of else national[full.units[u].id] for u in units]
+    )
     node_of_pool = [index[n] for n in nodes]
     # to_node: a unit's trip to its pool's node (0 for a stockpile, its own node); hop: node -> receiver
-    to_node = np.array([0.0 if pool[k] >= len(h.regions) else graph[u, node_of_pool[pool[k]]]
-                        for k, u in enumerate(units)])
-    hop = np.array([0.0 if pool[k] >= len(h.regions) else graph[node_of_pool[pool[k]], units[k]]
-                    for k in receivers])
+    to_node = np.array(
+        [0.0 if pool[k] >= len(h.regions) else graph[u, node_of_pool[pool[k]]] for k, u in enumerate(units)]
+    )
+    hop = np.array([0.0 if pool[k] >= len(h.regions) else graph[node_of_pool[pool[k]], units[k]] for k in receivers])
     source_class, source_pool, source_low = _classes(to_node, pool)
     receiver_class, receiver_pool, receiver_low = _classes(hop, pool[receivers])
-    local = [(c, m, int(lag_of(source_low[c] + receiver_low[m])))
-             for c in range(len(source_low)) for m in np.flatnonzero(receiver_pool == source_pool[c])]
+    local = [
+        (c, m, int(lag_of(source_low[c] + receiver_low[m])))
+        for c in range(len(source_low))
+        for m in np.flatnonzero(receiver_pool == source_pool[c])
+    ]
     export_class, export_pool, export_low = _export_classes(source_pool, source_low)
     into = np.maximum(lag_of(receiver_low) - 1, 0)  # lag_of(a + b) >= lag_of(a) + lag_of(b) - 1
     export = np.full((len(export_low), len(nodes)), -1, dtype=int)
@@ -108,8 +111,17 @@ def _pool_lags(h: Hierarchy, units: np.ndarray, receivers: np.ndarray) -> _PoolL
     trip = export_low[:, None] + days[export_pool][:, receiver_pool] + receiver_low[None, :]  # [export, receiver class]
     c, m = np.nonzero((export_pool[:, None] != receiver_pool[None, :]) & np.isfinite(trip))
     direct = np.column_stack([c, m, lag_of(trip[c, m])])
-    return _PoolLags(pool, source_class, receiver_class, np.array(local, dtype=int).reshape(-1, 3), export_class,
-                     export, into, receiver_pool, direct)
+    return _PoolLags(
+        pool,
+        source_class,
+        receiver_class,
+        np.array(local, dtype=int).reshape(-1, 3),
+        export_class,
+        export,
+        into,
+        receiver_pool,
+        direct,
+    )
 
 
 def _most_sent(instance: Instance, units: np.ndarray) -> np.ndarray:
@@ -122,15 +134,18 @@ def _most_sent(instance: Instance, units: np.ndarray) -> np.ndarray:
         unit = instance.units[u]
         if unit.max_deliveries is not None:
             limit[k] = unit.max_per_delivery * unit.max_deliveries
-    first = (instance.initial_stock[units] + instance.scheduled_arrivals[units, 0]
-             - instance.demand_array[:, units, 0].max(axis=0))
+    first = (
+        instance.initial_stock[units]
+        + instance.scheduled_arrivals[units, 0]
+        - instance.demand_array[:, units, 0].max(axis=0)
+    )
     gamma = np.array([instance.units[u].send_share for u in units])
     limit[:, 0] = np.minimum(limit[:, 0], np.floor(gamma * np.maximum(first, 0.0) + 1e-9))
     return limit
 
 
 FLOW_SCALE = 100  # the flow counts hundredths of a unit (demand is floored to them)
-COST_SCALE = 10 ** 4  # probabilities in ten-thousandths (floored: the bound can only go down)
+COST_SCALE = 10**4  # probabilities in ten-thousandths (floored: the bound can only go down)
 
 
 @dataclass(frozen=True)
@@ -212,15 +227,22 @@ def pooled_bound_on_network(h: Hierarchy) -> NetworkBound:
     if status != solver.OPTIMAL:
         return NetworkBound(-math.inf, f"pooled flow relaxation: {status}", np.full(q, np.nan))
     tails, _, _, costs = flow.arrays()
-    gains = np.bincount((tails[costs < 0] - U[0, 0]) % q, minlength=q,  # only shortage segments gain
-                        weights=-costs[costs < 0] * solver.flows(np.flatnonzero(costs < 0)))
+    gains = np.bincount(
+        (tails[costs < 0] - U[0, 0]) % q,
+        minlength=q,  # only shortage segments gain
+        weights=-costs[costs < 0] * solver.flows(np.flatnonzero(costs < 0)),
+    )
     expected = np.tensordot(full.probabilities, floor_demand, axes=1).sum(axis=0) / FLOW_SCALE  # [t]
-    return NetworkBound(constant + solver.optimal_cost() / (COST_SCALE * FLOW_SCALE), "pooled flow relaxation optimal",
-                        expected - gains / (COST_SCALE * FLOW_SCALE))
+    return NetworkBound(
+        constant + solver.optimal_cost() / (COST_SCALE * FLOW_SCALE),
+        "pooled flow relaxation optimal",
+        expected - gains / (COST_SCALE * FLOW_SCALE),
+    )
 
 
-def _shortage_segments(flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, demand: np.ndarray,
-                       probabilities: np.ndarray) -> float:
+def _shortage_segments(
+    flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, demand: np.ndarray, probabilities: np.ndarray
+) -> float:
     """sum_w p_w max(0, d_w - B) on the arcs tails -> heads (receivers' [r, t]) as parallel arcs.
 
     With the scenarios' demands sorted, d(0) <= d(1) <= ..., the j-th segment carries d(j) - d(j-1)

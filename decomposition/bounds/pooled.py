@@ -78,6 +78,7 @@ def _pool_and_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     groups_of: dict[int, list[int]] = {}
     for k, i in data.members:
         groups_of.setdefault(i, []).append(k)
+
     def pool(m, t):
         if not data.outgoing:
             return pyo.Constraint.Skip  # no lanes: nothing to pool
@@ -108,7 +109,9 @@ def _send_and_receive(m: pyo.ConcreteModel, data: ModelData) -> None:
         return m.out[i, t] <= gamma * (m.H[i, t] + m.out[i, t] - d) + gamma * d * (1 - m.u[i, t])
 
     m.c1_send_share = pyo.Constraint(m.S, m.T, rule=share)
-    m.c1_send_capacity = pyo.Constraint(m.S, m.T, rule=lambda m, i, t: m.out[i, t] <= _send_capacity(data, i) * m.u[i, t])
+    m.c1_send_capacity = pyo.Constraint(
+        m.S, m.T, rule=lambda m, i, t: m.out[i, t] <= _send_capacity(data, i) * m.u[i, t]
+    )
 
     def receive(m, j, t):
         sends = j in data.outgoing and not data.instance.units[j].cross_dock  # depots are exempt from C5

@@ -1,5 +1,4 @@
-"""A lower bound from the model itself: the LP relaxation's optimum of the criterion.
-"""
+"""A lower bound from the model itself: the LP relaxation's optimum of the criterion."""
 
 from __future__ import annotations
 

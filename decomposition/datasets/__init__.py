@@ -28,4 +28,25 @@ from decomposition.datasets.us_states import (
     us_states_instance,
 )
 
-__all__ = ["BUILTIN", "CITY_SCATTER_KM", "DATA", "DATA_DIR", "DEFAULT_SUPPLY_SHARE", "DatasetOptions", "EXAMPLES_DIR", "GEOGRAPHIC_CENTRES", "GRAPHS", "SCATTER_CLIP", "STOCKPILE_ID", "hospitals_per_state", "load_instance", "load_states", "national_instance", "scenario_factors", "spain_instance", "split_by_largest_remainder", "state_supply", "us_states_instance"]
+__all__ = [
+    "BUILTIN",
+    "CITY_SCATTER_KM",
+    "DATA",
+    "DATA_DIR",
+    "DEFAULT_SUPPLY_SHARE",
+    "DatasetOptions",
+    "EXAMPLES_DIR",
+    "GEOGRAPHIC_CENTRES",
+    "GRAPHS",
+    "SCATTER_CLIP",
+    "STOCKPILE_ID",
+    "hospitals_per_state",
+    "load_instance",
+    "load_states",
+    "national_instance",
+    "scenario_factors",
+    "spain_instance",
+    "split_by_largest_remainder",
+    "state_supply",
+    "us_states_instance",
+]

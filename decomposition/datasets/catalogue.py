@@ -39,16 +39,33 @@ class DatasetOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    supply_share: float | None = Field(None, gt=0, le=1, allow_inf_nan=False,
-                                       description="share of each state's ventilators it can use (us:states; default 0.75)")
-    pooling_cap: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
-                                      description="most a state lends out, net, as a share of its supply (us:states; "
-                                                  "default: no cap)")
-    federal_supply: int | None = Field(None, ge=0, le=MAX_FEDERAL_SUPPLY,
-                                       description=f"ventilators per day from the federal stockpile (us:states; "
-                                                   f"default 0; at most {MAX_FEDERAL_SUPPLY:,})")
-    hospitals: int | None = Field(None, ge=MIN_HOSPITALS, le=MAX_HOSPITALS,
-                                  description=f"hospitals to draw (us:national; {MIN_HOSPITALS} to {MAX_HOSPITALS:,})")
+    supply_share: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="share of each state's ventilators it can use (us:states; default 0.75)",
+    )
+    pooling_cap: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="most a state lends out, net, as a share of its supply (us:states; default: no cap)",
+    )
+    federal_supply: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_FEDERAL_SUPPLY,
+        description=f"ventilators per day from the federal stockpile (us:states; "
+        f"default 0; at most {MAX_FEDERAL_SUPPLY:,})",
+    )
+    hospitals: int | None = Field(
+        None,
+        ge=MIN_HOSPITALS,
+        le=MAX_HOSPITALS,
+        description=f"hospitals to draw (us:national; {MIN_HOSPITALS} to {MAX_HOSPITALS:,})",
+    )
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="random seed of the drawn hospitals (us:national)")
 
     @field_validator("*", mode="before")
@@ -93,20 +110,32 @@ def _us_national(graph: str | None, options: DatasetOptions) -> Instance:
 
 
 BUILTIN: dict[str, BuiltinDataset] = {
-    "spain:madrid": BuiltinDataset("Madrid, first COVID-19 wave: 51 hospitals, 49 days, 3 scenarios",
-                                   _spain("madrid"), SPAIN_GRAPHS, "complete"),
-    "spain:andalucia": BuiltinDataset("Andalucia, first COVID-19 wave: 106 hospitals, 49 days, 3 scenarios",
-                                      _spain("andalucia"), SPAIN_GRAPHS, "complete"),
-    "us:states": BuiltinDataset("US states, April-May 2020: 50 states, 47 days, DELPHI projected demand, "
-                                "75 % of each state's ventilators (transfers take 3 days); options: supply share, "
-                                "pooling cap, federal supply",
-                                _us_states, options=("supply_share", "pooling_cap", "federal_supply")),
-    "us:national": BuiltinDataset("US, April-May 2020, synthetic: 5,000 hospitals placed by state population, "
-                                  "47 days, 3 scenarios, a federal stockpile; no network yet (surgeplan national "
-                                  "builds it); options: hospitals, seed, supply share",
-                                  _us_national, options=("hospitals", "seed", "supply_share")),
-    "example:three-hospitals": BuiltinDataset("three hospitals and a depot, 5 days, 2 scenarios (CSV example)",
-                                              _example("three-hospitals")),
+    "spain:madrid": BuiltinDataset(
+        "Madrid, first COVID-19 wave: 51 hospitals, 49 days, 3 scenarios", _spain("madrid"), SPAIN_GRAPHS, "complete"
+    ),
+    "spain:andalucia": BuiltinDataset(
+        "Andalucia, first COVID-19 wave: 106 hospitals, 49 days, 3 scenarios",
+        _spain("andalucia"),
+        SPAIN_GRAPHS,
+        "complete",
+    ),
+    "us:states": BuiltinDataset(
+        "US states, April-May 2020: 50 states, 47 days, DELPHI projected demand, "
+        "75 % of each state's ventilators (transfers take 3 days); options: supply share, "
+        "pooling cap, federal supply",
+        _us_states,
+        options=("supply_share", "pooling_cap", "federal_supply"),
+    ),
+    "us:national": BuiltinDataset(
+        "US, April-May 2020, synthetic: 5,000 hospitals placed by state population, "
+        "47 days, 3 scenarios, a federal stockpile; no network yet (surgeplan national "
+        "builds it); options: hospitals, seed, supply share",
+        _us_national,
+        options=("hospitals", "seed", "supply_share"),
+    ),
+    "example:three-hospitals": BuiltinDataset(
+        "three hospitals and a depot, 5 days, 2 scenarios (CSV example)", _example("three-hospitals")
+    ),
 }
 
 
@@ -114,14 +143,23 @@ def _builtin(name: str, graph: str | None, options: DatasetOptions) -> Instance:
     dataset = BUILTIN[name]
     if graph is not None and graph not in dataset.graphs:
         if not dataset.graphs:
-            raise InstanceError(f"'{name}' has fixed arcs, so it takes no graph; leave the graph out",
-                                source=name, field="graph", value=graph)
-        raise InstanceError(f"unknown graph '{graph}' for '{name}'; choose one of {', '.join(dataset.graphs)}",
-                            source=name, field="graph", value=graph)
+            raise InstanceError(
+                f"'{name}' has fixed arcs, so it takes no graph; leave the graph out",
+                source=name,
+                field="graph",
+                value=graph,
+            )
+        raise InstanceError(
+            f"unknown graph '{graph}' for '{name}'; choose one of {', '.join(dataset.graphs)}",
+            source=name,
+            field="graph",
+            value=graph,
+        )
     for option, value in options.given().items():
         if option not in dataset.options:
-            raise InstanceError(f"'{name}' takes no option {option}; {_taken_by(option)}", source=name,
-                                field=option, value=value)
+            raise InstanceError(
+                f"'{name}' takes no option {option}; {_taken_by(option)}", source=name, field=option, value=value
+            )
     return dataset.build(graph or dataset.default_graph, options)
 
 
@@ -138,9 +176,13 @@ def _refuse_options_for_files(ref: str, options: DatasetOptions) -> None:
     given = options.given()
     if given:
         option, value = next(iter(given.items()))
-        raise InstanceError(f"option {option} applies only to built-in datasets ({_taken_by(option)}); a file "
-                            "instance is its data as written, so leave the option out", source=ref,
-                            field=option, value=value)
+        raise InstanceError(
+            f"option {option} applies only to built-in datasets ({_taken_by(option)}); a file "
+            "instance is its data as written, so leave the option out",
+            source=ref,
+            field=option,
+            value=value,
+        )
 
 
 def _names() -> str:
@@ -160,15 +202,27 @@ def load_instance(ref: str | Path, graph: str | None = None, options: DatasetOpt
         return _builtin(ref, graph, options)
     path = Path(ref)
     if not path.exists():
-        raise InstanceError(f"no built-in dataset and no file or directory of that name; built-in datasets: "
-                            f"{_names()}; or give a CSV directory or a .json file", source=str(ref),
-                            field="dataset", value=str(ref))
+        raise InstanceError(
+            f"no built-in dataset and no file or directory of that name; built-in datasets: "
+            f"{_names()}; or give a CSV directory or a .json file",
+            source=str(ref),
+            field="dataset",
+            value=str(ref),
+        )
     if path.is_file() and path.suffix.lower() != ".json":
-        raise InstanceError("not an instance: give a directory of CSV files or a .json file", source=str(ref),
-                            field="dataset", value=str(ref))
+        raise InstanceError(
+            "not an instance: give a directory of CSV files or a .json file",
+            source=str(ref),
+            field="dataset",
+            value=str(ref),
+        )
     if graph is not None:
-        raise InstanceError(f"graph '{graph}' applies only to built-in datasets ({_names()}); the network of "
-                            "this instance comes from its arcs, so leave the graph out", source=str(ref),
-                            field="graph", value=graph)
+        raise InstanceError(
+            f"graph '{graph}' applies only to built-in datasets ({_names()}); the network of "
+            "this instance comes from its arcs, so leave the graph out",
+            source=str(ref),
+            field="graph",
+            value=graph,
+        )
     _refuse_options_for_files(str(ref), options)
     return load_csv_instance(path) if path.is_dir() else load_json_instance(path)

@@ -146,19 +146,23 @@ def _split_within_states(totals: np.ndarray, weights: np.ndarray, starts: np.nda
 # --- places and sizes ----------------------------------------------------------------------------
 
 
-def _offset(lat: np.ndarray, lon: np.ndarray, east_km: np.ndarray, north_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _offset(
+    lat: np.ndarray, lon: np.ndarray, east_km: np.ndarray, north_km: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Points moved by km offsets; a degree of longitude shrinks with cos(latitude)."""
-    return (lat + north_km / KM_PER_DEGREE,
-            lon + east_km / (KM_PER_DEGREE * np.cos(np.radians(lat))))
+    return (lat + north_km / KM_PER_DEGREE, lon + east_km / (KM_PER_DEGREE * np.cos(np.radians(lat))))
 
 
-def _place_in_state(rng: np.random.Generator, n: int, lat: float, lon: float, radius_km: float) -> tuple[np.ndarray, np.ndarray]:
+def _place_in_state(
+    rng: np.random.Generator, n: int, lat: float, lon: float, radius_km: float
+) -> tuple[np.ndarray, np.ndarray]:
     """`n` hospitals around a few cities drawn uniformly in the state's disc."""
     cities = max(1, round(n / HOSPITALS_PER_CITY))
     distance = radius_km * np.sqrt(rng.random(cities))  # sqrt: uniform over the disc's area
     angle = rng.uniform(0, 2 * math.pi, cities)
-    city_lat, city_lon = _offset(np.full(cities, lat), np.full(cities, lon),
-                                 distance * np.cos(angle), distance * np.sin(angle))
+    city_lat, city_lon = _offset(
+        np.full(cities, lat), np.full(cities, lon), distance * np.cos(angle), distance * np.sin(angle)
+    )
     size = 1.0 / np.arange(1, cities + 1)  # Zipf: the k-th city has 1/k of the largest one's hospitals
     city = rng.choice(cities, size=n, p=size / size.sum())
     limit = SCATTER_CLIP * CITY_SCATTER_KM
@@ -167,8 +171,9 @@ def _place_in_state(rng: np.random.Generator, n: int, lat: float, lon: float, ra
 
 
 def _place_hospitals(rng: np.random.Generator, states: States, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    places = [_place_in_state(rng, int(n), states.lat[s], states.lon[s], states.radius_km[s])
-              for s, n in enumerate(counts)]
+    places = [
+        _place_in_state(rng, int(n), states.lat[s], states.lon[s], states.radius_km[s]) for s, n in enumerate(counts)
+    ]
     return np.concatenate([p[0] for p in places]), np.concatenate([p[1] for p in places])
 
 
@@ -204,8 +209,14 @@ def _state_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=-2)
 
 
-def _hospital_demand(rng: np.random.Generator, states: States, state_of: np.ndarray, starts: np.ndarray,
-                     beds: np.ndarray, factors: np.ndarray) -> np.ndarray:
+def _hospital_demand(
+    rng: np.random.Generator,
+    states: States,
+    state_of: np.ndarray,
+    starts: np.ndarray,
+    beds: np.ndarray,
+    factors: np.ndarray,
+) -> np.ndarray:
     """Demand [scenario, hospital, day]: factor x state projection x the hospital's share of it.
 
     The share is the bed share times a lognormal noise per hospital and scenario and a smooth
@@ -224,15 +235,19 @@ def _hospital_demand(rng: np.random.Generator, states: States, state_of: np.ndar
 # --- the instance ------------------------------------------------------------------------------------
 
 
-def _check_arguments(hospitals: int, seed: int, supply_share: float, scenarios: int,
-                     stockpile_share: float) -> None:
+def _check_arguments(hospitals: int, seed: int, supply_share: float, scenarios: int, stockpile_share: float) -> None:
     """InstanceError naming the first argument out of range (the comparisons also refuse NaN)."""
+
     def refuse(field: str, value: object, problem: str) -> InstanceError:
         return InstanceError(problem, source=SOURCE, field=field, value=value)
 
     if not isinstance(hospitals, Integral) or not MIN_HOSPITALS <= hospitals <= MAX_HOSPITALS:
-        raise refuse("hospitals", hospitals, f"{hospitals} hospitals: give a whole number from {MIN_HOSPITALS} "
-                     f"(at least one per state) to {MAX_HOSPITALS:,}")
+        raise refuse(
+            "hospitals",
+            hospitals,
+            f"{hospitals} hospitals: give a whole number from {MIN_HOSPITALS} "
+            f"(at least one per state) to {MAX_HOSPITALS:,}",
+        )
     if not isinstance(seed, Integral) or seed < 0:
         raise refuse("seed", seed, f"seed {seed}: give a whole number >= 0")
     if not 0 < supply_share <= 1:
@@ -240,22 +255,35 @@ def _check_arguments(hospitals: int, seed: int, supply_share: float, scenarios: 
     if not isinstance(scenarios, Integral) or not 1 <= scenarios <= MAX_SCENARIOS:
         raise refuse("scenarios", scenarios, f"{scenarios} scenarios: give a whole number from 1 to {MAX_SCENARIOS}")
     if not 0 <= stockpile_share <= 1:
-        raise refuse("stockpile_share", stockpile_share, f"stockpile share {stockpile_share}: give a share in [0, 1] "
-                     "of the hospitals' total supply")
+        raise refuse(
+            "stockpile_share",
+            stockpile_share,
+            f"stockpile share {stockpile_share}: give a share in [0, 1] of the hospitals' total supply",
+        )
 
 
 def _stockpile(states: States, stock: int) -> dict:
     """The federal stockpile at the population-weighted mean of the contiguous states' centres."""
     contiguous = np.array([s not in NON_CONTIGUOUS for s in states.names])
     weights = states.population[contiguous]
-    return {"id": STOCKPILE_ID, "kind": "stockpile", "initial_stock": stock, "max_per_delivery": stock,
-            "region": STOCKPILE_REGION,
-            "lat": round(float(np.average(states.lat[contiguous], weights=weights)), 4),
-            "lon": round(float(np.average(states.lon[contiguous], weights=weights)), 4)}
+    return {
+        "id": STOCKPILE_ID,
+        "kind": "stockpile",
+        "initial_stock": stock,
+        "max_per_delivery": stock,
+        "region": STOCKPILE_REGION,
+        "lat": round(float(np.average(states.lat[contiguous], weights=weights)), 4),
+        "lon": round(float(np.average(states.lon[contiguous], weights=weights)), 4),
+    }
 
 
-def national_instance(hospitals: int = 5000, seed: int = 0, supply_share: float = DEFAULT_SUPPLY_SHARE,
-                      scenarios: int = 3, stockpile_share: float = 0.05) -> Instance:
+def national_instance(
+    hospitals: int = 5000,
+    seed: int = 0,
+    supply_share: float = DEFAULT_SUPPLY_SHARE,
+    scenarios: int = 3,
+    stockpile_share: float = 0.05,
+) -> Instance:
     """A synthetic US instance of `hospitals` hospitals and a federal stockpile, the same for the same arguments.
 
     Hospitals are "H00001".. in state order (states by name), region = their state, with lat/lon;
@@ -282,19 +310,32 @@ def national_instance(hospitals: int = 5000, seed: int = 0, supply_share: float 
     stock = _split_within_states(np.array([supply[s] for s in states.names]), beds, starts)
 
     spec = scenario_factors(scenarios)
-    demand = np.round(_hospital_demand(demand_rng, states, state_of, starts, beds,
-                                       np.array([f for _, _, f in spec])), 2)
+    demand = np.round(
+        _hospital_demand(demand_rng, states, state_of, starts, beds, np.array([f for _, _, f in spec])), 2
+    )
     ids = [f"H{i:05d}" for i in range(1, hospitals + 1)]
-    units = [{"id": i, "kind": "hospital", "initial_stock": int(s), "max_per_delivery": max(1, int(s)),
-              "region": states.names[st], "lat": la, "lon": lo}
-             for i, s, st, la, lo in zip(ids, stock, state_of, np.round(lat, 4).tolist(), np.round(lon, 4).tolist())]
+    units = [
+        {
+            "id": i,
+            "kind": "hospital",
+            "initial_stock": int(s),
+            "max_per_delivery": max(1, int(s)),
+            "region": states.names[st],
+            "lat": la,
+            "lon": lo,
+        }
+        for i, s, st, la, lo in zip(ids, stock, state_of, np.round(lat, 4).tolist(), np.round(lon, 4).tolist())
+    ]
     units.append(_stockpile(states, round(stockpile_share * int(stock.sum()))))
     no_demand = [0.0] * len(states.dates)
-    return Instance.model_validate({
-        "name": f"us-national-{hospitals}-seed{seed}",
-        "periods": states.dates,
-        "units": units,
-        "scenarios": [{"id": sid, "probability": p,
-                       "demand": {**dict(zip(ids, demand[k].tolist())), STOCKPILE_ID: no_demand}}
-                      for k, (sid, p, _) in enumerate(spec)],
-    })
+    return Instance.model_validate(
+        {
+            "name": f"us-national-{hospitals}-seed{seed}",
+            "periods": states.dates,
+            "units": units,
+            "scenarios": [
+                {"id": sid, "probability": p, "demand": {**dict(zip(ids, demand[k].tolist())), STOCKPILE_ID: no_demand}}
+                for k, (sid, p, _) in enumerate(spec)
+            ],
+        }
+    )

@@ -29,8 +29,17 @@ GRAPHS = ("complete", "logistic")
 SCENARIOS = ("real", "pessimistic", "optimistic")
 
 # INE province codes of the two regions.
-PROVINCE_NAMES = {4: "almeria", 11: "cadiz", 14: "cordoba", 18: "granada", 21: "huelva", 23: "jaen",
-                  29: "malaga", 41: "sevilla", 28: "madrid"}
+PROVINCE_NAMES = {
+    4: "almeria",
+    11: "cadiz",
+    14: "cordoba",
+    18: "granada",
+    21: "huelva",
+    23: "jaen",
+    29: "malaga",
+    41: "sevilla",
+    28: "madrid",
+}
 
 SEND_SHARE = 0.8  # gamma_i
 MAX_PER_DELIVERY = 20  # g_i
@@ -58,8 +67,7 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def haversine_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Great-circle distances between all pairs of points, in km, as a square matrix."""
     phi, lam = np.radians(lat)[:, None], np.radians(lon)[:, None]
-    h = (np.sin((phi - phi.T) / 2) ** 2
-         + np.cos(phi) * np.cos(phi.T) * np.sin((lam - lam.T) / 2) ** 2)
+    h = np.sin((phi - phi.T) / 2) ** 2 + np.cos(phi) * np.cos(phi.T) * np.sin((lam - lam.T) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
@@ -83,8 +91,7 @@ class LogisticNetwork:
 def _single_position(flags: np.ndarray, what: str) -> int:
     found = np.flatnonzero(flags)
     if len(found) != 1:
-        raise InstanceError(f"expected one {what}, found {len(found)}", source=f"{_SOURCE} hospitals.csv",
-                            field=what)
+        raise InstanceError(f"expected one {what}, found {len(found)}", source=f"{_SOURCE} hospitals.csv", field=what)
     return int(found[0])
 
 
@@ -97,8 +104,10 @@ def logistic_network(hospitals: pd.DataFrame) -> LogisticNetwork:
     is_center = hospitals[list(_LC_FLAGS)].to_numpy().any(axis=1)
     province = hospitals["province_code"].to_numpy()
     flags = hospitals["logistic_center_province"].to_numpy() == 1
-    province_center = {int(p): _single_position(flags & (province == p), f"logistic_center_province of {p}")
-                       for p in np.unique(province)}
+    province_center = {
+        int(p): _single_position(flags & (province == p), f"logistic_center_province of {p}")
+        for p in np.unique(province)
+    }
     region_center = _single_position(hospitals["logistic_center_region"].to_numpy() == 1, "logistic_center_region")
     links = [(h, province_center[int(province[h])]) for h in range(len(hospitals)) if not is_center[h]]
     links += [(p, region_center) for p in province_center.values() if p != region_center]
@@ -172,34 +181,43 @@ def _units(hospitals: pd.DataFrame, network: LogisticNetwork | None) -> list[dic
             deliveries = COMPLETE_DELIVERIES
         else:
             deliveries = None if center else _hospital_deliveries(network, int(row.province_code))
-        units.append({
-            "id": str(row.node),
-            "kind": "logistic_center" if center else "hospital",
-            "initial_stock": int(row.icu_beds),
-            "storage": None if center else STORAGE_PER_ICU_BED * int(row.icu_beds),
-            "send_share": SEND_SHARE,
-            "max_per_delivery": MAX_PER_DELIVERY,
-            "max_deliveries": deliveries,
-            "region": PROVINCE_NAMES[int(row.province_code)],
-            "lat": float(row.lat),
-            "lon": float(row.lon),
-        })
+        units.append(
+            {
+                "id": str(row.node),
+                "kind": "logistic_center" if center else "hospital",
+                "initial_stock": int(row.icu_beds),
+                "storage": None if center else STORAGE_PER_ICU_BED * int(row.icu_beds),
+                "send_share": SEND_SHARE,
+                "max_per_delivery": MAX_PER_DELIVERY,
+                "max_deliveries": deliveries,
+                "region": PROVINCE_NAMES[int(row.province_code)],
+                "lat": float(row.lat),
+                "lon": float(row.lon),
+            }
+        )
     return units
 
 
 def _arcs(ids: list[str], days: np.ndarray) -> list[dict]:
-    return [{"source": ids[i], "target": ids[j], "days": float(days[i, j])}
-            for i in range(len(ids)) for j in range(len(ids)) if i != j and np.isfinite(days[i, j])]
+    return [
+        {"source": ids[i], "target": ids[j], "days": float(days[i, j])}
+        for i in range(len(ids))
+        for j in range(len(ids))
+        if i != j and np.isfinite(days[i, j])
+    ]
 
 
 def _provinces(hospitals: pd.DataFrame) -> dict[str, list[str]]:
     """Unit ids per province name, provinces in INE code order."""
-    return {PROVINCE_NAMES[int(code)]: [str(n) for n in part["node"]]
-            for code, part in hospitals.groupby("province_code", sort=True)}
+    return {
+        PROVINCE_NAMES[int(code)]: [str(n) for n in part["node"]]
+        for code, part in hospitals.groupby("province_code", sort=True)
+    }
 
 
-def _groups(region: str, hospitals: pd.DataFrame, network: LogisticNetwork | None,
-            extra_stock: list[int]) -> list[dict]:
+def _groups(
+    region: str, hospitals: pd.DataFrame, network: LogisticNetwork | None, extra_stock: list[int]
+) -> list[dict]:
     """Sharing groups. A one-province region (Madrid) is one group with the region's extra stock.
 
     Otherwise (Andalucia) one group per province, and (choice) since the data gives extra stock
@@ -239,11 +257,16 @@ def _scenarios(demand: pd.DataFrame, ids: list[str]) -> list[dict]:
 
 def _check_choice(region: str, graph: str) -> None:
     if region not in REGIONS:
-        raise InstanceError(f"unknown Spain region '{region}'; choose one of {', '.join(REGIONS)}",
-                            source=_SOURCE, field="dataset", value=region)
+        raise InstanceError(
+            f"unknown Spain region '{region}'; choose one of {', '.join(REGIONS)}",
+            source=_SOURCE,
+            field="dataset",
+            value=region,
+        )
     if graph not in GRAPHS:
-        raise InstanceError(f"unknown graph '{graph}'; choose one of {', '.join(GRAPHS)}", source=_SOURCE,
-                            field="graph", value=graph)
+        raise InstanceError(
+            f"unknown graph '{graph}'; choose one of {', '.join(GRAPHS)}", source=_SOURCE, field="graph", value=graph
+        )
 
 
 def spain_instance(region: str, graph: str = "complete") -> Instance:
@@ -262,12 +285,14 @@ def spain_instance(region: str, graph: str = "complete") -> Instance:
     # in Andalucia that day and the full 170 on 2020-04-08, so they did the same.
     extra_stock = [max(0, int(q)) for q in extra["extra_stock"]]
     dates = demand[["period", "date"]].drop_duplicates().sort_values("period")["date"].tolist()
-    return Instance.model_validate({
-        "name": f"spain-{region}-{graph}",
-        "periods": dates,
-        "units": _units(hospitals, network),
-        "arcs": _arcs(ids, days),
-        "groups": _groups(region, hospitals, network, extra_stock),
-        "regions": [{"id": name, "members": members} for name, members in _provinces(hospitals).items()],
-        "scenarios": _scenarios(demand, ids),
-    })
+    return Instance.model_validate(
+        {
+            "name": f"spain-{region}-{graph}",
+            "periods": dates,
+            "units": _units(hospitals, network),
+            "arcs": _arcs(ids, days),
+            "groups": _groups(region, hospitals, network, extra_stock),
+            "regions": [{"id": name, "members": members} for name, members in _provinces(hospitals).items()],
+            "scenarios": _scenarios(demand, ids),
+        }
+    )

@@ -41,16 +41,24 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
 def state_supply(supply_share: float = DEFAULT_SUPPLY_SHARE) -> dict[str, int]:
     """Ventilators each projected state can use for COVID-19 patients: the share of its 2019 estimate, rounded."""
     if not 0 < supply_share <= 1 or math.isnan(supply_share):
-        raise InstanceError(f"supply share must be in (0, 1], got {supply_share}", source="us:states",
-                            field="supply_share", value=supply_share)
+        raise InstanceError(
+            f"supply share must be in (0, 1], got {supply_share}",
+            source="us:states",
+            field="supply_share",
+            value=supply_share,
+        )
     demand, supply = _tables()
     states = sorted(demand["state"].unique())
     fleet = supply.set_index("state")["ventilators_2019"]
     return {s: int(round(supply_share * fleet[s])) for s in states}
 
 
-def us_states_instance(supply_share: float = DEFAULT_SUPPLY_SHARE, transfer_days: float = DEFAULT_TRANSFER_DAYS,
-                       pooling_cap: float | None = None, federal_supply: int = 0) -> Instance:
+def us_states_instance(
+    supply_share: float = DEFAULT_SUPPLY_SHARE,
+    transfer_days: float = DEFAULT_TRANSFER_DAYS,
+    pooling_cap: float | None = None,
+    federal_supply: int = 0,
+) -> Instance:
     """`pooling_cap` alpha: no state lends out more than alpha x its supply, net, at any time (None: no cap).
 
     `federal_supply`: ventilators the federal stockpile can hand out each day (0: no stockpile).
@@ -62,17 +70,27 @@ def us_states_instance(supply_share: float = DEFAULT_SUPPLY_SHARE, transfer_days
     states = list(stock)
     dates = sorted(demand["date"].unique())
     series = demand.pivot(index="date", columns="state", values="ventilator_demand").loc[dates, states]
-    return Instance.model_validate({
-        "name": _instance_name(supply_share, pooling_cap, federal_supply),
-        "periods": dates,
-        "units": [{"id": s, "initial_stock": stock[s], "max_per_delivery": max(stock[s], 1), "region": "us",
-                   "max_net_lent": None if pooling_cap is None else math.floor(pooling_cap * stock[s])}
-                  for s in states],
-        "arcs": [{"source": a, "target": b, "days": transfer_days} for a in states for b in states if a != b],
-        "groups": [federal_stockpile(states, len(dates), federal_supply)] if federal_supply else [],
-        "scenarios": [{"id": "projected", "probability": 1.0,
-                       "demand": {s: series[s].astype(float).tolist() for s in states}}],
-    })
+    return Instance.model_validate(
+        {
+            "name": _instance_name(supply_share, pooling_cap, federal_supply),
+            "periods": dates,
+            "units": [
+                {
+                    "id": s,
+                    "initial_stock": stock[s],
+                    "max_per_delivery": max(stock[s], 1),
+                    "region": "us",
+                    "max_net_lent": None if pooling_cap is None else math.floor(pooling_cap * stock[s]),
+                }
+                for s in states
+            ],
+            "arcs": [{"source": a, "target": b, "days": transfer_days} for a in states for b in states if a != b],
+            "groups": [federal_stockpile(states, len(dates), federal_supply)] if federal_supply else [],
+            "scenarios": [
+                {"id": "projected", "probability": 1.0, "demand": {s: series[s].astype(float).tolist() for s in states}}
+            ],
+        }
+    )
 
 
 def federal_stockpile(states: list[str], n_periods: int, per_day: int) -> dict:
@@ -86,14 +104,22 @@ def federal_stockpile(states: list[str], n_periods: int, per_day: int) -> dict:
 
 def _check_pooling_cap(pooling_cap: float | None) -> None:
     if pooling_cap is not None and not 0 <= pooling_cap <= 1:
-        raise InstanceError(f"pooling cap must be in [0, 1], got {pooling_cap}", source="us:states",
-                            field="pooling_cap", value=pooling_cap)
+        raise InstanceError(
+            f"pooling cap must be in [0, 1], got {pooling_cap}",
+            source="us:states",
+            field="pooling_cap",
+            value=pooling_cap,
+        )
 
 
 def _check_federal_supply(federal_supply: int) -> None:
     if isinstance(federal_supply, bool) or not isinstance(federal_supply, Integral) or federal_supply < 0:
-        raise InstanceError(f"federal supply must be a whole number of ventilators per day >= 0, got {federal_supply!r}",
-                            source="us:states", field="federal_supply", value=federal_supply)
+        raise InstanceError(
+            f"federal supply must be a whole number of ventilators per day >= 0, got {federal_supply!r}",
+            source="us:states",
+            field="federal_supply",
+            value=federal_supply,
+        )
 
 
 def _instance_name(supply_share: float, pooling_cap: float | None, federal_supply: int) -> str:

@@ -198,8 +198,15 @@ def _screen_shipments(instance: Instance, frame: pd.DataFrame, lag: np.ndarray, 
             out.append(Violation("horizon", s, t, None, abs(x), f"{sending}: period outside 1..{q}"))
         else:
             out.append(Violation("lane", s, t, None, abs(x), f"{sending}: no path '{s}' -> '{d}' (not in W)"))
-    kept = pd.DataFrame({"source": src, "target": dst, "period": period - 1, "lag": row_lag,
-                         "quantity": frame["quantity"].to_numpy(dtype=float)})[placed & ~off_lane]
+    kept = pd.DataFrame(
+        {
+            "source": src,
+            "target": dst,
+            "period": period - 1,
+            "lag": row_lag,
+            "quantity": frame["quantity"].to_numpy(dtype=float),
+        }
+    )[placed & ~off_lane]
     return kept.groupby(["source", "target", "period", "lag"], as_index=False)["quantity"].sum()
 
 
@@ -230,8 +237,14 @@ def _screen_shares(instance: Instance, frame: pd.DataFrame, out: list[Violation]
         else:
             out.append(Violation("horizon", u, t, None, abs(s), f"{share}: period outside 1..{q}"))
     placed = ~(unknown | outsider | outside)
-    kept = pd.DataFrame({"group": group.fillna(-1).to_numpy().astype(int), "unit": unit.fillna(-1).to_numpy().astype(int),
-                         "period": period - 1, "quantity": frame["quantity"].to_numpy(dtype=float)})[placed]
+    kept = pd.DataFrame(
+        {
+            "group": group.fillna(-1).to_numpy().astype(int),
+            "unit": unit.fillna(-1).to_numpy().astype(int),
+            "period": period - 1,
+            "quantity": frame["quantity"].to_numpy(dtype=float),
+        }
+    )[placed]
     return kept.groupby(["group", "unit", "period"], as_index=False)["quantity"].sum()
 
 
@@ -260,7 +273,11 @@ def _placed_shipments(instance: Instance, plan: Plan, tolerance: float, out: lis
     qty = rows["quantity"].to_numpy(dtype=float)
 
     def describe(n: int) -> tuple[str, int, str]:
-        return ids[src[n]], int(per[n]) + 1, f"shipment {_num(qty[n])} from '{ids[src[n]]}' to '{ids[dst[n]]}' in period {per[n] + 1}"
+        return (
+            ids[src[n]],
+            int(per[n]) + 1,
+            f"shipment {_num(qty[n])} from '{ids[src[n]]}' to '{ids[dst[n]]}' in period {per[n] + 1}",
+        )
 
     keep = _check_integrality(qty, tolerance, describe, out)
     return _Shipments(src[keep], dst[keep], per[keep], qty[keep], rows["lag"].to_numpy(dtype=int)[keep])
@@ -274,7 +291,11 @@ def _placed_shares(instance: Instance, plan: Plan, tolerance: float, out: list[V
 
     def describe(n: int) -> tuple[str, int, str]:
         group = instance.groups[grp[n]].id
-        return ids[unit[n]], int(per[n]) + 1, f"share {_num(qty[n])} of group '{group}' to '{ids[unit[n]]}' in period {per[n] + 1}"
+        return (
+            ids[unit[n]],
+            int(per[n]) + 1,
+            f"share {_num(qty[n])} of group '{group}' to '{ids[unit[n]]}' in period {per[n] + 1}",
+        )
 
     keep = _check_integrality(qty, tolerance, describe, out)
     return _Shares(grp[keep], unit[keep], per[keep], qty[keep])
@@ -309,8 +330,9 @@ def _replay(instance: Instance, shipments: _Shipments, shares: _Shares) -> _Stoc
 # --- constraints C1..C6 -------------------------------------------------------------------
 
 
-def _check_c1_excess(instance: Instance, stock: _Stock, available: np.ndarray, tolerance: float,
-                     out: list[Violation]) -> None:
+def _check_c1_excess(
+    instance: Instance, stock: _Stock, available: np.ndarray, tolerance: float, out: list[Violation]
+) -> None:
     """C1: a sender sends at most gamma_i E^{tw}_i in every scenario w.
 
     sum_j x^t_ij <= gamma_i E^{tw}_i + M_i (1 - u^t_i), with E^{tw}_i = S^t + R^t - D^{t-1} - d^{tw}
@@ -322,9 +344,17 @@ def _check_c1_excess(instance: Instance, stock: _Stock, available: np.ndarray, t
     broken = sends & (stock.sent[None] > allowed + tolerance)
     for w, i, t in zip(*np.nonzero(broken)):
         unit, sc, x = instance.units[i].id, instance.scenarios[w].id, stock.sent[i, t]
-        out.append(Violation("C1", unit, int(t) + 1, sc, float(x - allowed[w, i, t]),
-                             f"unit '{unit}' sends {_num(x)} > gamma*excess = {_num(allowed[w, i, t])} "
-                             f"in period {t + 1}, scenario '{sc}'"))
+        out.append(
+            Violation(
+                "C1",
+                unit,
+                int(t) + 1,
+                sc,
+                float(x - allowed[w, i, t]),
+                f"unit '{unit}' sends {_num(x)} > gamma*excess = {_num(allowed[w, i, t])} "
+                f"in period {t + 1}, scenario '{sc}'",
+            )
+        )
 
 
 def _delivery_limit(instance: Instance) -> np.ndarray:
@@ -334,12 +364,22 @@ def _delivery_limit(instance: Instance) -> np.ndarray:
 
 def _check_c1_capacity(instance: Instance, stock: _Stock, tolerance: float, out: list[Violation]) -> None:
     """C1: sum_j x^t_ij <= g_i Q_i u^t_i (Q_i None = unlimited)."""
-    cap = np.array([np.inf if u.max_deliveries is None else u.max_per_delivery * u.max_deliveries
-                    for u in instance.units], dtype=float)
+    cap = np.array(
+        [np.inf if u.max_deliveries is None else u.max_per_delivery * u.max_deliveries for u in instance.units],
+        dtype=float,
+    )
     for i, t in zip(*np.nonzero(stock.sent > cap[:, None] + tolerance)):
         unit, x = instance.units[i].id, stock.sent[i, t]
-        out.append(Violation("C1", unit, int(t) + 1, None, float(x - cap[i]),
-                             f"unit '{unit}' sends {_num(x)} > g*Q = {_num(cap[i])} in period {t + 1}"))
+        out.append(
+            Violation(
+                "C1",
+                unit,
+                int(t) + 1,
+                None,
+                float(x - cap[i]),
+                f"unit '{unit}' sends {_num(x)} > g*Q = {_num(cap[i])} in period {t + 1}",
+            )
+        )
 
 
 def _check_c2(instance: Instance, shipments: _Shipments, tolerance: float, out: list[Violation]) -> None:
@@ -350,8 +390,16 @@ def _check_c2(instance: Instance, shipments: _Shipments, tolerance: float, out: 
         i = instance.units[shipments.source[n]].id
         j = instance.units[shipments.target[n]].id
         t, x = int(shipments.period[n]) + 1, float(shipments.quantity[n])
-        out.append(Violation("C2", i, t, None, x - float(cap[n]),
-                             f"delivery '{i}' -> '{j}' carries {_num(x)} > g = {_num(cap[n])} in period {t}"))
+        out.append(
+            Violation(
+                "C2",
+                i,
+                t,
+                None,
+                x - float(cap[n]),
+                f"delivery '{i}' -> '{j}' carries {_num(x)} > g = {_num(cap[n])} in period {t}",
+            )
+        )
 
 
 def _check_c3(instance: Instance, shipments: _Shipments, out: list[Violation]) -> None:
@@ -361,9 +409,16 @@ def _check_c3(instance: Instance, shipments: _Shipments, out: list[Violation]) -
     limit = _delivery_limit(instance)
     for i, t in zip(*np.nonzero(count > limit[:, None])):
         unit = instance.units[i].id
-        out.append(Violation("C3", unit, int(t) + 1, None, float(count[i, t] - limit[i]),
-                             f"unit '{unit}' makes {int(count[i, t])} deliveries > Q = {int(limit[i])} "
-                             f"in period {t + 1}"))
+        out.append(
+            Violation(
+                "C3",
+                unit,
+                int(t) + 1,
+                None,
+                float(count[i, t] - limit[i]),
+                f"unit '{unit}' makes {int(count[i, t])} deliveries > Q = {int(limit[i])} in period {t + 1}",
+            )
+        )
 
 
 def _check_c4(instance: Instance, shares: _Shares, tolerance: float, out: list[Violation]) -> None:
@@ -378,9 +433,17 @@ def _check_c4(instance: Instance, shares: _Shares, tolerance: float, out: list[V
         group = instance.groups[k]
         verb = "shares" if group.share_all else "may share at most"
         relation = ">" if over[k, t] else "<"
-        out.append(Violation("C4", None, int(t) + 1, None, float(abs(given[k, t] - extra[k, t])),
-                             f"group '{group.id}' gives {_num(given[k, t])} {relation} q = {_num(extra[k, t])} "
-                             f"in period {t + 1} (it {verb} its extra stock)"))
+        out.append(
+            Violation(
+                "C4",
+                None,
+                int(t) + 1,
+                None,
+                float(abs(given[k, t] - extra[k, t])),
+                f"group '{group.id}' gives {_num(given[k, t])} {relation} q = {_num(extra[k, t])} "
+                f"in period {t + 1} (it {verb} its extra stock)",
+            )
+        )
 
 
 def _check_c5(instance: Instance, stock: _Stock, tolerance: float, out: list[Violation]) -> None:
@@ -393,8 +456,16 @@ def _check_c5(instance: Instance, stock: _Stock, tolerance: float, out: list[Vio
     both[[u.cross_dock for u in instance.units]] = False  # depots receive and dispatch every day
     for i, t in zip(*np.nonzero(both)):
         unit, out_, in_ = instance.units[i].id, stock.sent[i, t], stock.dispatched_to[i, t]
-        out.append(Violation("C5", unit, int(t) + 1, None, float(min(out_, in_)),
-                             f"unit '{unit}' sends {_num(out_)} and is sent {_num(in_)} in period {t + 1}"))
+        out.append(
+            Violation(
+                "C5",
+                unit,
+                int(t) + 1,
+                None,
+                float(min(out_, in_)),
+                f"unit '{unit}' sends {_num(out_)} and is sent {_num(in_)} in period {t + 1}",
+            )
+        )
 
 
 def _check_c6(instance: Instance, available: np.ndarray, tolerance: float, out: list[Violation]) -> None:
@@ -403,9 +474,17 @@ def _check_c6(instance: Instance, available: np.ndarray, tolerance: float, out: 
     broken = available > storage[None, :, None] + tolerance
     for w, i, t in zip(*np.nonzero(broken)):
         unit, sc = instance.units[i].id, instance.scenarios[w].id
-        out.append(Violation("C6", unit, int(t) + 1, sc, float(available[w, i, t] - storage[i]),
-                             f"unit '{unit}' stores {_num(available[w, i, t])} not in use > a = {_num(storage[i])} "
-                             f"in period {t + 1}, scenario '{sc}'"))
+        out.append(
+            Violation(
+                "C6",
+                unit,
+                int(t) + 1,
+                sc,
+                float(available[w, i, t] - storage[i]),
+                f"unit '{unit}' stores {_num(available[w, i, t])} not in use > a = {_num(storage[i])} "
+                f"in period {t + 1}, scenario '{sc}'",
+            )
+        )
 
 
 def _check_pooling_cap(instance: Instance, stock: _Stock, tolerance: float, out: list[Violation]) -> None:
@@ -415,9 +494,17 @@ def _check_pooling_cap(instance: Instance, stock: _Stock, tolerance: float, out:
         if unit.max_net_lent is None:
             continue
         for t in np.flatnonzero(lent[i] > unit.max_net_lent + tolerance):
-            out.append(Violation("pooling", unit.id, int(t) + 1, None, float(lent[i, t] - unit.max_net_lent),
-                                 f"unit '{unit.id}' has lent out {_num(lent[i, t])} units net by period {t + 1} "
-                                 f"> its pooling cap {unit.max_net_lent}"))
+            out.append(
+                Violation(
+                    "pooling",
+                    unit.id,
+                    int(t) + 1,
+                    None,
+                    float(lent[i, t] - unit.max_net_lent),
+                    f"unit '{unit.id}' has lent out {_num(lent[i, t])} units net by period {t + 1} "
+                    f"> its pooling cap {unit.max_net_lent}",
+                )
+            )
 
 
 # --- criteria -----------------------------------------------------------------------------

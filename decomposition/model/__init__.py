@@ -23,4 +23,21 @@ from decomposition.model.solvers import (
     solve,
 )
 
-__all__ = ["ModelData", "ModelOptions", "SOLVERS", "SolveOutcome", "SolverOptions", "build_model", "cbc_executable", "define_non_covered_demand", "define_objective", "define_share_extra_stock_c4", "define_storage_c6", "dies_with_parent", "extract_plan", "proven_bound", "relax_to_criterion", "solve"]
+__all__ = [
+    "ModelData",
+    "ModelOptions",
+    "SOLVERS",
+    "SolveOutcome",
+    "SolverOptions",
+    "build_model",
+    "cbc_executable",
+    "define_non_covered_demand",
+    "define_objective",
+    "define_share_extra_stock_c4",
+    "define_storage_c6",
+    "dies_with_parent",
+    "extract_plan",
+    "proven_bound",
+    "relax_to_criterion",
+    "solve",
+]

@@ -207,7 +207,8 @@ def define_few_deliveries_c3(m: pyo.ConcreteModel, data: ModelData) -> None:
     """C3: sum_j y^t_ij <= Q_i (only where Q_i is below the number of lanes out of i)."""
     units = data.instance.units
     limited = [
-        i for i in data.senders
+        i
+        for i in data.senders
         if units[i].max_deliveries is not None and units[i].max_deliveries < len(data.outgoing[i])
     ]
     m.c3_few_deliveries = pyo.Constraint(
@@ -239,9 +240,7 @@ def define_send_or_receive_c5(m: pyo.ConcreteModel, data: ModelData) -> None:
     tgt = data.lanes.target
     senders = set(data.senders) - {i for i, u in enumerate(data.instance.units) if u.cross_dock}
     lanes = [l for l in range(len(data.lanes)) if int(tgt[l]) in senders]
-    m.c5_send_or_receive = pyo.Constraint(
-        lanes, m.T, rule=lambda m, l, t: m.y[l, t] <= 1 - m.u[int(tgt[l]), t]
-    )
+    m.c5_send_or_receive = pyo.Constraint(lanes, m.T, rule=lambda m, l, t: m.y[l, t] <= 1 - m.u[int(tgt[l]), t])
 
 
 def define_storage_c6(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -319,6 +318,7 @@ def _criterion_terms(m, data: ModelData, base: Objective, weights: dict[int, flo
     Phi1: one term per unit, Phi2: per unit and period, Phi3: per fairness region;
     Phi4 (used by its regret version): a single term.
     """
+
     def weighted(i, t):
         return sum(p * m.ncd[w, i, t] for w, p in weights.items())
 

@@ -38,8 +38,10 @@ def dies_with_parent(executable: str) -> str:
     if not sys.platform.startswith("linux") or setpriv is None:
         return executable
     check = f'[ -z "${SOLVER_PARENT}" ] || [ "$PPID" = "${SOLVER_PARENT}" ] || exit 137; exec "$0" "$@"'
-    script = (f"#!/bin/sh\nexec {shlex.quote(setpriv)} --pdeathsig KILL -- /bin/sh -c {shlex.quote(check)} "
-              f'{shlex.quote(executable)} "$@"\n').encode()
+    script = (
+        f"#!/bin/sh\nexec {shlex.quote(setpriv)} --pdeathsig KILL -- /bin/sh -c {shlex.quote(check)} "
+        f'{shlex.quote(executable)} "$@"\n'
+    ).encode()
     launcher = private_directory() / f"launch-{hashlib.sha256(script).hexdigest()[:12]}"
     if not _is_our_launcher(launcher, script):
         try:
@@ -111,8 +113,13 @@ def _is_our_launcher(path: Path, script: bytes) -> bool:
         return False
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022 \
-                or not st.st_mode & stat.S_IXUSR or st.st_size != len(script):
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.getuid()
+            or st.st_mode & 0o022
+            or not st.st_mode & stat.S_IXUSR
+            or st.st_size != len(script)
+        ):
             return False
         content = b""
         while len(content) <= len(script) and (chunk := os.read(fd, len(script) + 1 - len(content))):

@@ -79,8 +79,9 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation
         value = float(pyo.value(next(model.component_data_objects(pyo.Objective, active=True))))
     except ValueError as exc:  # CBC stopped at once (--time-limit 0.001) returns a solution lacking variables
         raise SolverError(f"{options.name} returned no complete plan ({status}): {exc}") from exc
-    bound = proven_bound(status, value, reported, is_mip=has_integer_variables(model), mip_gap=options.mip_gap,
-                         solver=options.name)
+    bound = proven_bound(
+        status, value, reported, is_mip=has_integer_variables(model), mip_gap=options.mip_gap, solver=options.name
+    )
     return SolveOutcome(status, value, bound, time.perf_counter() - started)
 
 

@@ -80,8 +80,20 @@ EXTRA_STOCK_FILE = "extra_stock.csv"
 REGIONS_FILE = "regions.csv"
 IN_TRANSIT_FILE = "in_transit.csv"
 
-UNIT_COLUMNS = ("id", "kind", "initial_stock", "storage", "send_share", "max_per_delivery",
-                "max_deliveries", "max_net_lent", "cross_dock", "region", "lat", "lon")
+UNIT_COLUMNS = (
+    "id",
+    "kind",
+    "initial_stock",
+    "storage",
+    "send_share",
+    "max_per_delivery",
+    "max_deliveries",
+    "max_net_lent",
+    "cross_dock",
+    "region",
+    "lat",
+    "lon",
+)
 UNIT_KINDS = get_args(UnitKind)
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
@@ -111,8 +123,11 @@ class _Row:
         """The stripped cell; a blank one gives `default`, or an error when the cell is required."""
         value = self.cells.get(field, "").strip()
         if len(value) > MAX_ID_LENGTH:
-            raise self.error(field, f"'{shortened(value, 40)}' is longer than {MAX_ID_LENGTH} characters; ids and "
-                                    "labels are short names", value)
+            raise self.error(
+                field,
+                f"'{shortened(value, 40)}' is longer than {MAX_ID_LENGTH} characters; ids and labels are short names",
+                value,
+            )
         problem = id_problem(value)
         if problem:
             raise self.error(field, f"{shortened(value, 40)!r} {problem}", value)
@@ -122,8 +137,9 @@ class _Row:
             raise self.error(field, "the cell is blank; a value is required here")
         return default  # type: ignore[return-value]
 
-    def number(self, field: str, default: object = _REQUIRED, *, minimum: float | None = None,
-               maximum: float | None = None) -> float | None:
+    def number(
+        self, field: str, default: object = _REQUIRED, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float | None:
         """A finite number within [minimum, maximum]; blank gives `default` (or an error)."""
         raw = self.cells.get(field, "").strip()
         if not raw:
@@ -133,27 +149,34 @@ class _Row:
         try:
             value = float(raw)
         except ValueError:
-            raise self.error(field, f"'{shortened(raw, 40)}' is not a number; write digits with a dot as decimal "
-                                    "mark, e.g. 12 or 0.5", raw) from None
+            raise self.error(
+                field,
+                f"'{shortened(raw, 40)}' is not a number; write digits with a dot as decimal mark, e.g. 12 or 0.5",
+                raw,
+            ) from None
         if not math.isfinite(value):
             raise self.error(field, f"'{shortened(raw, 40)}' is not a finite number; write an actual number", raw)
         if minimum is not None and value < minimum:
-            raise self.error(field, f"{shortened(raw, 40)} is below the smallest allowed value {_amount(minimum)}",
-                             value)
+            raise self.error(
+                field, f"{shortened(raw, 40)} is below the smallest allowed value {_amount(minimum)}", value
+            )
         if maximum is not None and value > maximum:
-            raise self.error(field, f"{shortened(raw, 40)} is above the largest allowed value {_amount(maximum)}",
-                             value)
+            raise self.error(
+                field, f"{shortened(raw, 40)} is above the largest allowed value {_amount(maximum)}", value
+            )
         return value + 0.0  # -0 is 0
 
-    def integer(self, field: str, default: object = _REQUIRED, *, minimum: int = 0,
-                maximum: int = MAX_COUNT) -> int | None:
+    def integer(
+        self, field: str, default: object = _REQUIRED, *, minimum: int = 0, maximum: int = MAX_COUNT
+    ) -> int | None:
         """A whole number in [minimum, maximum] (12 or 12.0); blank gives `default` (or an error)."""
         value = self.number(field, default, maximum=maximum)
         if value is None:
             return None
         if not float(value).is_integer():
-            raise self.error(field, f"{value:g} is not a whole number; write a count such as {math.floor(value)}",
-                             value)
+            raise self.error(
+                field, f"{value:g} is not a whole number; write a count such as {math.floor(value)}", value
+            )
         if value < minimum:
             raise self.error(field, f"{value:g} is negative; write a whole number >= {minimum}", value)
         return int(value)
@@ -178,11 +201,20 @@ def _read_rows(path: Path, required_columns: tuple[str, ...], *, optional: bool 
     if not path.is_file():
         if optional:
             return []
-        raise InstanceError(f"file not found; create {path.name} (see the format in "
-                            "decomposition/datasets/data/examples/README.md)", source=str(path))
+        raise InstanceError(
+            f"file not found; create {path.name} (see the format in decomposition/datasets/data/examples/README.md)",
+            source=str(path),
+        )
     try:
-        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, encoding="utf-8-sig")
+        frame = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+        )
     except pd.errors.EmptyDataError:
         raise InstanceError("the file is empty; it needs at least a header line", source=str(path), row=1) from None
     except pd.errors.ParserError as exc:
@@ -204,8 +236,11 @@ def _read_rows(path: Path, required_columns: tuple[str, ...], *, optional: bool 
 def _first_line(path: Path) -> list[str]:
     """The header's cells alone (the rest of the file could not be tokenised), [] if unreadable too."""
     try:
-        return pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
-                           encoding="utf-8-sig").iloc[0].tolist()
+        return (
+            pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            .iloc[0]
+            .tolist()
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         return []
 
@@ -216,15 +251,30 @@ def _header(path: Path, cells: list[str], required_columns: tuple[str, ...]) -> 
     seen: set[str] = set()
     for column in header:
         if column and column in seen:  # the row's two cells would compete for one field
-            raise InstanceError(f"the column '{column}' appears twice in the header; keep one", source=str(path),
-                                row=1, field=column)
+            raise InstanceError(
+                f"the column '{column}' appears twice in the header; keep one", source=str(path), row=1, field=column
+            )
         seen.add(column)
     for column in required_columns:
         if column not in header:
-            hint = next((f" (the header seems separated by {name}: separate the columns with commas)"
-                         for d, name in _OTHER_SEPARATORS.items() if d in cells[0]), "") if len(header) == 1 else ""
-            raise InstanceError(f"missing column '{column}'; the header line must name "
-                                f"{', '.join(required_columns)}{hint}", source=str(path), row=1, field=column)
+            hint = (
+                next(
+                    (
+                        f" (the header seems separated by {name}: separate the columns with commas)"
+                        for d, name in _OTHER_SEPARATORS.items()
+                        if d in cells[0]
+                    ),
+                    "",
+                )
+                if len(header) == 1
+                else ""
+            )
+            raise InstanceError(
+                f"missing column '{column}'; the header line must name {', '.join(required_columns)}{hint}",
+                source=str(path),
+                row=1,
+                field=column,
+            )
     return header
 
 
@@ -233,13 +283,20 @@ def _parser_error(path: Path, exc: Exception) -> InstanceError:
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
     quote = re.search(r"EOF inside string starting at row (\d+)", str(exc))
     if quote:  # pandas counts rows from 0 (the header)
-        return InstanceError("a double quote opens a cell that never closes; close it or remove it",
-                             source=str(path), row=int(quote[1]) + 1)
+        return InstanceError(
+            "a double quote opens a cell that never closes; close it or remove it",
+            source=str(path),
+            row=int(quote[1]) + 1,
+        )
     if not match:
         return InstanceError(f"not a readable CSV file ({exc})", source=str(path))
     expected, line, seen = (int(g) for g in match.groups())
-    return InstanceError(f"the line has {seen} cells but the header has {expected}; remove the extra commas or "
-                         "put text containing commas in double quotes", source=str(path), row=line)
+    return InstanceError(
+        f"the line has {seen} cells but the header has {expected}; remove the extra commas or "
+        "put text containing commas in double quotes",
+        source=str(path),
+        row=line,
+    )
 
 
 def _known(row: _Row, field: str, known: Iterable[str], what: str, where: str) -> str:
@@ -259,26 +316,31 @@ def _read_units(directory: Path) -> list[dict]:
     for row in _read_rows(directory / UNITS_FILE, ("id", "initial_stock", "max_per_delivery")):
         unit_id = row.text("id")
         if unit_id in first_line:
-            raise row.error("id", f"unit '{unit_id}' is already defined on line {first_line[unit_id]}; "
-                                  "unit ids must be unique", unit_id)
+            raise row.error(
+                "id",
+                f"unit '{unit_id}' is already defined on line {first_line[unit_id]}; unit ids must be unique",
+                unit_id,
+            )
         first_line[unit_id] = row.line
         kind = row.text("kind", "hospital")
         if kind not in UNIT_KINDS:
             raise row.error("kind", f"unknown kind '{kind}'; write one of {', '.join(UNIT_KINDS)}", kind)
-        units.append({
-            "id": unit_id,
-            "kind": kind,
-            "initial_stock": row.integer("initial_stock"),
-            "storage": row.integer("storage", None),
-            "send_share": row.number("send_share", 1.0, minimum=0.0, maximum=1.0),
-            "max_per_delivery": row.integer("max_per_delivery"),
-            "max_deliveries": row.integer("max_deliveries", None),
-            "max_net_lent": row.integer("max_net_lent", None),
-            "cross_dock": row.boolean("cross_dock", False),
-            "region": row.text("region", None),
-            "lat": row.number("lat", None, minimum=-90.0, maximum=90.0),
-            "lon": row.number("lon", None, minimum=-180.0, maximum=180.0),
-        })
+        units.append(
+            {
+                "id": unit_id,
+                "kind": kind,
+                "initial_stock": row.integer("initial_stock"),
+                "storage": row.integer("storage", None),
+                "send_share": row.number("send_share", 1.0, minimum=0.0, maximum=1.0),
+                "max_per_delivery": row.integer("max_per_delivery"),
+                "max_deliveries": row.integer("max_deliveries", None),
+                "max_net_lent": row.integer("max_net_lent", None),
+                "cross_dock": row.boolean("cross_dock", False),
+                "region": row.text("region", None),
+                "lat": row.number("lat", None, minimum=-90.0, maximum=90.0),
+                "lon": row.number("lon", None, minimum=-180.0, maximum=180.0),
+            }
+        )
     if not units:
         raise InstanceError("no units; add one row per unit", source=str(directory / UNITS_FILE), row=2, field="id")
     return units
@@ -293,8 +355,11 @@ def _read_arcs(directory: Path, unit_ids: set[str]) -> list[dict]:
         if source == target:
             raise row.error("target", f"the arc goes from '{source}' to itself; remove the row")
         if (source, target) in first_line:
-            raise row.error("target", f"line {first_line[source, target]} already gives the arc from '{source}' "
-                                      f"to '{target}'; keep one row", target)
+            raise row.error(
+                "target",
+                f"line {first_line[source, target]} already gives the arc from '{source}' to '{target}'; keep one row",
+                target,
+            )
         first_line[source, target] = row.line
         arcs.append({"source": source, "target": target, "days": row.number("days", minimum=0.0, maximum=MAX_DAYS)})
     return arcs
@@ -312,12 +377,17 @@ def _read_scenarios(directory: Path) -> dict[str, float]:
             raise row.error("probability", "probability 0: remove the scenario or give it a positive probability")
         probabilities[scenario] = probability
     if not probabilities:
-        raise InstanceError("no scenarios; add a row scenario,probability (e.g. base,1)", source=str(path), row=2,
-                            field="scenario")
+        raise InstanceError(
+            "no scenarios; add a row scenario,probability (e.g. base,1)", source=str(path), row=2, field="scenario"
+        )
     total = sum(probabilities.values())
     if abs(total - 1.0) > PROBABILITY_TOLERANCE:
-        raise InstanceError(f"the probabilities sum to {total:.6g}; they must sum to 1", source=str(path),
-                            field="probability", value=total)
+        raise InstanceError(
+            f"the probabilities sum to {total:.6g}; they must sum to 1",
+            source=str(path),
+            field="probability",
+            value=total,
+        )
     return probabilities
 
 
@@ -333,12 +403,20 @@ def _read_period_labels(directory: Path) -> list[str] | None:
             raise row.error("period", f"period {period} is listed twice; keep one row", period)
         labels[period] = row.text("label", str(period))
     if not labels:
-        raise InstanceError("no periods: the horizon is empty; add rows period,label for periods 1..q",
-                            source=str(path), row=2, field="period")
+        raise InstanceError(
+            "no periods: the horizon is empty; add rows period,label for periods 1..q",
+            source=str(path),
+            row=2,
+            field="period",
+        )
     gaps = [t for t in range(1, max(labels) + 1) if t not in labels]
     if gaps:
-        raise InstanceError(f"period(s) {gaps[:5]} missing; periods must run 1..q without gaps", source=str(path),
-                            field="period", value=gaps)
+        raise InstanceError(
+            f"period(s) {gaps[:5]} missing; periods must run 1..q without gaps",
+            source=str(path),
+            field="period",
+            value=gaps,
+        )
     return [labels[t] for t in range(1, len(labels) + 1)]
 
 
@@ -350,8 +428,9 @@ class _DemandTable:
     lines: dict[tuple[str, str, int], int]
 
 
-def _read_demand_rows(directory: Path, unit_ids: set[str], scenarios: Iterable[str],
-                      n_periods: int | None) -> _DemandTable:
+def _read_demand_rows(
+    directory: Path, unit_ids: set[str], scenarios: Iterable[str], n_periods: int | None
+) -> _DemandTable:
     path = directory / DEMAND_FILE
     table = _DemandTable({}, {})
     for row in _read_rows(path, ("scenario", "period", "unit", "demand")):
@@ -359,39 +438,63 @@ def _read_demand_rows(directory: Path, unit_ids: set[str], scenarios: Iterable[s
         unit = _known(row, "unit", unit_ids, "unit", UNITS_FILE)
         period = row.integer("period", minimum=1, maximum=MAX_PERIODS)
         if n_periods is not None and period > n_periods:
-            raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods in "
-                                      f"{PERIODS_FILE}; add it there or fix the row", period)
+            raise row.error(
+                "period",
+                f"period {period} is beyond the horizon of {n_periods} periods in "
+                f"{PERIODS_FILE}; add it there or fix the row",
+                period,
+            )
         key = (scenario, unit, period)
         if key in table.lines:
-            raise row.error("period", f"duplicated demand row: line {table.lines[key]} already gives scenario "
-                                      f"'{scenario}', period {period}, unit '{unit}'; keep one of them", period)
+            raise row.error(
+                "period",
+                f"duplicated demand row: line {table.lines[key]} already gives scenario "
+                f"'{scenario}', period {period}, unit '{unit}'; keep one of them",
+                period,
+            )
         table.lines[key] = row.line
         table.values[key] = row.number("demand", minimum=0.0, maximum=MAX_COUNT)
     if not table.values:
-        raise InstanceError("no demand rows: the horizon is empty; add rows scenario,period,unit,demand",
-                            source=str(path), row=2, field="period")
+        raise InstanceError(
+            "no demand rows: the horizon is empty; add rows scenario,period,unit,demand",
+            source=str(path),
+            row=2,
+            field="period",
+        )
     return table
 
 
-def _check_demand_complete(path: Path, table: _DemandTable, units: list[str], scenarios: Iterable[str],
-                           n_periods: int) -> None:
+def _check_demand_complete(
+    path: Path, table: _DemandTable, units: list[str], scenarios: Iterable[str], n_periods: int
+) -> None:
     """Every unit x period x scenario must be given: name the first gap and how many there are."""
-    missing = [(s, u, t) for s in scenarios for u in units for t in range(1, n_periods + 1)
-               if (s, u, t) not in table.values]
+    missing = [
+        (s, u, t) for s in scenarios for u in units for t in range(1, n_periods + 1) if (s, u, t) not in table.values
+    ]
     if not missing:
         return
     scenario, unit, period = missing[0]
     others = f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""
     if not any((scenario, unit, t) in table.values for t in range(1, n_periods + 1)):
-        raise InstanceError(f"no demand for unit '{unit}' in scenario '{scenario}'{others}; add rows "
-                            f"{scenario},period,{unit},demand for periods 1..{n_periods}", source=str(path),
-                            field="unit", value=unit)
-    raise InstanceError(f"no demand for unit '{unit}' in period {period} of scenario '{scenario}'{others}; add "
-                        f"the row {scenario},{period},{unit},demand", source=str(path), field="period", value=period)
+        raise InstanceError(
+            f"no demand for unit '{unit}' in scenario '{scenario}'{others}; add rows "
+            f"{scenario},period,{unit},demand for periods 1..{n_periods}",
+            source=str(path),
+            field="unit",
+            value=unit,
+        )
+    raise InstanceError(
+        f"no demand for unit '{unit}' in period {period} of scenario '{scenario}'{others}; add "
+        f"the row {scenario},{period},{unit},demand",
+        source=str(path),
+        field="period",
+        value=period,
+    )
 
 
-def _read_demand(directory: Path, units: list[str], scenarios: list[str],
-                 labels: list[str] | None) -> tuple[dict[str, dict[str, list[float]]], int]:
+def _read_demand(
+    directory: Path, units: list[str], scenarios: list[str], labels: list[str] | None
+) -> tuple[dict[str, dict[str, list[float]]], int]:
     """Demand per scenario and unit as series over periods 1..q, and q."""
     table = _read_demand_rows(directory, set(units), scenarios, len(labels) if labels else None)
     n_periods = len(labels) if labels else max(t for _, _, t in table.values)
@@ -420,11 +523,17 @@ def _read_groups(directory: Path, unit_ids: set[str], n_periods: int) -> list[di
         group, value = row.text("group"), row.boolean("share_all", True)
         seen = share_all.setdefault(group, (value, row.line))
         if seen[0] != value:
-            raise row.error("share_all", f"group '{group}' has share_all {str(seen[0]).lower()} on line {seen[1]}; "
-                                         "give the same value on every row of the group", value)
+            raise row.error(
+                "share_all",
+                f"group '{group}' has share_all {str(seen[0]).lower()} on line {seen[1]}; "
+                "give the same value on every row of the group",
+                value,
+            )
     extra = _read_extra_stock(directory, set(members), n_periods)
-    return [{"id": g, "members": m, "share_all": share_all[g][0],
-             "extra_stock": extra.get(g, [0] * n_periods)} for g, m in members.items()]
+    return [
+        {"id": g, "members": m, "share_all": share_all[g][0], "extra_stock": extra.get(g, [0] * n_periods)}
+        for g, m in members.items()
+    ]
 
 
 def _read_extra_stock(directory: Path, groups: set[str], n_periods: int) -> dict[str, list[int]]:
@@ -436,8 +545,12 @@ def _read_extra_stock(directory: Path, groups: set[str], n_periods: int) -> dict
         if period > n_periods:
             raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods", period)
         if (group, period) in first_line:
-            raise row.error("period", f"line {first_line[group, period]} already gives the extra stock of group "
-                                      f"'{group}' in period {period}; keep one row", period)
+            raise row.error(
+                "period",
+                f"line {first_line[group, period]} already gives the extra stock of group "
+                f"'{group}' in period {period}; keep one row",
+                period,
+            )
         first_line[group, period] = row.line
         extra.setdefault(group, [0] * n_periods)[period - 1] = row.integer("quantity")
     return extra
@@ -454,8 +567,12 @@ def _read_in_transit(directory: Path, unit_ids: set[str], n_periods: int) -> lis
         target = _known(row, "target", unit_ids, "unit", UNITS_FILE)
         period = row.integer("period", minimum=1, maximum=MAX_PERIODS)
         if period > n_periods:
-            raise row.error("period", f"period {period} is beyond the horizon of {n_periods} periods; "
-                                      "equipment arriving later does not concern this plan", period)
+            raise row.error(
+                "period",
+                f"period {period} is beyond the horizon of {n_periods} periods; "
+                "equipment arriving later does not concern this plan",
+                period,
+            )
         arriving.append({"target": target, "period": period, "quantity": row.integer("quantity")})
     return arriving
 
@@ -464,8 +581,9 @@ def load_csv_instance(directory: str | Path) -> Instance:
     """Read the CSV files of `directory` (format in the module docstring) into a validated Instance."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise InstanceError("no such directory; give a directory holding units.csv, scenarios.csv and demand.csv",
-                            source=str(directory))
+        raise InstanceError(
+            "no such directory; give a directory holding units.csv, scenarios.csv and demand.csv", source=str(directory)
+        )
     units = _read_units(directory)
     unit_list = [u["id"] for u in units]
     unit_ids = set(unit_list)
@@ -515,21 +633,56 @@ def save_csv_instance(instance: Instance, directory: str | Path) -> Path:
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write(directory / UNITS_FILE, UNIT_COLUMNS,
-           ((u.id, u.kind, u.initial_stock, u.storage, u.send_share, u.max_per_delivery, u.max_deliveries,
-             u.max_net_lent, u.cross_dock, u.region, u.lat, u.lon) for u in instance.units))
+    _write(
+        directory / UNITS_FILE,
+        UNIT_COLUMNS,
+        (
+            (
+                u.id,
+                u.kind,
+                u.initial_stock,
+                u.storage,
+                u.send_share,
+                u.max_per_delivery,
+                u.max_deliveries,
+                u.max_net_lent,
+                u.cross_dock,
+                u.region,
+                u.lat,
+                u.lon,
+            )
+            for u in instance.units
+        ),
+    )
     _write(directory / ARCS_FILE, ("source", "target", "days"), ((a.source, a.target, a.days) for a in instance.arcs))
-    _write(directory / SCENARIOS_FILE, ("scenario", "probability"),
-           ((sc.id, sc.probability) for sc in instance.scenarios))
+    _write(
+        directory / SCENARIOS_FILE, ("scenario", "probability"), ((sc.id, sc.probability) for sc in instance.scenarios)
+    )
     _write(directory / PERIODS_FILE, ("period", "label"), enumerate(instance.periods, start=1))
-    _write(directory / DEMAND_FILE, ("scenario", "period", "unit", "demand"),
-           ((sc.id, t, u.id, sc.demand[u.id][t - 1]) for sc in instance.scenarios
-            for t in range(1, instance.n_periods + 1) for u in instance.units))
-    _write(directory / GROUPS_FILE, ("group", "unit", "share_all"),
-           ((g.id, m, g.share_all) for g in instance.groups for m in g.members))
-    _write(directory / EXTRA_STOCK_FILE, ("group", "period", "quantity"),
-           ((g.id, t, q) for g in instance.groups for t, q in enumerate(g.extra_stock, start=1)))
+    _write(
+        directory / DEMAND_FILE,
+        ("scenario", "period", "unit", "demand"),
+        (
+            (sc.id, t, u.id, sc.demand[u.id][t - 1])
+            for sc in instance.scenarios
+            for t in range(1, instance.n_periods + 1)
+            for u in instance.units
+        ),
+    )
+    _write(
+        directory / GROUPS_FILE,
+        ("group", "unit", "share_all"),
+        ((g.id, m, g.share_all) for g in instance.groups for m in g.members),
+    )
+    _write(
+        directory / EXTRA_STOCK_FILE,
+        ("group", "period", "quantity"),
+        ((g.id, t, q) for g in instance.groups for t, q in enumerate(g.extra_stock, start=1)),
+    )
     _write(directory / REGIONS_FILE, ("region", "unit"), ((r.id, m) for r in instance.regions for m in r.members))
-    _write(directory / IN_TRANSIT_FILE, ("target", "period", "quantity"),
-           ((a.target, a.period, a.quantity) for a in instance.in_transit))
+    _write(
+        directory / IN_TRANSIT_FILE,
+        ("target", "period", "quantity"),
+        ((a.target, a.period, a.quantity) for a in instance.in_transit),
+    )
     return directory

@@ -95,8 +95,10 @@ def id_problem(value: str) -> str | None:
     if _CONTROL.search(value):
         return "contains a control character (a tab, a line break, a NUL byte...); remove it"
     if deceptive := _DECEPTIVE.search(value):
-        return ("contains a character that breaks the line or changes the direction of the text where it is shown "
-                f"(U+{ord(deceptive[0]):04X}); remove it")
+        return (
+            "contains a character that breaks the line or changes the direction of the text where it is shown "
+            f"(U+{ord(deceptive[0]):04X}); remove it"
+        )
     return None
 
 
@@ -108,8 +110,9 @@ def _clean(value: str) -> str:
 
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_not_bool)]  # Field first: the schema says the limits
-Amount = Annotated[float, Field(ge=0.0, le=MAX_COUNT, allow_inf_nan=False), BeforeValidator(_not_bool),
-                   AfterValidator(_positive_zero)]
+Amount = Annotated[
+    float, Field(ge=0.0, le=MAX_COUNT, allow_inf_nan=False), BeforeValidator(_not_bool), AfterValidator(_positive_zero)
+]
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_clean)]
 Label = Id  # labels are names too: a blank one would read back from CSV as "no label"
 
@@ -141,8 +144,11 @@ def _refuse_repeats(path: str, values: list[Hashable], item: str = "", what: str
     if repeat:
         first, again = repeat
         form = "" if values[first] == values[again] else " (the same text in another Unicode form)"
-        raise FieldProblem(f"{path}[{again}]{item}", f"'{values[again]}' is already the {what} of "
-                                                     f"{path}[{first}]{form}; each must be unique", values[again])
+        raise FieldProblem(
+            f"{path}[{again}]{item}",
+            f"'{values[again]}' is already the {what} of {path}[{first}]{form}; each must be unique",
+            values[again],
+        )
 
 
 class _Frozen(BaseModel):
@@ -158,13 +164,20 @@ class Unit(_Frozen):
     storage: Count | None = Field(default=None, description=f"aᵢ; None = unlimited (at most {MAX_COUNT:,})")
     send_share: _real(0.0, 1.0) = Field(default=1.0, description="γᵢ, share of its excess a unit may send")
     max_per_delivery: Count = Field(description=f"gᵢ, most units in one delivery (at most {MAX_COUNT:,})")
-    max_deliveries: Count | None = Field(default=None, description="Qᵢ per period; None = unlimited "
-                                                                  f"(at most {MAX_COUNT:,})")
-    max_net_lent: Count | None = Field(default=None, description="pooling cap: most units lent out at any "
-                                       "time, net (sent minus received, in transit counted as sent); None = no cap "
-                                       f"(at most {MAX_COUNT:,})")
-    cross_dock: bool = Field(default=False, description="a depot or hub that may send and be sent to in the same "
-                             "period: C5 does not apply to it (warehouses receive and dispatch every day)")
+    max_deliveries: Count | None = Field(
+        default=None, description=f"Qᵢ per period; None = unlimited (at most {MAX_COUNT:,})"
+    )
+    max_net_lent: Count | None = Field(
+        default=None,
+        description="pooling cap: most units lent out at any "
+        "time, net (sent minus received, in transit counted as sent); None = no cap "
+        f"(at most {MAX_COUNT:,})",
+    )
+    cross_dock: bool = Field(
+        default=False,
+        description="a depot or hub that may send and be sent to in the same "
+        "period: C5 does not apply to it (warehouses receive and dispatch every day)",
+    )
     region: Label | None = Field(default=None, description="free label, e.g. 'madrid'")
     lat: Latitude | None = Field(default=None, description="degrees north, -90..90")
     lon: Longitude | None = Field(default=None, description="degrees east, -180..180")
@@ -199,9 +212,11 @@ class Scenario(_Frozen):
 
     id: Id
     probability: _real(0.0, 1.0) = Field(description="pω, > 0; the scenarios' probabilities sum to 1")
-    demand: dict[Id, list[Amount]] = Field(description="units in use per unit id and period, each a number "
-                                                       f">= 0 (at most {MAX_COUNT:,}; all units together at "
-                                                       f"most {MAX_COUNT:,} in a period)")
+    demand: dict[Id, list[Amount]] = Field(
+        description="units in use per unit id and period, each a number "
+        f">= 0 (at most {MAX_COUNT:,}; all units together at "
+        f"most {MAX_COUNT:,} in a period)"
+    )
 
     @field_validator("probability")
     @classmethod
@@ -230,8 +245,9 @@ class Instance(_Frozen):
     validated in about as long as it takes to parse."""
 
     name: str = "instance"  # not limited: derived instances append to it (windows, regions)
-    periods: list[Label] = Field(max_length=MAX_PERIODS,
-                                 description=f"labels of the periods 1..q (dates, usually); 1 to {MAX_PERIODS} periods")
+    periods: list[Label] = Field(
+        max_length=MAX_PERIODS, description=f"labels of the periods 1..q (dates, usually); 1 to {MAX_PERIODS} periods"
+    )
     units: list[Unit]
     arcs: list[Arc] = Field(default_factory=list, description="at most one arc per (source, target)")
     groups: list[SharingGroup] = Field(default_factory=list)
@@ -263,8 +279,9 @@ class Instance(_Frozen):
             if shipment.target not in known:
                 raise FieldProblem(f"in_transit[{n}].target", f"unknown unit '{shipment.target}'", shipment.target)
             if shipment.period > q:
-                raise FieldProblem(f"in_transit[{n}].period", f"{shipment.period} is after the last period ({q})",
-                                   shipment.period)
+                raise FieldProblem(
+                    f"in_transit[{n}].period", f"{shipment.period} is after the last period ({q})", shipment.period
+                )
         for n, g in enumerate(self.groups):
             if len(g.extra_stock) != q:
                 raise FieldProblem(f"groups[{n}].extra_stock", f"{len(g.extra_stock)} values for {q} periods")
@@ -300,12 +317,15 @@ class Instance(_Frozen):
         if over.any():
             k, t = np.unravel_index(np.argmax(over), over.shape)
             unit = self.units[bounded[k]]
-            raise FieldProblem(f"units[{bounded[k]}].storage",
-                               f"unit '{unit.id}' stores at most {unit.storage:,} but holds {idle[k, t]:g} not in use "
-                               f"in period {t + 1} without any shipment (initial stock {unit.initial_stock:,}, in "
-                               f"transit by then {arrived[k, t]:g}, least demand {least[k, t]:g}); the plan "
-                               "without reallocation, every run's fallback, would break C6: raise the storage or "
-                               "lower the stock", unit.storage)
+            raise FieldProblem(
+                f"units[{bounded[k]}].storage",
+                f"unit '{unit.id}' stores at most {unit.storage:,} but holds {idle[k, t]:g} not in use "
+                f"in period {t + 1} without any shipment (initial stock {unit.initial_stock:,}, in "
+                f"transit by then {arrived[k, t]:g}, least demand {least[k, t]:g}); the plan "
+                "without reallocation, every run's fallback, would break C6: raise the storage or "
+                "lower the stock",
+                unit.storage,
+            )
         return dict(zip(bounded, storage[:, None] - idle))
 
     def _check_group_room(self, room: dict[int, np.ndarray]) -> None:
@@ -325,12 +345,14 @@ class Instance(_Frozen):
             short = given > takes
             if short.any():
                 t = int(np.argmax(short))
-                raise FieldProblem(f"groups[{n}].extra_stock",
-                                   f"group '{group.id}' must share all of its {given[t]:,} extra units given by "
-                                   f"period {t + 1} (share_all), but its members' stores have room for {takes[t]:g} "
-                                   "(storage minus what they hold without shipments); lower the extra stock, "
-                                   "raise the storage, or set share_all false to let the group keep the rest",
-                                   int(given[t]))
+                raise FieldProblem(
+                    f"groups[{n}].extra_stock",
+                    f"group '{group.id}' must share all of its {given[t]:,} extra units given by "
+                    f"period {t + 1} (share_all), but its members' stores have room for {takes[t]:g} "
+                    "(storage minus what they hold without shipments); lower the extra stock, "
+                    "raise the storage, or set share_all false to let the group keep the rest",
+                    int(given[t]),
+                )
 
     def _check_arcs(self, known: set[str]) -> None:
         for n, arc in enumerate(self.arcs):
@@ -344,8 +366,11 @@ class Instance(_Frozen):
         if repeat:
             first, again = repeat
             arc = self.arcs[again]
-            raise FieldProblem(f"arcs[{again}]", f"arcs[{first}] already goes from '{arc.source}' to '{arc.target}'; "
-                                                 "keep one arc per source and target", arc.source)
+            raise FieldProblem(
+                f"arcs[{again}]",
+                f"arcs[{first}] already goes from '{arc.source}' to '{arc.target}'; keep one arc per source and target",
+                arc.source,
+            )
 
     @staticmethod
     def _check_demand(n: int, sc: Scenario, ids: list[str], known: set[str], q: int) -> None:
@@ -365,22 +390,31 @@ class Instance(_Frozen):
         per_period = demand.sum(axis=1)  # [scenario, period]
         n, t = np.unravel_index(np.argmax(per_period), per_period.shape)
         if per_period[n, t] > MAX_COUNT:
-            raise FieldProblem(f"scenarios[{n}].demand", f"the demand of all units adds up to {per_period[n, t]:.6g} "
-                                                         f"in period {t + 1}; at most {MAX_COUNT:,} in a period",
-                               float(per_period[n, t]))
+            raise FieldProblem(
+                f"scenarios[{n}].demand",
+                f"the demand of all units adds up to {per_period[n, t]:.6g} "
+                f"in period {t + 1}; at most {MAX_COUNT:,} in a period",
+                float(per_period[n, t]),
+            )
 
     def _check_equipment_total(self) -> None:
         """The equipment at hand or on its way at the start, all units together, within MAX_COUNT.
 
         Aggregates add it up (a region's stock, a depot's delivery size): they stay in range too."""
-        parts = {"units": sum(u.initial_stock for u in self.units),
-                 "in_transit": sum(a.quantity for a in self.in_transit)}
+        parts = {
+            "units": sum(u.initial_stock for u in self.units),
+            "in_transit": sum(a.quantity for a in self.in_transit),
+        }
         total = sum(parts.values())
         if total > MAX_COUNT:
             largest = max(parts, key=parts.get)
-            raise FieldProblem(largest, f"the instance starts with {total:,} units of equipment (initial stock "
-                                        f"{parts['units']:,}, in transit {parts['in_transit']:,}); at most "
-                                        f"{MAX_COUNT:,} in all", total)
+            raise FieldProblem(
+                largest,
+                f"the instance starts with {total:,} units of equipment (initial stock "
+                f"{parts['units']:,}, in transit {parts['in_transit']:,}); at most "
+                f"{MAX_COUNT:,} in all",
+                total,
+            )
 
     # --- positional views used by the model and the evaluator -------------------------------
 

@@ -65,8 +65,9 @@ def instance_error_from_validation(error: ValidationError, source: str) -> Insta
     more = error.error_count() - 1
     if more:
         problem += f" ({more} more problem(s) after this one)"
-    return InstanceError(f"{problem}; correct it and load again", source=source, field=field or None,
-                         value=first.get("input"))
+    return InstanceError(
+        f"{problem}; correct it and load again", source=source, field=field or None, value=first.get("input")
+    )
 
 
 def load_json_instance(path: str | Path) -> Instance:
@@ -119,19 +120,25 @@ def parse_json_instance(text: str, source: str) -> Instance:
     try:
         data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except _DuplicateKey as exc:
-        raise InstanceError(f"the key '{exc.key}' appears twice in one object; keep one", source=source,
-                            field=exc.key, value=exc.key) from None
+        raise InstanceError(
+            f"the key '{exc.key}' appears twice in one object; keep one", source=source, field=exc.key, value=exc.key
+        ) from None
     except json.JSONDecodeError as exc:
-        raise InstanceError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=source,
-                            row=exc.lineno) from None
+        raise InstanceError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source=source, row=exc.lineno
+        ) from None
     except RecursionError:
         raise InstanceError("the JSON is nested too deeply to be an instance", source=source) from None
     except ValueError:  # Python refuses to convert integers of more than 4300 digits
-        raise InstanceError("a number has thousands of digits; no count in an instance is that large",
-                            source=source) from None
+        raise InstanceError(
+            "a number has thousands of digits; no count in an instance is that large", source=source
+        ) from None
     if not isinstance(data, dict):
-        raise InstanceError(f"the JSON holds {type(data).__name__ if data is not None else 'null'}, not an "
-                            "instance object {\"periods\": ..., \"units\": ..., \"scenarios\": ...}", source=source)
+        raise InstanceError(
+            f"the JSON holds {type(data).__name__ if data is not None else 'null'}, not an "
+            'instance object {"periods": ..., "units": ..., "scenarios": ...}',
+            source=source,
+        )
     try:
         return Instance.model_validate(data)
     except ValidationError as exc:

@@ -115,9 +115,13 @@ def _mixture_fit(model, plane: Plane, xy: np.ndarray, weights: np.ndarray, keep:
     responsibilities = model.predict_proba(xy)[:, keep]
     responsibilities /= responsibilities.sum(axis=1, keepdims=True)
     return MixtureFit(
-        k=int(keep.sum()), centres=plane.to_latlon(model.means_[keep]), covariances=model.covariances_[keep],
-        shares=model.weights_[keep] / model.weights_[keep].sum(), responsibilities=responsibilities,
-        log_likelihood=log_likelihood, bic=-2 * log_likelihood + parameters * np.log(n),
+        k=int(keep.sum()),
+        centres=plane.to_latlon(model.means_[keep]),
+        covariances=model.covariances_[keep],
+        shares=model.weights_[keep] / model.weights_[keep].sum(),
+        responsibilities=responsibilities,
+        log_likelihood=log_likelihood,
+        bic=-2 * log_likelihood + parameters * np.log(n),
         aic=-2 * log_likelihood + 2 * parameters,
     )
 
@@ -160,12 +164,16 @@ class _WeightedDirichletProcess(BayesianGaussianMixture):
 
     def _compute_lower_bound(self, log_resp, log_prob_norm):
         plogp = np.exp(log_resp) * log_resp
-        return super()._compute_lower_bound(log_resp, log_prob_norm) + plogp.sum() \
+        return (
+            super()._compute_lower_bound(log_resp, log_prob_norm)
+            + plogp.sum()
             - (self._weights[:, np.newaxis] * plogp).sum()
+        )
 
 
-def fit_bayesian_mixture(latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: int = 0,
-                         concentration: float = 0.01) -> MixtureFit:
+def fit_bayesian_mixture(
+    latlon: np.ndarray, weights: np.ndarray, k_max: int, seed: int = 0, concentration: float = 0.01
+) -> MixtureFit:
     """A Dirichlet-process mixture with up to `k_max` components; those left (nearly) empty are dropped.
 
     Each hospital is one point weighted by its demand, the weights scaled to add up to n: the
@@ -199,11 +207,19 @@ def fit_bayesian_mixture(latlon: np.ndarray, weights: np.ndarray, k_max: int, se
     model = None
     for init in BAYES_INIT:
         candidate = _WeightedDirichletProcess(
-            n_components=components, covariance_type="full", weight_concentration_prior_type="dirichlet_process",
-            weight_concentration_prior=concentration, mean_prior=centre, mean_precision_prior=1.0 / components,
+            n_components=components,
+            covariance_type="full",
+            weight_concentration_prior_type="dirichlet_process",
+            weight_concentration_prior=concentration,
+            mean_prior=centre,
+            mean_precision_prior=1.0 / components,
             degrees_of_freedom_prior=dof,
             covariance_prior=dof * (spread / components + MIN_COVARIANCE_PRIOR_KM2 * np.eye(dof)),
-            init_params=init, n_init=BAYES_STARTS, tol=BAYES_TOLERANCE, max_iter=1000, random_state=seed,
+            init_params=init,
+            n_init=BAYES_STARTS,
+            tol=BAYES_TOLERANCE,
+            max_iter=1000,
+            random_state=seed,
         )
         with threadpool_limits(1):  # BLAS threads on 2x2 matrices only wait on each other (8x slower on a busy machine)
             candidate.fit_weighted(xy, normalised)
@@ -232,8 +248,7 @@ def fit_kmedoids(distances_km: np.ndarray, k: int, fixed: tuple[int, ...] = (), 
     fixed_idx = [int(f) for f in fixed]
     if len(fixed_idx) > k:
         raise ValueError(f"fixed: {len(fixed_idx)} fixed sites do not fit in k = {k} depots")
-    medoids = [int(m) for m in kmedoids.fasterpam(distances_km, k, init="build", random_state=seed,
-                                                   n_cpu=1).medoids]
+    medoids = [int(m) for m in kmedoids.fasterpam(distances_km, k, init="build", random_state=seed, n_cpu=1).medoids]
     for site in fixed_idx:
         if site in medoids:
             continue
@@ -242,8 +257,11 @@ def fit_kmedoids(distances_km: np.ndarray, k: int, fixed: tuple[int, ...] = (), 
     medoids = np.asarray(medoids)
     nearest = distances_km[:, medoids]
     labels = nearest.argmin(axis=1)
-    silhouette = float(silhouette_score(distances_km, labels, metric="precomputed")) if 1 < k < len(distances_km) \
+    silhouette = (
+        float(silhouette_score(distances_km, labels, metric="precomputed"))
+        if 1 < k < len(distances_km)
         else float("nan")
+    )
     return MedoidsFit(k=k, medoids=medoids, labels=labels, silhouette=silhouette, loss=float(nearest.min(axis=1).sum()))
 
 

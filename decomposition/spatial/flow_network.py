@@ -43,7 +43,7 @@ class FlowArcs:
         """tails[t] -> heads[t + lag]: usable `lag` periods after leaving."""
         q = tails.shape[-1]
         if lag < q:
-            self.add(tails[..., :q - lag], heads[..., lag:])
+            self.add(tails[..., : q - lag], heads[..., lag:])
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         if not self._parts:

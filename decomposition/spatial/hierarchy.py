@@ -115,10 +115,17 @@ class Hierarchy:
 def hospital_points(instance: Instance) -> tuple[list[int], np.ndarray, np.ndarray]:
     """The hospitals to cluster: positions in `instance.units`, lat/lon, and expected total demand."""
     positions = [i for i, u in enumerate(instance.units) if u.kind == "hospital"]
-    missing = [instance.units[i].id for i in positions if instance.units[i].lat is None or instance.units[i].lon is None]
+    missing = [
+        instance.units[i].id for i in positions if instance.units[i].lat is None or instance.units[i].lon is None
+    ]
     if missing:
-        raise InstanceError(f"hospital '{missing[0]}' (and {len(missing) - 1} more) has no lat/lon; the national "
-                            "network is built from coordinates", source=instance.name, field="lat", value=missing[0])
+        raise InstanceError(
+            f"hospital '{missing[0]}' (and {len(missing) - 1} more) has no lat/lon; the national "
+            "network is built from coordinates",
+            source=instance.name,
+            field="lat",
+            value=missing[0],
+        )
     latlon = np.array([[instance.units[i].lat, instance.units[i].lon] for i in positions], dtype=float)
     expected = np.tensordot(instance.probabilities, instance.demand_array, axes=1).sum(axis=1)  # [unit]
     # A hospital that expects no demand still needs a region: a small weight keeps it in the fit.
@@ -135,8 +142,12 @@ def areas_from_mixture(fit: MixtureFit, latlon: np.ndarray, fixed: tuple[int, ..
     used = np.unique(labels)
     relabel = np.full(fit.k, -1)
     relabel[used] = np.arange(len(used))
-    return Areas(depot_site=site[used], region_of=relabel[labels], method=f"gaussian mixture, k = {len(used)}",
-                 responsibility=fit.responsibilities[:, used])
+    return Areas(
+        depot_site=site[used],
+        region_of=relabel[labels],
+        method=f"gaussian mixture, k = {len(used)}",
+        responsibility=fit.responsibilities[:, used],
+    )
 
 
 def areas_from_medoids(medoids: np.ndarray, labels: np.ndarray) -> Areas:
@@ -146,17 +157,28 @@ def areas_from_medoids(medoids: np.ndarray, labels: np.ndarray) -> Areas:
 def check_national(instance: Instance) -> None:
     """Refuse, before any work, an instance the national network cannot be built on."""
     if instance.arcs:
-        raise InstanceError("the instance already has arcs; the national network replaces them, so give hospitals "
-                            "and stockpiles only", source=instance.name, field="arcs")
+        raise InstanceError(
+            "the instance already has arcs; the national network replaces them, so give hospitals and stockpiles only",
+            source=instance.name,
+            field="arcs",
+        )
     if instance.groups:
-        raise InstanceError("the two-level solve does not handle sharing groups yet; make the stockpile a unit "
-                            "(kind stockpile) instead", source=instance.name, field="groups")
+        raise InstanceError(
+            "the two-level solve does not handle sharing groups yet; make the stockpile a unit "
+            "(kind stockpile) instead",
+            source=instance.name,
+            field="groups",
+        )
     hospital_points(instance)  # every hospital has coordinates
     _check_room_for_depots(instance)
     for unit in instance.units:
         if unit.kind != "hospital" and (unit.lat is None or unit.lon is None):
-            raise InstanceError(f"unit '{unit.id}' has no lat/lon; a stockpile is linked to the hubs by distance",
-                                source=instance.name, field="lat", value=unit.id)
+            raise InstanceError(
+                f"unit '{unit.id}' has no lat/lon; a stockpile is linked to the hubs by distance",
+                source=instance.name,
+                field="lat",
+                value=unit.id,
+            )
 
 
 def _check_room_for_depots(instance: Instance) -> None:
@@ -165,22 +187,34 @@ def _check_room_for_depots(instance: Instance) -> None:
     longest = MAX_ID_LENGTH - len(DEPOT_PREFIX)
     for n, unit in enumerate(instance.units):
         if unit.id.startswith(DEPOT_PREFIX):
-            raise InstanceError(f"unit id '{unit.id}' starts with '{DEPOT_PREFIX}', which names the depots the "
-                                "national network adds; rename the unit", source=instance.name,
-                                field=f"units[{n}].id", value=unit.id)
+            raise InstanceError(
+                f"unit id '{unit.id}' starts with '{DEPOT_PREFIX}', which names the depots the "
+                "national network adds; rename the unit",
+                source=instance.name,
+                field=f"units[{n}].id",
+                value=unit.id,
+            )
         if unit.kind == "hospital" and len(unit.id) > longest:
-            raise InstanceError(f"hospital id '{unit.id[:30]}...' is {len(unit.id)} characters; a depot is named "
-                                f"'{DEPOT_PREFIX}<hospital id>', so hospital ids may have at most {longest}",
-                                source=instance.name, field=f"units[{n}].id", value=unit.id)
+            raise InstanceError(
+                f"hospital id '{unit.id[:30]}...' is {len(unit.id)} characters; a depot is named "
+                f"'{DEPOT_PREFIX}<hospital id>', so hospital ids may have at most {longest}",
+                source=instance.name,
+                field=f"units[{n}].id",
+                value=unit.id,
+            )
     for cap in ("storage", "max_net_lent"):  # a region's cap is the sum of its hospitals'
         values = [(getattr(u, cap) or 0, n) for n, u in enumerate(instance.units) if u.kind == "hospital"]
         total = sum(v for v, _ in values)
         if total > MAX_COUNT:
             largest, n = max(values, key=lambda vn: vn[0])  # the first of the largest
-            raise InstanceError(f"the hospitals' {cap} adds up to {total:,}; a region's is the sum of its "
-                                f"hospitals', and may be at most {MAX_COUNT:,}: lower the largest ones (this one "
-                                f"is {largest:,}) or leave them blank (unlimited)", source=instance.name,
-                                field=f"units[{n}].{cap}", value=largest)
+            raise InstanceError(
+                f"the hospitals' {cap} adds up to {total:,}; a region's is the sum of its "
+                f"hospitals', and may be at most {MAX_COUNT:,}: lower the largest ones (this one "
+                f"is {largest:,}) or leave them blank (unlimited)",
+                source=instance.name,
+                field=f"units[{n}].{cap}",
+                value=largest,
+            )
 
 
 def build_hierarchy(instance: Instance, areas: Areas, hub_of: np.ndarray, speeds: Speeds = Speeds()) -> Hierarchy:
@@ -192,9 +226,19 @@ def build_hierarchy(instance: Instance, areas: Areas, hub_of: np.ndarray, speeds
     depot_ids = [f"{DEPOT_PREFIX}{hospitals[s].id}" for s in areas.depot_site]
     depot_latlon = latlon[areas.depot_site]
     total_stock = max(1, sum(u.initial_stock for u in instance.units))
-    depots = [{"id": d, "kind": "logistic_center", "initial_stock": 0, "max_per_delivery": total_stock,
-               "cross_dock": True, "region": d, "lat": float(p[0]), "lon": float(p[1])}
-              for d, p in zip(depot_ids, depot_latlon)]
+    depots = [
+        {
+            "id": d,
+            "kind": "logistic_center",
+            "initial_stock": 0,
+            "max_per_delivery": total_stock,
+            "cross_dock": True,
+            "region": d,
+            "lat": float(p[0]),
+            "lon": float(p[1]),
+        }
+        for d, p in zip(depot_ids, depot_latlon)
+    ]
     arcs = []
 
     def both_ways(a: str, b: str, days: float) -> None:
@@ -217,13 +261,25 @@ def build_hierarchy(instance: Instance, areas: Areas, hub_of: np.ndarray, speeds
         for hub, distance in zip(hub_regions, km):
             both_ways(unit.id, depot_ids[hub], speeds.air_days(distance))
     units = [u.model_dump() for u in instance.units] + depots
-    extended = Instance.model_validate({
-        **instance.model_dump(), "name": f"{instance.name}-{areas.k}regions", "units": units, "arcs": arcs,
-        "scenarios": [{**sc.model_dump(), "demand": {**sc.demand, **{d: [0.0] * instance.n_periods
-                                                                     for d in depot_ids}}}
-                      for sc in instance.scenarios],
-    })
-    regions = tuple(Region(id=depot_ids[r], depot=depot_ids[r], hub=depot_ids[int(hub_of[r])],
-                           members=tuple(hospitals[i].id for i in np.flatnonzero(areas.region_of == r)))
-                    for r in range(areas.k))
+    extended = Instance.model_validate(
+        {
+            **instance.model_dump(),
+            "name": f"{instance.name}-{areas.k}regions",
+            "units": units,
+            "arcs": arcs,
+            "scenarios": [
+                {**sc.model_dump(), "demand": {**sc.demand, **{d: [0.0] * instance.n_periods for d in depot_ids}}}
+                for sc in instance.scenarios
+            ],
+        }
+    )
+    regions = tuple(
+        Region(
+            id=depot_ids[r],
+            depot=depot_ids[r],
+            hub=depot_ids[int(hub_of[r])],
+            members=tuple(hospitals[i].id for i in np.flatnonzero(areas.region_of == r)),
+        )
+        for r in range(areas.k)
+    )
     return Hierarchy(extended, regions, tuple(depot_ids[h] for h in hub_regions), tuple(u.id for u in others), speeds)

@@ -56,8 +56,9 @@ def _summed(values: list) -> int | None:
 MAX_BANDS = 24  # demand bands of the national model; finer levels are rounded to 1/MAX_BANDS
 
 
-def demand_bands(demand: np.ndarray, probabilities: np.ndarray,
-                 groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def demand_bands(
+    demand: np.ndarray, probabilities: np.ndarray, groups: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """A group's demand as the national model must see it: (probability of each band, demand
     [band, group, period]), so that E[max(0, D - S)] over the bands is, for every total stock S,
     the least expected non-covered demand of the group's units with S split among them at best.
@@ -82,8 +83,9 @@ def demand_bands(demand: np.ndarray, probabilities: np.ndarray,
         needing = np.ceil(needing * MAX_BANDS - 1e-9) / MAX_BANDS
         levels = np.unique(needing[width > 0])
     levels = np.union1d(levels, [1.0])
-    bands = np.stack([np.stack([(width[:, g] * (needing[:, g] >= level)).sum(axis=(0, 1)) for g in groups])
-                      for level in levels])
+    bands = np.stack(
+        [np.stack([(width[:, g] * (needing[:, g] >= level)).sum(axis=(0, 1)) for g in groups]) for level in levels]
+    )
     return np.diff(levels, prepend=0.0), bands
 
 
@@ -91,8 +93,10 @@ def typical_hops(h: Hierarchy) -> dict[str, float]:
     """Per region (by depot): the median road days between its hospitals and its depot."""
     graph = arc_graph(h.instance).tocsr()
     index = h.instance.unit_index
-    return {r.depot: float(np.median([graph[index[m], index[r.depot]] for m in r.members])) if r.members else 0.0
-            for r in h.regions}
+    return {
+        r.depot: float(np.median([graph[index[m], index[r.depot]] for m in r.members])) if r.members else 0.0
+        for r in h.regions
+    }
 
 
 def aggregated_instance(h: Hierarchy) -> Instance:
@@ -111,10 +115,20 @@ def aggregated_instance(h: Hierarchy) -> Instance:
         members = [units[m] for m in region.members]
         stock = sum(u.initial_stock for u in members)
         depot = units[region.depot]
-        aggregated.append({"id": region.depot, "kind": "logistic_center", "initial_stock": stock,
-                           "storage": _summed([u.storage for u in members]), "max_per_delivery": max(1, stock),
-                           "max_net_lent": _summed([u.max_net_lent for u in members]), "cross_dock": True,
-                           "region": region.id, "lat": depot.lat, "lon": depot.lon})
+        aggregated.append(
+            {
+                "id": region.depot,
+                "kind": "logistic_center",
+                "initial_stock": stock,
+                "storage": _summed([u.storage for u in members]),
+                "max_per_delivery": max(1, stock),
+                "max_net_lent": _summed([u.max_net_lent for u in members]),
+                "cross_dock": True,
+                "region": region.id,
+                "lat": depot.lat,
+                "lon": depot.lon,
+            }
+        )
     aggregated += [units[n].model_dump() for n in h.national_units]
     arcs = []
     for a, source in enumerate(nodes):
@@ -123,17 +137,29 @@ def aggregated_instance(h: Hierarchy) -> Instance:
                 trip = hop.get(source, 0.0) + days[a, b] + hop[target]
                 arcs.append({"source": source, "target": target, "days": trip})
     index = full.unit_index
-    groups = [np.array([index[m] for m in r.members]) for r in h.regions] + [np.array([index[n]])
-                                                                             for n in h.national_units]
+    groups = [np.array([index[m] for m in r.members]) for r in h.regions] + [
+        np.array([index[n]]) for n in h.national_units
+    ]
     probabilities, bands = demand_bands(full.demand_array, full.probabilities, groups)
-    scenarios = [{"id": f"band-{k + 1}", "probability": p, "demand": dict(zip(nodes, band.tolist()))}
-                 for k, (p, band) in enumerate(zip(probabilities, bands))]
+    scenarios = [
+        {"id": f"band-{k + 1}", "probability": p, "demand": dict(zip(nodes, band.tolist()))}
+        for k, (p, band) in enumerate(zip(probabilities, bands))
+    ]
     owner = {m: r.depot for r in h.regions for m in r.members}
-    in_transit = [{"target": owner.get(a.target, a.target), "period": a.period, "quantity": a.quantity}
-                  for a in full.in_transit]
-    return Instance.model_validate({"name": f"{full.name} national", "periods": full.periods, "units": aggregated,
-                                    "arcs": arcs, "scenarios": scenarios, "in_transit": in_transit},
-                                   context=DERIVED)
+    in_transit = [
+        {"target": owner.get(a.target, a.target), "period": a.period, "quantity": a.quantity} for a in full.in_transit
+    ]
+    return Instance.model_validate(
+        {
+            "name": f"{full.name} national",
+            "periods": full.periods,
+            "units": aggregated,
+            "arcs": arcs,
+            "scenarios": scenarios,
+            "in_transit": in_transit,
+        },
+        context=DERIVED,
+    )
 
 
 def national_flows(h: Hierarchy, plan: Plan) -> list[Flow]:
@@ -149,6 +175,14 @@ def national_flows(h: Hierarchy, plan: Plan) -> list[Flow]:
         period = int(row.period) + (COLLECT_PERIODS if row.source in regions else 0)
         if period <= q:
             lag = int(lag_of(days[position[row.source], position[row.target]]))
-            flows.append(Flow(period, row.source, row.target, int(round(row.quantity)), period + lag,
-                              forwards_freely(units[row.source])))
+            flows.append(
+                Flow(
+                    period,
+                    row.source,
+                    row.target,
+                    int(round(row.quantity)),
+                    period + lag,
+                    forwards_freely(units[row.source]),
+                )
+            )
     return flows

@@ -1,5 +1,4 @@
-"""The regional level of a two-level run: each region with the national flows fixed, and the stitch.
-"""
+"""The regional level of a two-level run: each region with the national flows fixed, and the stitch."""
 
 from __future__ import annotations
 
@@ -41,20 +40,32 @@ def region_instance(h: Hierarchy, region: Region, flows: list[Flow]) -> Instance
     imports = imports_of(flows, region.depot)
     direct = [f for f in imports if f.direct]
     origins = sorted({f.source for f in direct})
-    scenarios = [{"id": sc.id, "probability": sc.probability,
-                  "demand": {**{m: sc.demand[m] for m in members}, region.depot: exports,
-                             **{o: [0.0] * q for o in origins}}}
-                 for sc in full.scenarios]
-    in_transit = ([a for a in full.in_transit if a.target in members]
-                  + [InTransit(target=f.source, period=f.period, quantity=f.quantity) for f in direct]
-                  + [InTransit(target=region.depot, period=f.arrival, quantity=f.quantity)
-                     for f in imports if not f.direct and f.arrival <= q])
+    scenarios = [
+        {
+            "id": sc.id,
+            "probability": sc.probability,
+            "demand": {**{m: sc.demand[m] for m in members}, region.depot: exports, **{o: [0.0] * q for o in origins}},
+        }
+        for sc in full.scenarios
+    ]
+    in_transit = (
+        [a for a in full.in_transit if a.target in members]
+        + [InTransit(target=f.source, period=f.period, quantity=f.quantity) for f in direct]
+        + [
+            InTransit(target=region.depot, period=f.arrival, quantity=f.quantity)
+            for f in imports
+            if not f.direct and f.arrival <= q
+        ]
+    )
     return full.with_changes(
         name=f"{full.name} {region.id}",
         units=[u for u in full.units if u.id in members] + _origin_copies(full, origins),
         arcs=[a for a in full.arcs if a.source in members and a.target in members]
         + _forwarding_arcs(full, origins, sorted(members)),
-        scenarios=scenarios, regions=[], groups=[], in_transit=in_transit,
+        scenarios=scenarios,
+        regions=[],
+        groups=[],
+        in_transit=in_transit,
     )
 
 
@@ -62,8 +73,10 @@ def _origin_copies(full: Instance, origins: list[str]) -> list[Unit]:
     """The origins of direct imports as seen by the importing region: nothing of their own, only
     what the national plan sends it (cross-docking, so no lane of theirs is cut)."""
     units = {u.id: u for u in full.units}
-    return [units[o].model_copy(update={"initial_stock": 0, "storage": None, "max_net_lent": None, "cross_dock": True})
-            for o in origins]
+    return [
+        units[o].model_copy(update={"initial_stock": 0, "storage": None, "max_net_lent": None, "cross_dock": True})
+        for o in origins
+    ]
 
 
 def _forwarding_arcs(full: Instance, origins: list[str], members: list[str]) -> list[dict]:
@@ -73,8 +86,12 @@ def _forwarding_arcs(full: Instance, origins: list[str], members: list[str]) -> 
         return []
     index = full.unit_index
     days = shortest_path(arc_graph(full), method="D", directed=True, indices=[index[o] for o in origins])
-    return [{"source": o, "target": m, "days": float(days[k, index[m]])}
-            for k, o in enumerate(origins) for m in members if math.isfinite(days[k, index[m]])]
+    return [
+        {"source": o, "target": m, "days": float(days[k, index[m]])}
+        for k, o in enumerate(origins)
+        for m in members
+        if math.isfinite(days[k, index[m]])
+    ]
 
 
 def deliverable(flows: list[Flow], depot: str, on_hand: np.ndarray) -> list[Flow]:
@@ -113,10 +130,13 @@ def deliverable(flows: list[Flow], depot: str, on_hand: np.ndarray) -> list[Flow
 def stitch(flows: list[Flow], region_plans: list[Plan]) -> Plan:
     """The whole network's plan: every region's shipments (direct imports among them, forwarded
     from their origins) plus the national flows to depots."""
-    national = pd.DataFrame([(f.period, f.source, f.target, float(f.quantity)) for f in flows
-                             if f.quantity > 0 and not f.direct],
-                            columns=SHIPMENT_COLUMNS)
+    national = pd.DataFrame(
+        [(f.period, f.source, f.target, float(f.quantity)) for f in flows if f.quantity > 0 and not f.direct],
+        columns=SHIPMENT_COLUMNS,
+    )
     shipments = [p.shipments for p in region_plans if len(p.shipments)] + ([national] if len(national) else [])
     shares = [p.shares for p in region_plans if len(p.shares)]
-    return Plan(pd.concat(shipments, ignore_index=True) if shipments else pd.DataFrame(columns=SHIPMENT_COLUMNS),
-                pd.concat(shares, ignore_index=True) if shares else pd.DataFrame(columns=SHARE_COLUMNS))
+    return Plan(
+        pd.concat(shipments, ignore_index=True) if shipments else pd.DataFrame(columns=SHIPMENT_COLUMNS),
+        pd.concat(shares, ignore_index=True) if shares else pd.DataFrame(columns=SHARE_COLUMNS),
+    )

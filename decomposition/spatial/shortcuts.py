@@ -80,11 +80,11 @@ def shortcut_cross_docks(instance: Instance, plan: Plan, evaluation: Evaluation)
                 no_later = t1 + lag_of(from_senders[row[h], m]) <= t2 + lag_of(from_docks[k, m])
                 if h == m or not no_later or sends[m, t1 - 1]:
                     continue
-                room = margin[arrival[i] - 1:t2 - 1].min(initial=np.inf)  # held from its arrival to t2 - 1
+                room = margin[arrival[i] - 1 : t2 - 1].min(initial=np.inf)  # held from its arrival to t2 - 1
                 moved = np.floor(min(left[i], left[o], room) + 1e-9)
                 if moved <= 0:
                     continue
-                margin[arrival[i] - 1:t2 - 1] -= moved
+                margin[arrival[i] - 1 : t2 - 1] -= moved
                 left[i] -= moved
                 left[o] -= moved
                 added.append((t1, units[h].id, units[m].id, moved))

@@ -36,14 +36,20 @@ from decomposition.problem.lanes import arc_graph, lag_of
 from decomposition.problem.plan import SHIPMENT_COLUMNS, Plan
 from decomposition.spatial.flow_network import FlowArcs, NodeBlocks
 
-COST_SCALE = 10 ** 6  # costs in millionths of a unit of expected non-covered demand
+COST_SCALE = 10**6  # costs in millionths of a unit of expected non-covered demand
 LEAST_WEIGHT = 1e-4  # per unit-day on the road, even with no transfer weight: no idle trips
 NEAREST_SENDERS = 48  # senders offered to each receiver, by road days
 LARGEST_SENDERS = 16  # and the senders with the most spare, wherever they are
 
 
-def top_up(instance: Instance, plan: Plan, evaluation: Evaluation, transfer_weight: float = 0.0,
-           nearest: int = NEAREST_SENDERS, largest: int = LARGEST_SENDERS) -> tuple[Plan, Evaluation]:
+def top_up(
+    instance: Instance,
+    plan: Plan,
+    evaluation: Evaluation,
+    transfer_weight: float = 0.0,
+    nearest: int = NEAREST_SENDERS,
+    largest: int = LARGEST_SENDERS,
+) -> tuple[Plan, Evaluation]:
     """The plan with spare equipment sent where it is still short, if the evaluator finds it
     feasible and better; else the plan as it was. (plan, its evaluation)."""
     extra = topped_up_shipments(instance, plan, evaluation, transfer_weight, nearest, largest)
@@ -69,8 +75,14 @@ def spare_by_period(instance: Instance, evaluation: Evaluation) -> np.ndarray:
     return np.floor(np.maximum(spare, 0.0) + 1e-9)
 
 
-def topped_up_shipments(instance: Instance, plan: Plan, evaluation: Evaluation, transfer_weight: float = 0.0,
-                        nearest: int = NEAREST_SENDERS, largest: int = LARGEST_SENDERS) -> pd.DataFrame:
+def topped_up_shipments(
+    instance: Instance,
+    plan: Plan,
+    evaluation: Evaluation,
+    transfer_weight: float = 0.0,
+    nearest: int = NEAREST_SENDERS,
+    largest: int = LARGEST_SENDERS,
+) -> pd.DataFrame:
     """The extra shipments (SHIPMENT_COLUMNS) of the optimal top-up, none if nothing can help."""
     none = pd.DataFrame(columns=SHIPMENT_COLUMNS)
     if not instance.arcs:
@@ -88,8 +100,9 @@ def topped_up_shipments(instance: Instance, plan: Plan, evaluation: Evaluation, 
     return _solve_top_up(instance, plan, short, receivers, senders, spare[senders], lanes, transfer_weight)
 
 
-def _candidate_lanes(instance: Instance, receivers: np.ndarray, senders: np.ndarray, most: np.ndarray,
-                     nearest: int, largest: int) -> np.ndarray:
+def _candidate_lanes(
+    instance: Instance, receivers: np.ndarray, senders: np.ndarray, most: np.ndarray, nearest: int, largest: int
+) -> np.ndarray:
     """Rows (sender position, receiver position, lag): each receiver's nearest senders by road
     days and the senders with the most spare, where a path exists."""
     days = shortest_path(arc_graph(instance).T.tocsr(), method="D", directed=True, indices=receivers)[:, senders]
@@ -115,8 +128,9 @@ class _Dispatches:
     room: np.ndarray
 
 
-def _dispatches(instance: Instance, plan: Plan, short: np.ndarray, receivers: np.ndarray, senders: np.ndarray,
-                lanes: np.ndarray) -> _Dispatches:
+def _dispatches(
+    instance: Instance, plan: Plan, short: np.ndarray, receivers: np.ndarray, senders: np.ndarray, lanes: np.ndarray
+) -> _Dispatches:
     """Every lane in every period from which it arrives while its receiver is still short, where
     neither end breaks C5 and C2 leaves room."""
     q = instance.n_periods
@@ -134,8 +148,16 @@ def _dispatches(instance: Instance, plan: Plan, short: np.ndarray, receivers: np
     return _Dispatches(h[keep], r[keep], t[keep], lag[keep], room[keep])
 
 
-def _solve_top_up(instance: Instance, plan: Plan, short: np.ndarray, receivers: np.ndarray, senders: np.ndarray,
-                  spare: np.ndarray, lanes: np.ndarray, transfer_weight: float) -> pd.DataFrame:
+def _solve_top_up(
+    instance: Instance,
+    plan: Plan,
+    short: np.ndarray,
+    receivers: np.ndarray,
+    senders: np.ndarray,
+    spare: np.ndarray,
+    lanes: np.ndarray,
+    transfer_weight: float,
+) -> pd.DataFrame:
     q = instance.n_periods
     nodes = NodeBlocks(q)
     H, R = nodes.block(len(senders)), nodes.block(len(receivers))
@@ -144,8 +166,12 @@ def _solve_top_up(instance: Instance, plan: Plan, short: np.ndarray, receivers: 
     flow = FlowArcs(int(supply.sum()) + 1)
     # the dispatches first, so that their flows are the first arcs'
     d = _dispatches(instance, plan, short, receivers, senders, lanes)
-    flow.add(H[d.sender, d.period], R[d.receiver, d.period + d.lag], d.room,
-             np.ceil(max(transfer_weight, LEAST_WEIGHT) * d.lag * COST_SCALE))
+    flow.add(
+        H[d.sender, d.period],
+        R[d.receiver, d.period + d.lag],
+        d.room,
+        np.ceil(max(transfer_weight, LEAST_WEIGHT) * d.lag * COST_SCALE),
+    )
     # senders hold unused spare; receivers carry extra stock to the next period, gaining where short
     flow.add(H[:, :-1], H[:, 1:])
     flow.add(H[:, -1], sink)
@@ -163,13 +189,20 @@ def _solve_top_up(instance: Instance, plan: Plan, short: np.ndarray, receivers: 
     moved = solver.flows(np.arange(len(d.sender)))
     used = np.flatnonzero(moved > 0)
     ids = [u.id for u in instance.units]
-    return pd.DataFrame({"period": d.period[used] + 1, "source": [ids[senders[k]] for k in d.sender[used]],
-                         "target": [ids[receivers[k]] for k in d.receiver[used]],
-                         "quantity": moved[used].astype(float)}, columns=SHIPMENT_COLUMNS)
+    return pd.DataFrame(
+        {
+            "period": d.period[used] + 1,
+            "source": [ids[senders[k]] for k in d.sender[used]],
+            "target": [ids[receivers[k]] for k in d.receiver[used]],
+            "quantity": moved[used].astype(float),
+        },
+        columns=SHIPMENT_COLUMNS,
+    )
 
 
-def _gain_segments(flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, short: np.ndarray,
-                   probabilities: np.ndarray) -> None:
+def _gain_segments(
+    flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, short: np.ndarray, probabilities: np.ndarray
+) -> None:
     """The gains of extra stock on the arcs tails -> heads ([receiver, t]) as parallel arcs.
 
     Between consecutive breakpoints (0 and every scenario's floor and ceiling of NCD+) each extra

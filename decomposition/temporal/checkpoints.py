@@ -36,21 +36,32 @@ class WindowCheckpoint(BaseModel):
     def of(cls, piece_id: str, result: WindowResult) -> WindowCheckpoint:
         if result.start is None:
             raise ValueError(f"window {result.window.index} of {result.chain}: no start state to check it by")
-        return cls(piece=piece_id, window=result.window, start=result.start, state=result.state,
-                   shipments=list(result.plan.shipments[SHIPMENT_COLUMNS].itertuples(index=False, name=None)),
-                   shares=list(result.plan.shares[SHARE_COLUMNS].itertuples(index=False, name=None)),
-                   status=result.status, seconds=result.seconds, value=result.value, chain=result.chain,
-                   scenario=result.scenario)
+        return cls(
+            piece=piece_id,
+            window=result.window,
+            start=result.start,
+            state=result.state,
+            shipments=list(result.plan.shipments[SHIPMENT_COLUMNS].itertuples(index=False, name=None)),
+            shares=list(result.plan.shares[SHARE_COLUMNS].itertuples(index=False, name=None)),
+            status=result.status,
+            seconds=result.seconds,
+            value=result.value,
+            chain=result.chain,
+            scenario=result.scenario,
+        )
 
     def result(self) -> WindowResult:
-        plan = Plan(pd.DataFrame(self.shipments, columns=SHIPMENT_COLUMNS),
-                    pd.DataFrame(self.shares, columns=SHARE_COLUMNS))
-        return WindowResult(self.window, plan, self.state, self.status, self.seconds, self.value, self.chain,
-                            self.scenario, self.start)
+        plan = Plan(
+            pd.DataFrame(self.shipments, columns=SHIPMENT_COLUMNS), pd.DataFrame(self.shares, columns=SHARE_COLUMNS)
+        )
+        return WindowResult(
+            self.window, plan, self.state, self.status, self.seconds, self.value, self.chain, self.scenario, self.start
+        )
 
 
-def reusable_windows(dag: DecompositionPlan, instance: Instance,
-                     checkpoints: list[WindowCheckpoint]) -> dict[str, WindowResult]:
+def reusable_windows(
+    dag: DecompositionPlan, instance: Instance, checkpoints: list[WindowCheckpoint]
+) -> dict[str, WindowResult]:
     """The checkpointed windows of `dag` a resumed run can take as solved, by piece id."""
     by_piece = {c.piece: c for c in checkpoints}
     reused: dict[str, WindowResult] = {}

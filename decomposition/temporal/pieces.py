@@ -74,8 +74,12 @@ class DecompositionConfig(BaseModel):
     lookahead: int = Field(default=DEFAULT_LOOKAHEAD, ge=0, description="periods solved past T_k, then dropped")
     tie_break: float = DEFAULT_TIE_BREAK
     transfer_weight: float = Field(default=0.0, ge=0, description="lambda: the objective charges the transfer effort")
-    lanes_per_receiver: int | None = Field(default=None, ge=1, description="keep each receiver's quickest lanes "
-                                           "only (a heuristic cut for large regions); None: every candidate lane")
+    lanes_per_receiver: int | None = Field(
+        default=None,
+        ge=1,
+        description="keep each receiver's quickest lanes "
+        "only (a heuristic cut for large regions); None: every candidate lane",
+    )
     solver: SolverOptions = SolverOptions()
 
     @property
@@ -198,11 +202,18 @@ def _variant_chains(prefix: str, windows: list[Window], instance: Instance, regr
     return pieces + _chain(main, windows, offsets=offsets)
 
 
-def _chain(chain: str, windows: list[Window], scenario: str | None = None,
-           offsets: list[list[str]] | None = None) -> list[Piece]:
+def _chain(
+    chain: str, windows: list[Window], scenario: str | None = None, offsets: list[list[str]] | None = None
+) -> list[Piece]:
     return [
-        Piece(id=_window_id(chain, k), kind="window", chain=chain, scenario=scenario, window=w,
-              depends_on=([_window_id(chain, k - 1)] if k else []) + (offsets[k] if offsets else []))
+        Piece(
+            id=_window_id(chain, k),
+            kind="window",
+            chain=chain,
+            scenario=scenario,
+            window=w,
+            depends_on=([_window_id(chain, k - 1)] if k else []) + (offsets[k] if offsets else []),
+        )
         for k, w in enumerate(windows)
     ]
 
@@ -277,13 +288,18 @@ class PieceBudget:
         return replace(self.solver, time_limit=left)
 
 
-def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig, inputs: dict[str, Any],
-                  started: float) -> WindowResult:
+def _solve_window(
+    piece: Piece, instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float
+) -> WindowResult:
     window = piece.window
     if piece.scenario is None:  # a main chain
         chain_instance, objective = instance, config.objective
-        options = ModelOptions(objective, tie_break=config.window_tie_break,
-                               best_per_scenario=_window_best(piece, inputs), transfer_weight=config.transfer_weight)
+        options = ModelOptions(
+            objective,
+            tie_break=config.window_tie_break,
+            best_per_scenario=_window_best(piece, inputs),
+            transfer_weight=config.transfer_weight,
+        )
     else:  # a reference chain: the plain criterion in one scenario, no tie-breaker
         chain_instance, objective = instance.restricted_to(piece.scenario), config.objective.base
         options = ModelOptions(objective, tie_break=0.0)
@@ -291,12 +307,20 @@ def _solve_window(piece: Piece, instance: Instance, config: DecompositionConfig,
     sub = window_instance(chain_instance, window, state)
     options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
     lanes = shipping_lanes(chain_instance)
-    checked = _solve_checked_window(sub, candidate_lanes(sub, lanes, config.lanes_per_receiver), options,
-                                    config.solver)
+    checked = _solve_checked_window(sub, candidate_lanes(sub, lanes, config.lanes_per_receiver), options, config.solver)
     after = state_after(chain_instance, window, state, checked.plan, lanes)
     value = checked.evaluation.phi[config.objective.base.value]
-    return WindowResult(window, checked.plan, after, checked.solve.status, time.perf_counter() - started, value,
-                        piece.chain, piece.scenario, state)
+    return WindowResult(
+        window,
+        checked.plan,
+        after,
+        checked.solve.status,
+        time.perf_counter() - started,
+        value,
+        piece.chain,
+        piece.scenario,
+        state,
+    )
 
 
 def _window_best(piece: Piece, inputs: dict[str, Any]) -> tuple[float, ...] | None:
@@ -335,7 +359,9 @@ def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np
     return values.min(axis=0)
 
 
-def _lower_bound(instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float) -> BoundResult:
+def _lower_bound(
+    instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float
+) -> BoundResult:
     """The pooled relaxation's LP bound on the whole horizon (see `bounds.py`): seconds, not hours.
 
     For regret, it is built with the reference chains' Phi*(w); any plan's Phi(w) is at least the
@@ -386,8 +412,9 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     bound: BoundResult = inputs["bound"]
     best = None
     if config.objective.is_regret:
-        best = reference_best(instance, config.objective.base,
-                              [*glued.values(), baseline.checked.plan, *_reference_plans(every_chain)])
+        best = reference_best(
+            instance, config.objective.base, [*glued.values(), baseline.checked.plan, *_reference_plans(every_chain)]
+        )
     values = {c: evaluations[c].value(config.objective, best) for c in chains}
     kept = min(values, key=lambda c: (values[c], c != MAIN))  # ties go to the configured lookahead
     solve_seconds = sum(r.seconds for rs in chains.values() for r in rs)
@@ -397,15 +424,28 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     if baseline.checked.evaluation.value(config.objective, best) < values[kept] - 1e-9:
         result = replace(baseline.checked, solve=SolveOutcome("baseline_kept", math.nan, -math.inf, solve_seconds))
         kept = "baseline"
-    timings = {"baseline": baseline.seconds, "windows": solve_seconds, "bound": bound.seconds,
-               "glue": time.perf_counter() - started}
+    timings = {
+        "baseline": baseline.seconds,
+        "windows": solve_seconds,
+        "bound": bound.seconds,
+        "glue": time.perf_counter() - started,
+    }
     return DecomposedReport(
-        objective=config.objective, solver=config.solver, tie_break=config.window_tie_break,
-        result=result, baseline=baseline.checked, best_per_scenario=best,
+        objective=config.objective,
+        solver=config.solver,
+        tie_break=config.window_tie_break,
+        result=result,
+        baseline=baseline.checked,
+        best_per_scenario=best,
         best_per_scenario_status=None if best is None else ("best_known",) * len(best),
-        lp_bound=bound.bound, lp_status=bound.status, timings=timings, transfer_weight=config.transfer_weight,
-        windows=windows, lookahead=config.lookahead,
-        chain_values=values, kept=kept,
+        lp_bound=bound.bound,
+        lp_status=bound.status,
+        timings=timings,
+        transfer_weight=config.transfer_weight,
+        windows=windows,
+        lookahead=config.lookahead,
+        chain_values=values,
+        kept=kept,
     )
 
 
@@ -417,8 +457,10 @@ def _chain_status(statuses: list[str]) -> str:
     returned the whole-horizon baseline.
     """
     order = ["optimal", "feasible", "time_limit"]
-    return max(("time_limit" if s == "baseline_kept" else s for s in statuses),
-               key=lambda s: order.index(s) if s in order else len(order))
+    return max(
+        ("time_limit" if s == "baseline_kept" else s for s in statuses),
+        key=lambda s: order.index(s) if s in order else len(order),
+    )
 
 
 # --- walking the DAG in order (one process) ------------------------------------------------------
@@ -427,8 +469,9 @@ def _chain_status(statuses: list[str]) -> str:
 PieceProgress = Callable[[int, int, str], None]
 
 
-def run_in_order(dag: DecompositionPlan, instance: Instance,
-                 progress: PieceProgress = lambda *_: None) -> DecomposedReport:
+def run_in_order(
+    dag: DecompositionPlan, instance: Instance, progress: PieceProgress = lambda *_: None
+) -> DecomposedReport:
     """Compute every piece in turn in this process; the reference for the parallel walk."""
     results: dict[str, Any] = {}
     records = []

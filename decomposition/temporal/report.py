@@ -93,8 +93,9 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         if best is not None:
             doc["best_per_scenario_source"] = "best known plan per scenario (decomposed); regret is relative to it"
     elif best is not None:
-        doc["best_per_scenario_source"] = ("each scenario solved alone (its status in best_per_scenario_status); "
-                                           "regret is relative to these values")
+        doc["best_per_scenario_source"] = (
+            "each scenario solved alone (its status in best_per_scenario_status); regret is relative to these values"
+        )
     return doc
 
 

@@ -16,10 +16,23 @@ from decomposition.temporal.pieces import DecomposedReport
 SPAIN_DATASETS = ("spain:madrid", "spain:andalucia")
 SPAIN_GRAPHS = ("complete", "logistic")
 
-TABLE_COLUMNS = ["configuration", "status", "value", "baseline", "bound", "gap", "ncd_per_scenario",
-                 "baseline_ncd_per_scenario", "wall_seconds", "largest_piece_seconds", "piece_seconds",
-                 "pieces", "kept", "chain_values",
-                 "error"]
+TABLE_COLUMNS = [
+    "configuration",
+    "status",
+    "value",
+    "baseline",
+    "bound",
+    "gap",
+    "ncd_per_scenario",
+    "baseline_ncd_per_scenario",
+    "wall_seconds",
+    "largest_piece_seconds",
+    "piece_seconds",
+    "pieces",
+    "kept",
+    "chain_values",
+    "error",
+]
 
 
 class StudyConfiguration(BaseModel):
@@ -49,8 +62,11 @@ def spain_study(objectives: list[Objective] | None = None) -> list[StudyConfigur
 def study_row(config: StudyConfiguration, scenarios: list[str], outcome: DecomposedReport | Exception) -> dict:
     """One row of the results table (the report's figures, or the error that stopped the run)."""
     if isinstance(outcome, Exception):
-        return {c: None for c in TABLE_COLUMNS} | {"configuration": config.label, "status": "failed",
-                                                   "error": str(outcome)}
+        return {c: None for c in TABLE_COLUMNS} | {
+            "configuration": config.label,
+            "status": "failed",
+            "error": str(outcome),
+        }
     ev, base = outcome.result.evaluation, outcome.baseline.evaluation
     largest = max((p.seconds for p in outcome.pieces), default=0.0)
     return {

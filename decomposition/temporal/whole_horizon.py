@@ -121,10 +121,18 @@ def make_plan(
         started = time.perf_counter()
         best, best_status = best_per_scenario(instance, objective.base, solver, progress)
         timings["best_per_scenario"] = time.perf_counter() - started
-    options = ModelOptions(objective, tie_break=tie_break if objective.is_minmax else 0.0,
-                           best_per_scenario=None if best is None else tuple(best), transfer_weight=transfer_weight)
+    options = ModelOptions(
+        objective,
+        tie_break=tie_break if objective.is_minmax else 0.0,
+        best_per_scenario=None if best is None else tuple(best),
+        transfer_weight=transfer_weight,
+    )
     baseline, result, model = solve_from_baseline(
-        instance, lanes, options, solver, progress,
+        instance,
+        lanes,
+        options,
+        solver,
+        progress,
         f"solving {objective.value} on {len(instance.units)} units x {instance.n_periods} periods "
         f"x {len(instance.scenarios)} scenarios ({len(lanes)} lanes)",
     )
@@ -144,12 +152,29 @@ def make_plan(
         lp_status = f"unknown (LP relaxation: {lp_status}; pooled relaxation: {pooled_status})"
     elif pooled > lp_bound:  # the pooled LP is never above the full one
         lp_bound, lp_status = pooled, f"pooled relaxation {pooled_status}"
-    return PlanReport(objective, solver, options.tie_break, result, baseline, best, lp_bound, lp_status, timings,
-                      transfer_weight, best_status)
+    return PlanReport(
+        objective,
+        solver,
+        options.tie_break,
+        result,
+        baseline,
+        best,
+        lp_bound,
+        lp_status,
+        timings,
+        transfer_weight,
+        best_status,
+    )
 
 
-def solve_checked(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, *,
-                  fallback: CheckedPlan | None = None) -> tuple[CheckedPlan, pyo.ConcreteModel]:
+def solve_checked(
+    instance: Instance,
+    lanes: Lanes,
+    options: ModelOptions,
+    solver: SolverOptions,
+    *,
+    fallback: CheckedPlan | None = None,
+) -> tuple[CheckedPlan, pyo.ConcreteModel]:
     """Build, solve, extract and evaluate one model; raise PlanRejected on any violation.
 
     `fallback`: the checked no-reallocation plan. It satisfies every constraint of the full model,
@@ -189,9 +214,14 @@ def solve_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solv
     return solve_checked(instance, lanes, replace(options, reallocation=False), replace(solver, time_limit=None))[0]
 
 
-def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions,
-                        progress: Progress = lambda _: None, description: str = "solving the model",
-                        ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
+def solve_from_baseline(
+    instance: Instance,
+    lanes: Lanes,
+    options: ModelOptions,
+    solver: SolverOptions,
+    progress: Progress = lambda _: None,
+    description: str = "solving the model",
+) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
     """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model)."""
     progress("solving the no-reallocation baseline")
     baseline = solve_baseline(instance, lanes, options, solver)
@@ -201,12 +231,17 @@ def solve_from_baseline(instance: Instance, lanes: Lanes, options: ModelOptions,
 
 
 # What a Phi*(w) is, by the status of its solve (see `PlanReport.best_per_scenario_status`).
-REFERENCE_STATUS = {"optimal": "optimal", "time_limit": "incumbent", "feasible": "incumbent",
-                    "baseline_kept": "baseline"}
+REFERENCE_STATUS = {
+    "optimal": "optimal",
+    "time_limit": "incumbent",
+    "feasible": "incumbent",
+    "baseline_kept": "baseline",
+}
 
 
-def best_per_scenario(instance: Instance, base: Objective, solver: SolverOptions,
-                      progress: Progress = lambda _: None) -> tuple[np.ndarray, tuple[str, ...]]:
+def best_per_scenario(
+    instance: Instance, base: Objective, solver: SolverOptions, progress: Progress = lambda _: None
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """Phi*(w), the plain criterion's best plan with Omega = {w}, for every scenario w, and what
     each value is: "optimal" (within the MIP gap), "incumbent" (stopped at its time limit) or
     "baseline" (no plan beat no reallocation in time).

@@ -38,7 +38,9 @@ class Window(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         if not self.start < self.stop <= self.end:
-            raise ValueError(f"window {self.index}: needs start < stop <= end, got {self.start}, {self.stop}, {self.end}")
+            raise ValueError(
+                f"window {self.index}: needs start < stop <= end, got {self.start}, {self.stop}, {self.end}"
+            )
         return self
 
     @property
@@ -79,8 +81,9 @@ class StartState(BaseModel):
         return sum(a.quantity for a in self.arrivals)
 
 
-def split_horizon(n_periods: int, *, length: int | None = None, count: int | None = None,
-                  lookahead: int = DEFAULT_LOOKAHEAD) -> list[Window]:
+def split_horizon(
+    n_periods: int, *, length: int | None = None, count: int | None = None, lookahead: int = DEFAULT_LOOKAHEAD
+) -> list[Window]:
     """Consecutive sub-horizons of `length` periods (the last may be shorter), or `count` of them.
 
     Each is solved with `lookahead` more periods, clipped at the horizon's end.
@@ -105,8 +108,10 @@ def split_horizon(n_periods: int, *, length: int | None = None, count: int | Non
 def window_instance(instance: Instance, window: Window, state: StartState) -> Instance:
     """The instance restricted to the window's periods, starting from `state`."""
     lo, hi = window.start, window.end
-    units = [u.model_copy(update={"initial_stock": int(s), "max_net_lent": _remaining_cap(u.max_net_lent, lent)})
-             for u, s, lent in zip(instance.units, state.on_hand, state.lent_by_unit)]
+    units = [
+        u.model_copy(update={"initial_stock": int(s), "max_net_lent": _remaining_cap(u.max_net_lent, lent)})
+        for u, s, lent in zip(instance.units, state.on_hand, state.lent_by_unit)
+    ]
     groups = [g.model_copy(update={"extra_stock": g.extra_stock[lo:hi]}) for g in instance.groups]
     scenarios = [
         sc.model_copy(update={"demand": {u: series[lo:hi] for u, series in sc.demand.items()}})
@@ -117,8 +122,14 @@ def window_instance(instance: Instance, window: Window, state: StartState) -> In
         for a in state.arrivals
         if lo < a.period <= hi
     ]
-    return instance.with_changes(name=f"{instance.name} {window.label}", periods=instance.periods[lo:hi],
-                                 units=units, groups=groups, scenarios=scenarios, in_transit=arrivals)
+    return instance.with_changes(
+        name=f"{instance.name} {window.label}",
+        periods=instance.periods[lo:hi],
+        units=units,
+        groups=groups,
+        scenarios=scenarios,
+        in_transit=arrivals,
+    )
 
 
 def storage_ceilings(instance: Instance, window: Window, state: StartState) -> tuple[tuple[int, int, float], ...]:
@@ -132,7 +143,7 @@ def storage_ceilings(instance: Instance, window: Window, state: StartState) -> t
     """
     if window.stop >= instance.n_periods:
         return ()
-    least = instance.demand_array.min(axis=0)[:, window.stop:]  # [i, t > stop]
+    least = instance.demand_array.min(axis=0)[:, window.stop :]  # [i, t > stop]
     due = np.zeros_like(least)
     for a in state.arrivals:
         if a.period > window.stop:
@@ -190,8 +201,9 @@ def _quickest(target: np.ndarray, days: np.ndarray, per_receiver: int) -> np.nda
 
 def kept_part(plan: Plan, window: Window) -> Plan:
     """The decisions of T_k only (window periods 1..kept); the lookahead's are dropped."""
-    return Plan(plan.shipments[plan.shipments["period"] <= window.kept],
-                plan.shares[plan.shares["period"] <= window.kept])
+    return Plan(
+        plan.shipments[plan.shipments["period"] <= window.kept], plan.shares[plan.shares["period"] <= window.kept]
+    )
 
 
 def state_after(instance: Instance, window: Window, state: StartState, window_plan: Plan, lanes: Lanes) -> StartState:
@@ -208,8 +220,7 @@ def state_after(instance: Instance, window: Window, state: StartState, window_pl
     arrivals = [a for a in state.arrivals if a.period > window.stop]
     arrivals += _late_shipments(instance, window, kept, lanes)
     lent = np.array(state.lent_by_unit) + replay.net_lent[:, window.kept - 1]
-    return StartState(on_hand=[int(round(v)) for v in on_hand], arrivals=arrivals,
-                      lent=[int(round(v)) for v in lent])
+    return StartState(on_hand=[int(round(v)) for v in on_hand], arrivals=arrivals, lent=[int(round(v)) for v in lent])
 
 
 def _remaining_cap(cap: int | None, lent: int) -> int | None:
@@ -247,4 +258,3 @@ def glue_subhorizons(pieces: list[tuple[Window, Plan]]) -> Plan:
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     non_empty = [f for f in frames if len(f)]
     return pd.concat(non_empty, ignore_index=True) if non_empty else frames[0]
-

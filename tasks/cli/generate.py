@@ -57,12 +57,25 @@ def write_instance(instance: Instance, out: Path, file_format: FileFormat) -> Pa
 @generate_app.command()
 def national(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the instance to.")],
-    hospitals: Annotated[int, typer.Option(help="Hospitals in all, split over the 50 states by population (at least 50).")] = 5000,
+    hospitals: Annotated[
+        int, typer.Option(help="Hospitals in all, split over the 50 states by population (at least 50).")
+    ] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give the same instance.")] = 0,
-    supply_share: Annotated[float, typer.Option(help="Share of each state's 2019 ventilators its hospitals hold, in (0, 1].")] = DEFAULT_SUPPLY_SHARE,
-    scenarios: Annotated[int, typer.Option(help="Demand scenarios: 3 = low/projected/high (x0.8/1/1.25, probabilities 0.25/0.5/0.25); others spread evenly over x0.8..1.25.")] = 3,
-    stockpile_share: Annotated[float, typer.Option(help="Federal stockpile, as a share of the hospitals' total supply, in [0, 1].")] = 0.05,
-    file_format: Annotated[FileFormat, typer.Option("--format", help="csv: a directory of CSV files; json: one .json file in --out.")] = FileFormat.csv,
+    supply_share: Annotated[
+        float, typer.Option(help="Share of each state's 2019 ventilators its hospitals hold, in (0, 1].")
+    ] = DEFAULT_SUPPLY_SHARE,
+    scenarios: Annotated[
+        int,
+        typer.Option(
+            help="Demand scenarios: 3 = low/projected/high (x0.8/1/1.25, probabilities 0.25/0.5/0.25); others spread evenly over x0.8..1.25."
+        ),
+    ] = 3,
+    stockpile_share: Annotated[
+        float, typer.Option(help="Federal stockpile, as a share of the hospitals' total supply, in [0, 1].")
+    ] = 0.05,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", help="csv: a directory of CSV files; json: one .json file in --out.")
+    ] = FileFormat.csv,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
 ) -> None:
     """A synthetic US instance: hospitals placed and sized from the state figures, with a federal stockpile.
@@ -74,8 +87,13 @@ def national(
     try:
         check_output_dir(out, overwrite)
         started = time.perf_counter()
-        instance = national_instance(hospitals=hospitals, seed=seed, supply_share=supply_share,
-                                     scenarios=scenarios, stockpile_share=stockpile_share)
+        instance = national_instance(
+            hospitals=hospitals,
+            seed=seed,
+            supply_share=supply_share,
+            scenarios=scenarios,
+            stockpile_share=stockpile_share,
+        )
         seconds = time.perf_counter() - started
     except InstanceError as exc:
         raise fail(f"{option_name(exc.field)}: {exc.problem}" if exc.field else str(exc), 2) from None

@@ -59,19 +59,62 @@ SolverChoice = Enum("SolverChoice", {s: s for s in SOLVERS}, type=str)
 
 @app.command()
 def solve(
-    instance: Annotated[str, typer.Argument(help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file.")],
+    instance: Annotated[
+        str, typer.Argument(help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the plan (CSV) and summary.json.")],
-    objective: Annotated[Objective, typer.Option(help="Fairness criterion: phi1 worst unit, phi2 worst unit-day, phi3 worst region, phi4 total; -regret versions minimise the worst regret over scenarios.")] = Objective.PHI4,
-    graph: Annotated[Optional[Graph], typer.Option(help="Built-in datasets only: complete graph (C-graph) or through logistic centers (LC-graph). Default: complete.")] = None,
-    solver: Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="Seconds per solve; the best plan found by then is kept and marked time_limit.", min=0.001)] = None,
-    bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the LP relaxation that gives the lower bound (default: --time-limit); past it the gap is reported as unknown.", min=0.001)] = None,
-    mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap at which a solve stops.", min=0.0, max=0.999)] = None,
+    objective: Annotated[
+        Objective,
+        typer.Option(
+            help="Fairness criterion: phi1 worst unit, phi2 worst unit-day, phi3 worst region, phi4 total; -regret versions minimise the worst regret over scenarios."
+        ),
+    ] = Objective.PHI4,
+    graph: Annotated[
+        Optional[Graph],
+        typer.Option(
+            help="Built-in datasets only: complete graph (C-graph) or through logistic centers (LC-graph). Default: complete."
+        ),
+    ] = None,
+    solver: Annotated[
+        Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")
+    ] = None,
+    time_limit: Annotated[
+        Optional[float],
+        typer.Option(help="Seconds per solve; the best plan found by then is kept and marked time_limit.", min=0.001),
+    ] = None,
+    bound_time_limit: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Seconds for the LP relaxation that gives the lower bound (default: --time-limit); past it the gap is reported as unknown.",
+            min=0.001,
+        ),
+    ] = None,
+    mip_gap: Annotated[
+        Optional[float], typer.Option(help="Relative MIP gap at which a solve stops.", min=0.0, max=0.999)
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
-    subhorizon: Annotated[Optional[int], typer.Option(help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued (recommended for more than ~20 units or ~2 weeks). Default: the whole horizon in one model.", min=1)] = None,
-    lookahead: Annotated[int, typer.Option(help="With --subhorizon: periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed paper's overlap; any other value also runs that plain gluing beside it, in parallel, and keeps the better plan.", min=0)] = 1,
-    workers: Annotated[Optional[int], typer.Option(help="With --subhorizon: pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs). RAY_ADDRESS joins a cluster instead.", min=1)] = None,
+    subhorizon: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued (recommended for more than ~20 units or ~2 weeks). Default: the whole horizon in one model.",
+            min=1,
+        ),
+    ] = None,
+    lookahead: Annotated[
+        int,
+        typer.Option(
+            help="With --subhorizon: periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed paper's overlap; any other value also runs that plain gluing beside it, in parallel, and keeps the better plan.",
+            min=0,
+        ),
+    ] = 1,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(
+            help="With --subhorizon: pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs). RAY_ADDRESS joins a cluster instead.",
+            min=1,
+        ),
+    ] = None,
     transfer_weight: TransferWeight = 0.0,
     supply_share: SupplyShare = None,
     pooling_cap: PoolingCap = None,
@@ -90,24 +133,34 @@ def solve(
         settings = get_settings()
         check_output_dir(out, overwrite)
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
-        inst = load_instance(instance, graph.value if graph else None,
-                             dataset_options(supply_share=supply_share, pooling_cap=pooling_cap,
-                                             federal_supply=federal_supply))
+        inst = load_instance(
+            instance,
+            graph.value if graph else None,
+            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+        )
     except InstanceError as exc:
         raise instance_failure(exc) from None
     except (OutputError, SettingsError) as exc:
         raise fail(str(exc), 2) from None
     if not inst.arcs and len(inst.units) > 1:
-        raise fail(f"{inst.name} has no arcs, so nothing could move between its units; for hospitals with "
-                   "coordinates, `surgeplan national` builds the network and solves it in two levels", 2)
+        raise fail(
+            f"{inst.name} has no arcs, so nothing could move between its units; for hospitals with "
+            "coordinates, `surgeplan national` builds the network and solves it in two levels",
+            2,
+        )
 
     try:
         if subhorizon is None:
             with step_display(plain=solver_log) as step:
                 report = make_plan(inst, objective, options, transfer_weight=transfer_weight, progress=step)
         else:
-            config = DecompositionConfig(objective=objective, subhorizon=subhorizon, lookahead=lookahead,
-                                         transfer_weight=transfer_weight, solver=options)
+            config = DecompositionConfig(
+                objective=objective,
+                subhorizon=subhorizon,
+                lookahead=lookahead,
+                transfer_weight=transfer_weight,
+                solver=options,
+            )
             report = _decomposed(inst, config, settings, workers or settings.workers, plain=solver_log)
         doc = write_plan(out, inst, report)
     except (SolverError, PlanRejected, PieceFailedError) as exc:
@@ -177,22 +230,55 @@ def _reference_note(doc: dict) -> str:
     statuses = doc.get("best_per_scenario_status") or {}
     if all(status == "optimal" for status in statuses.values()):
         return ""
-    return " Regret relative to Phi*(w) not all optimal: " + ", ".join(f"{sc} {st}" for sc, st in statuses.items()) + "."
+    return (
+        " Regret relative to Phi*(w) not all optimal: " + ", ".join(f"{sc} {st}" for sc, st in statuses.items()) + "."
+    )
 
 
 @app.command()
 def study(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for study.csv, study.json and one plan directory per configuration.")],
-    dataset: Annotated[list[str], typer.Option(help="Instance(s) to study (repeat the option). Default: spain:madrid and spain:andalucia.")] = list(SPAIN_DATASETS),
-    graph: Annotated[Optional[list[Graph]], typer.Option(help="Graph(s) of the built-in datasets that have several (repeat). Default: all of them.")] = None,
-    objective: Annotated[Optional[list[Objective]], typer.Option(help="Objective(s) (repeat). Default: all eight.")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Directory for study.csv, study.json and one plan directory per configuration."
+        ),
+    ],
+    dataset: Annotated[
+        list[str],
+        typer.Option(help="Instance(s) to study (repeat the option). Default: spain:madrid and spain:andalucia."),
+    ] = list(SPAIN_DATASETS),
+    graph: Annotated[
+        Optional[list[Graph]],
+        typer.Option(help="Graph(s) of the built-in datasets that have several (repeat). Default: all of them."),
+    ] = None,
+    objective: Annotated[
+        Optional[list[Objective]], typer.Option(help="Objective(s) (repeat). Default: all eight.")
+    ] = None,
     subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon.", min=1)] = 7,
-    lookahead: Annotated[int, typer.Option(help="Periods solved past each sub-horizon, then dropped; other than 1, plain gluing also runs beside it and the better plan is kept.", min=0)] = 1,
-    solver: Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="Seconds per piece (default: SURGEPLAN_TIME_LIMIT).", min=0.001)] = None,
-    bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for each configuration's LP bound (default: --time-limit).", min=0.001)] = None,
-    mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap at which a piece stops.", min=0.0, max=0.999)] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs).", min=1)] = None,
+    lookahead: Annotated[
+        int,
+        typer.Option(
+            help="Periods solved past each sub-horizon, then dropped; other than 1, plain gluing also runs beside it and the better plan is kept.",
+            min=0,
+        ),
+    ] = 1,
+    solver: Annotated[
+        Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")
+    ] = None,
+    time_limit: Annotated[
+        Optional[float], typer.Option(help="Seconds per piece (default: SURGEPLAN_TIME_LIMIT).", min=0.001)
+    ] = None,
+    bound_time_limit: Annotated[
+        Optional[float],
+        typer.Option(help="Seconds for each configuration's LP bound (default: --time-limit).", min=0.001),
+    ] = None,
+    mip_gap: Annotated[
+        Optional[float], typer.Option(help="Relative MIP gap at which a piece stops.", min=0.0, max=0.999)
+    ] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(help="Pieces solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs).", min=1),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
 ) -> None:
     """Run many configurations (dataset x graph x objective) as one job on Ray and print one table.
@@ -242,10 +328,14 @@ def _print_study(rows: list[dict], wall: float, out: Path) -> None:
             table.add_row(r["configuration"], "failed", "", "", "", "", r["error"][:60], "")
             continue
         table.add_row(
-            r["configuration"], r["status"], f"{r['value']:,.2f}", f"{r['baseline']:,.2f}",
+            r["configuration"],
+            r["status"],
+            f"{r['value']:,.2f}",
+            f"{r['baseline']:,.2f}",
             "unknown" if r["bound"] is None else f"{r['bound']:,.2f}",
             "unknown" if r["gap"] is None else f"{100 * r['gap']:.1f} %",
-            " / ".join(f"{v:,.0f}" for v in r["ncd_per_scenario"].values()), f"{r['piece_seconds']:,.0f}",
+            " / ".join(f"{v:,.0f}" for v in r["ncd_per_scenario"].values()),
+            f"{r['piece_seconds']:,.0f}",
         )
     Console().print(table)
     Console().print(f"Written to {out}/ (study.csv, study.json, one plan directory per configuration)", highlight=False)
@@ -294,14 +384,26 @@ def validate(
 ) -> None:
     """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
     try:
-        inst = load_instance(instance, graph.value if graph else None,
-                             dataset_options(supply_share=supply_share, pooling_cap=pooling_cap,
-                                             federal_supply=federal_supply))
+        inst = load_instance(
+            instance,
+            graph.value if graph else None,
+            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+        )
     except InstanceError as exc:
         raise instance_failure(exc) from None
-    print(json.dumps({"instance": inst.name, "units": len(inst.units), "arcs": len(inst.arcs),
-                      "periods": inst.n_periods, "scenarios": [s.id for s in inst.scenarios],
-                      "groups": len(inst.groups), "regions": len(inst.regions)}))
+    print(
+        json.dumps(
+            {
+                "instance": inst.name,
+                "units": len(inst.units),
+                "arcs": len(inst.arcs),
+                "periods": inst.n_periods,
+                "scenarios": [s.id for s in inst.scenarios],
+                "groups": len(inst.groups),
+                "regions": len(inst.regions),
+            }
+        )
+    )
 
 
 register_run_commands(app)

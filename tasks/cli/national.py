@@ -41,8 +41,15 @@ def register_national_command(app: typer.Typer) -> None:
 
 
 def national(
-    instance: Annotated[str, typer.Argument(help="us:national (the default synthetic instance), or a CSV directory / .json file of hospitals with lat/lon and stockpiles, without arcs.")] = "us:national",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the plan, tables, figures and summary.json.")] = Path("out/national"),
+    instance: Annotated[
+        str,
+        typer.Argument(
+            help="us:national (the default synthetic instance), or a CSV directory / .json file of hospitals with lat/lon and stockpiles, without arcs."
+        ),
+    ] = "us:national",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the plan, tables, figures and summary.json.")
+    ] = Path("out/national"),
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     hospitals: Hospitals = None,
     seed: DatasetSeed = None,
@@ -51,10 +58,20 @@ def national(
     regions: Regions = None,
     hubs: Hubs = None,
     clustering_seed: ClusteringSeed = None,
-    subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon, in the national model and in every region.", min=1)] = 7,
-    time_limit: Annotated[float, typer.Option(help="Seconds per piece (one sub-horizon of one region, or of the national model).", min=0.1)] = 20.0,
+    subhorizon: Annotated[
+        int, typer.Option(help="Periods per sub-horizon, in the national model and in every region.", min=1)
+    ] = 7,
+    time_limit: Annotated[
+        float,
+        typer.Option(help="Seconds per piece (one sub-horizon of one region, or of the national model).", min=0.1),
+    ] = 20.0,
     lanes_per_receiver: LanesPerReceiver = None,
-    workers: Annotated[Optional[int], typer.Option(help="Pieces solved at once on a local Ray (default: all CPUs). RAY_ADDRESS joins a cluster instead.", min=1)] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Pieces solved at once on a local Ray (default: all CPUs). RAY_ADDRESS joins a cluster instead.", min=1
+        ),
+    ] = None,
     plain: Annotated[bool, typer.Option(help="Log lines instead of a progress bar.")] = False,
 ) -> None:
     """Split the country into regions and solve it in two levels, then check the whole plan.
@@ -110,17 +127,23 @@ def print_national(doc: dict, footer: str) -> None:
     def number(x) -> str:
         return "-" if x is None else f"{x:,.1f}"
 
-    table = Table(title=f"{doc['instance']}: {doc['hospitals']:,} hospitals in {doc['regions']} regions, "
-                        f"{doc['hubs']} hubs", show_header=False)
+    table = Table(
+        title=f"{doc['instance']}: {doc['hospitals']:,} hospitals in {doc['regions']} regions, {doc['hubs']} hubs",
+        show_header=False,
+    )
     gap = doc["gap"]
     rows = [
         ("non-covered demand, expected (phi4)", number(doc["value"])),
         ("without reallocation", number(doc["baseline_value"])),
-        ("lower bound", f"{'unknown' if doc['lower_bound'] is None else number(doc['lower_bound'])} "
-                        f"({doc['lower_bound_status']})"),
+        (
+            "lower bound",
+            f"{'unknown' if doc['lower_bound'] is None else number(doc['lower_bound'])} ({doc['lower_bound_status']})",
+        ),
         ("gap to the bound", "unknown" if gap is None or not math.isfinite(gap) else f"{100 * gap:.1f} %"),
-        ("units moved between regions", f"{doc['units_between_regions']:,} (national model: "
-                                        f"{doc['national_units_planned']:,})"),
+        (
+            "units moved between regions",
+            f"{doc['units_between_regions']:,} (national model: {doc['national_units_planned']:,})",
+        ),
         ("units topped up (spare to short, after stitching)", f"{doc.get('units_topped_up', 0):,}"),
         ("units shipped in all", f"{doc['units_shipped']:,}"),
         ("feasible in every scenario", str(doc["feasible"])),

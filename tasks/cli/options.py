@@ -27,56 +27,117 @@ from decomposition.spatial.splitting import (
 from tasks.cli.terminal import fail
 from tasks.national_options import NationalRequest
 
-SupplyShare = Annotated[Optional[float], typer.Option(
-    help="us:states and us:national: share of each state's ventilators it can use for COVID-19 patients, in (0, 1]. "
-         "Default: 0.75.")]
-PoolingCap = Annotated[Optional[float], typer.Option(
-    help="us:states only: most a state lends out, net (in transit counted as lent), as a share of its supply, "
-         "in [0, 1]. Default: no cap.")]
-FederalSupply = Annotated[Optional[int], typer.Option(
-    help="us:states only: ventilators per day the federal stockpile can hand out to the states (it keeps what "
-         "no state needs). Default: 0, no stockpile.")]
-Hospitals = Annotated[Optional[int], typer.Option(
-    help="us:national only: hospitals to draw. Default 5,000.")]
-DatasetSeed = Annotated[Optional[int], typer.Option(
-    "--seed", help="us:national only: seed of the drawn hospitals (which hospitals, where, how large). Default 0. "
-                   "Not the clustering's: that is --clustering-seed.")]
-TransferWeight = Annotated[float, typer.Option(
-    help="lambda >= 0: the objective also charges the transfer effort (units x days on the road) at this "
-         "weight; the value reported stays the criterion. Default: 0, transfers cost nothing.")]
+SupplyShare = Annotated[
+    Optional[float],
+    typer.Option(
+        help="us:states and us:national: share of each state's ventilators it can use for COVID-19 patients, in (0, 1]. "
+        "Default: 0.75."
+    ),
+]
+PoolingCap = Annotated[
+    Optional[float],
+    typer.Option(
+        help="us:states only: most a state lends out, net (in transit counted as lent), as a share of its supply, "
+        "in [0, 1]. Default: no cap."
+    ),
+]
+FederalSupply = Annotated[
+    Optional[int],
+    typer.Option(
+        help="us:states only: ventilators per day the federal stockpile can hand out to the states (it keeps what "
+        "no state needs). Default: 0, no stockpile."
+    ),
+]
+Hospitals = Annotated[Optional[int], typer.Option(help="us:national only: hospitals to draw. Default 5,000.")]
+DatasetSeed = Annotated[
+    Optional[int],
+    typer.Option(
+        "--seed",
+        help="us:national only: seed of the drawn hospitals (which hospitals, where, how large). Default 0. "
+        "Not the clustering's: that is --clustering-seed.",
+    ),
+]
+TransferWeight = Annotated[
+    float,
+    typer.Option(
+        help="lambda >= 0: the objective also charges the transfer effort (units x days on the road) at this "
+        "weight; the value reported stays the criterion. Default: 0, transfers cost nothing."
+    ),
+]
 
 
 # a national run's settings (NationalRequest); None leaves its default
 ClusteringMethod = Enum("ClusteringMethod", {c: c for c in get_args(Clustering)}, type=str)
-Regions = Annotated[Optional[list[int]], typer.Option(
-    "--regions", min=1, max=MAX_REGIONS,
-    help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). "
-         "Default: 16 24 32 40 48.")]
-Hubs = Annotated[Optional[list[int]], typer.Option(
-    "--hubs", min=1, max=MAX_HUBS,
-    help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the "
-         "best silhouette is kept. Default: 3 to 8.")]
-ClusteringOption = Annotated[Optional[ClusteringMethod], typer.Option(
-    "--clustering", help="How regions are found: mixture (Gaussian, weighted by demand, k by BIC; the default), "
-                         "bayesian (Dirichlet-process mixture: finds k itself, up to the largest --regions), kmedoids "
-                         "(FasterPAM on great-circle distances between hospitals, k by silhouette, unweighted).")]
-ClusteringSeed = Annotated[Optional[int], typer.Option(
-    "--clustering-seed", min=0, max=MAX_SEED, help="Seed of the clustering (mixture fits, K-medoids). Default 0.")]
-LanesPerReceiver = Annotated[Optional[int], typer.Option(
-    "--lanes-per-receiver", min=1, max=MAX_LANES_PER_RECEIVER,
-    help="Inside a region, each hospital is sent to only along its this many "
-         "quickest lanes (the model grows with the square of a region's size). "
-         "Default 20.")]
-NATIONAL_FLAGS = {"regions": "--regions", "hubs": "--hubs", "clustering": "--clustering", "seed": "--clustering-seed",
-                  "lanes_per_receiver": "--lanes-per-receiver"}
+Regions = Annotated[
+    Optional[list[int]],
+    typer.Option(
+        "--regions",
+        min=1,
+        max=MAX_REGIONS,
+        help="Numbers of regions to try (repeat); the fit scoring best is kept (see --clustering). "
+        "Default: 16 24 32 40 48.",
+    ),
+]
+Hubs = Annotated[
+    Optional[list[int]],
+    typer.Option(
+        "--hubs",
+        min=1,
+        max=MAX_HUBS,
+        help="Numbers of national hubs to try among the depots (repeat); the K-medoids fit with the "
+        "best silhouette is kept. Default: 3 to 8.",
+    ),
+]
+ClusteringOption = Annotated[
+    Optional[ClusteringMethod],
+    typer.Option(
+        "--clustering",
+        help="How regions are found: mixture (Gaussian, weighted by demand, k by BIC; the default), "
+        "bayesian (Dirichlet-process mixture: finds k itself, up to the largest --regions), kmedoids "
+        "(FasterPAM on great-circle distances between hospitals, k by silhouette, unweighted).",
+    ),
+]
+ClusteringSeed = Annotated[
+    Optional[int],
+    typer.Option(
+        "--clustering-seed", min=0, max=MAX_SEED, help="Seed of the clustering (mixture fits, K-medoids). Default 0."
+    ),
+]
+LanesPerReceiver = Annotated[
+    Optional[int],
+    typer.Option(
+        "--lanes-per-receiver",
+        min=1,
+        max=MAX_LANES_PER_RECEIVER,
+        help="Inside a region, each hospital is sent to only along its this many "
+        "quickest lanes (the model grows with the square of a region's size). "
+        "Default 20.",
+    ),
+]
+NATIONAL_FLAGS = {
+    "regions": "--regions",
+    "hubs": "--hubs",
+    "clustering": "--clustering",
+    "seed": "--clustering-seed",
+    "lanes_per_receiver": "--lanes-per-receiver",
+}
 
 
-def national_request(regions: list[int] | None = None, hubs: list[int] | None = None,
-                     clustering: Enum | None = None, clustering_seed: int | None = None,
-                     lanes_per_receiver: int | None = None) -> NationalRequest:
+def national_request(
+    regions: list[int] | None = None,
+    hubs: list[int] | None = None,
+    clustering: Enum | None = None,
+    clustering_seed: int | None = None,
+    lanes_per_receiver: int | None = None,
+) -> NationalRequest:
     """A national run's settings from the command line, defaults for those not given; exit 2 naming a bad one."""
-    given = {"regions": regions, "hubs": hubs, "clustering": clustering.value if clustering else None,
-             "seed": clustering_seed, "lanes_per_receiver": lanes_per_receiver}
+    given = {
+        "regions": regions,
+        "hubs": hubs,
+        "clustering": clustering.value if clustering else None,
+        "seed": clustering_seed,
+        "lanes_per_receiver": lanes_per_receiver,
+    }
     try:
         return NationalRequest(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:

@@ -55,8 +55,11 @@ def _backend():
         raise fail(str(exc), 2) from None
     except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite file's directory cannot be made
         first_line = get_settings().redact(str(exc).splitlines()[0])
-        raise fail(f"cannot open the run store ({type(exc).__name__}: {first_line}); check "
-                   "SURGEPLAN_DATABASE_URL (or SURGEPLAN_DATA_DIR) and that the database is running", 2) from None
+        raise fail(
+            f"cannot open the run store ({type(exc).__name__}: {first_line}); check "
+            "SURGEPLAN_DATABASE_URL (or SURGEPLAN_DATA_DIR) and that the database is running",
+            2,
+        ) from None
 
 
 def _run_errors():
@@ -66,16 +69,27 @@ def _run_errors():
 
 
 def submit(
-    instance: Annotated[str, typer.Argument(help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file; files are read here and uploaded.")],
-    objective: Annotated[Objective, typer.Option(help="Fairness criterion (see `surgeplan solve --help`).")] = Objective.PHI4,
+    instance: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file; files are read here and uploaded."
+        ),
+    ],
+    objective: Annotated[
+        Objective, typer.Option(help="Fairness criterion (see `surgeplan solve --help`).")
+    ] = Objective.PHI4,
     graph: Annotated[Optional[str], typer.Option(help="Built-in datasets only: complete or logistic.")] = None,
     subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon.", min=1)] = 7,
     lookahead: Annotated[int, typer.Option(help="Periods solved past each sub-horizon, then dropped.", min=0)] = 1,
     solver: Annotated[Optional[str], typer.Option(help="highs or cbc. Default: SURGEPLAN_SOLVER.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="Seconds per piece. Default: SURGEPLAN_TIME_LIMIT.", min=0.001)] = None,
+    time_limit: Annotated[
+        Optional[float], typer.Option(help="Seconds per piece. Default: SURGEPLAN_TIME_LIMIT.", min=0.001)
+    ] = None,
     bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the LP bound.", min=0.001)] = None,
     mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap.", min=0.0, max=0.999)] = None,
-    force: Annotated[bool, typer.Option(help="Solve again even if this instance and config already has a run.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Solve again even if this instance and config already has a run.")
+    ] = False,
     wait: Annotated[bool, typer.Option(help="Follow the run with a progress bar until it ends.")] = False,
     transfer_weight: TransferWeight = 0.0,
     supply_share: SupplyShare = None,
@@ -83,7 +97,13 @@ def submit(
     federal_supply: FederalSupply = None,
     hospitals: Hospitals = None,
     seed: DatasetSeed = None,
-    national: Annotated[bool, typer.Option("--national", help="A national run: hospitals with coordinates and no arcs (us:national, or a file written by `surgeplan generate national`), split into regions and solved in two levels, as `surgeplan national` does (phi4 only); --regions, --hubs, --clustering, --clustering-seed and --lanes-per-receiver apply to it.")] = False,
+    national: Annotated[
+        bool,
+        typer.Option(
+            "--national",
+            help="A national run: hospitals with coordinates and no arcs (us:national, or a file written by `surgeplan generate national`), split into regions and solved in two levels, as `surgeplan national` does (phi4 only); --regions, --hubs, --clustering, --clustering-seed and --lanes-per-receiver apply to it.",
+        ),
+    ] = False,
     regions: Regions = None,
     hubs: Hubs = None,
     clustering: ClusteringOption = None,
@@ -102,22 +122,46 @@ def submit(
 
     from tasks.submission import RunRequest
 
-    national_given = {"--regions": regions, "--hubs": hubs, "--clustering": clustering,
-                      "--clustering-seed": clustering_seed, "--lanes-per-receiver": lanes_per_receiver}
+    national_given = {
+        "--regions": regions,
+        "--hubs": hubs,
+        "--clustering": clustering,
+        "--clustering-seed": clustering_seed,
+        "--lanes-per-receiver": lanes_per_receiver,
+    }
     if not national and any(v is not None for v in national_given.values()):
         given = next(name for name, v in national_given.items() if v is not None)
         raise fail(f"{given} applies only to a national run: add --national", 2)
-    national_settings = (national_request(regions, hubs, clustering, clustering_seed, lanes_per_receiver)
-                         if national else None)
-    options = dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply,
-                              hospitals=hospitals, seed=seed)
+    national_settings = (
+        national_request(regions, hubs, clustering, clustering_seed, lanes_per_receiver) if national else None
+    )
+    options = dataset_options(
+        supply_share=supply_share,
+        pooling_cap=pooling_cap,
+        federal_supply=federal_supply,
+        hospitals=hospitals,
+        seed=seed,
+    )
     backend = _backend()
     try:
-        source = ({"dataset": instance, "graph": graph, "options": options} if instance in BUILTIN
-                  else {"instance": load_instance(instance, graph, options)})
-        request = RunRequest(**source, objective=objective, subhorizon=subhorizon, lookahead=lookahead, solver=solver,
-                             time_limit=time_limit, bound_time_limit=bound_time_limit, mip_gap=mip_gap,
-                             transfer_weight=transfer_weight, national=national_settings, force=force)
+        source = (
+            {"dataset": instance, "graph": graph, "options": options}
+            if instance in BUILTIN
+            else {"instance": load_instance(instance, graph, options)}
+        )
+        request = RunRequest(
+            **source,
+            objective=objective,
+            subhorizon=subhorizon,
+            lookahead=lookahead,
+            solver=solver,
+            time_limit=time_limit,
+            bound_time_limit=bound_time_limit,
+            mip_gap=mip_gap,
+            transfer_weight=transfer_weight,
+            national=national_settings,
+            force=force,
+        )
         submitted = backend.submit(request)
     except InstanceError as exc:
         raise instance_failure(exc) from None
@@ -126,8 +170,10 @@ def submit(
         raise fail(f"--{'-'.join(map(str, first['loc'])).replace('_', '-') or 'options'}: {first['msg']}", 2) from None
     state = "queued" if submitted.created else f"already submitted ({submitted.status}); --force solves it again"
     if not submitted.published:
-        state = (f"stored, but the broker ({backend.settings.redact(backend.settings.broker_url)}) is unreachable: "
-                 "a worker queues it once Redis is back")
+        state = (
+            f"stored, but the broker ({backend.settings.redact(backend.settings.broker_url)}) is unreachable: "
+            "a worker queues it once Redis is back"
+        )
     console.print(f"run {submitted.id}: {state}", highlight=False)
     print(submitted.id)
     if wait:
@@ -146,8 +192,11 @@ def _follow(backend, run_id: str) -> None:
                 time.sleep(WAIT_POLL_SECONDS)
                 view = backend.view(run_id)
     except KeyboardInterrupt:  # only the waiting stops: the run goes on
-        raise fail(f"stopped waiting; run {run_id} goes on: `surgeplan status {run_id}` follows it, "
-                   f"`surgeplan cancel {run_id}` stops it", 130) from None
+        raise fail(
+            f"stopped waiting; run {run_id} goes on: `surgeplan status {run_id}` follows it, "
+            f"`surgeplan cancel {run_id}` stops it",
+            130,
+        ) from None
     if view.status != "succeeded":
         raise fail(f"run {run_id} {view.status}: {view.error}", 1)
     _print_result(backend.summary(run_id), run_id)
@@ -169,13 +218,17 @@ def status(
         print(view.model_dump_json(indent=2))
         return
     table = Table(title=f"run {view.id}", show_header=False)
-    rows = [("status", view.status + (" (cancel requested)" if view.cancel_requested and view.status == "running" else "")),
-            ("instance", f"{view.instance} ({view.source})"), ("config", json.dumps(view.config)),
-            ("progress", f"{view.pieces_done}/{view.pieces_total} pieces"),
-            ("best value so far", "-" if view.best_value is None else f"{view.best_value:,.2f}"),
-            ("last step", view.message or "-"), ("attempts", str(view.attempts)),
-            ("submitted", f"{view.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-            ("finished", "-" if view.finished_at is None else f"{view.finished_at:%Y-%m-%d %H:%M:%S} UTC")]
+    rows = [
+        ("status", view.status + (" (cancel requested)" if view.cancel_requested and view.status == "running" else "")),
+        ("instance", f"{view.instance} ({view.source})"),
+        ("config", json.dumps(view.config)),
+        ("progress", f"{view.pieces_done}/{view.pieces_total} pieces"),
+        ("best value so far", "-" if view.best_value is None else f"{view.best_value:,.2f}"),
+        ("last step", view.message or "-"),
+        ("attempts", str(view.attempts)),
+        ("submitted", f"{view.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+        ("finished", "-" if view.finished_at is None else f"{view.finished_at:%Y-%m-%d %H:%M:%S} UTC"),
+    ]
     if view.error:
         rows.append(("error", view.error))
     for name, value in rows:
@@ -188,7 +241,9 @@ def status(
 
 def result(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the plan here as CSV files and summary.json.")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Also write the plan here as CSV files and summary.json.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
 ) -> None:
     """A finished run's checked plan: Phi, non-covered demand per scenario with and without reallocation, bound and gap."""
@@ -219,8 +274,11 @@ def _print_result(doc: dict, run_id: str, out: Path | None = None) -> None:
     from tasks.cli.main import print_summary
     from tasks.cli.national import print_national
 
-    footer = (f"Plan written to {out}/" if out is not None
-              else f"`surgeplan result {run_id} --out DIR` writes the plan as CSV files.")
+    footer = (
+        f"Plan written to {out}/"
+        if out is not None
+        else f"`surgeplan result {run_id} --out DIR` writes the plan as CSV files."
+    )
     if "plan" in doc:
         print_summary(doc, footer)
     else:  # a national run's summary (tasks.output.national_files.national_summary)
@@ -240,7 +298,10 @@ def cancel(run_id: Annotated[str, typer.Argument(help="The run's id.")]) -> None
 
 
 def runs(
-    state: Annotated[Optional[str], typer.Option("--status", help="Only runs in this state: queued, running, succeeded, failed, cancelled.")] = None,
+    state: Annotated[
+        Optional[str],
+        typer.Option("--status", help="Only runs in this state: queued, running, succeeded, failed, cancelled."),
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
 ) -> None:
     """List runs, newest first, with their progress and value."""
@@ -253,8 +314,15 @@ def runs(
     for v in views:
         value = "-" if v.best_value is None else f"{v.best_value:,.2f}"
         objective = v.config.get("objective", "") + (" (national)" if v.config.get("national") else "")
-        table.add_row(v.id, v.status, v.instance, objective, f"{v.pieces_done}/{v.pieces_total}",
-                      value, f"{v.created_at:%Y-%m-%d %H:%M:%S}")
+        table.add_row(
+            v.id,
+            v.status,
+            v.instance,
+            objective,
+            f"{v.pieces_done}/{v.pieces_total}",
+            value,
+            f"{v.created_at:%Y-%m-%d %H:%M:%S}",
+        )
     Console().print(table)
 
 
@@ -296,11 +364,20 @@ def api(
     except SettingsError as exc:
         raise fail(str(exc), 2) from None
     if not settings.tokens:
-        raise fail("no API tokens: set SURGEPLAN_API_TOKENS to one or more comma-separated secrets "
-                   "(clients send 'Authorization: Bearer <token>')", 2)
+        raise fail(
+            "no API tokens: set SURGEPLAN_API_TOKENS to one or more comma-separated secrets "
+            "(clients send 'Authorization: Bearer <token>')",
+            2,
+        )
     _backend()  # a store that cannot be opened is exit 2 naming the setting, not a traceback from every process
-    uvicorn.run("tasks.api:app_from_environment", factory=True, host=host or settings.api_host,
-                port=port or settings.api_port, workers=processes, log_level="info")
+    uvicorn.run(
+        "tasks.api:app_from_environment",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=processes,
+        log_level="info",
+    )
 
 
 def register_run_commands(app: typer.Typer) -> None:

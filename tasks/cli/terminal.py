@@ -30,10 +30,17 @@ def piece_display(total: int, plain: bool = False):
     """Yield progress(done, total, message): a bar of pieces on a terminal, log lines otherwise."""
     if plain or not console.is_terminal:
         started = time.perf_counter()
-        yield lambda done, n, m: console.print(f"[{time.perf_counter() - started:7.1f} s] {done}/{n} {m}",
-                                               highlight=False)
+        yield lambda done, n, m: console.print(
+            f"[{time.perf_counter() - started:7.1f} s] {done}/{n} {m}", highlight=False
+        )
         return
-    columns = (SpinnerColumn(), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    columns = (
+        SpinnerColumn(),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("pieces", total=total)
         yield lambda done, n, m: bar.update(task, completed=done, total=n, description=m)

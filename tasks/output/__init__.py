@@ -1,5 +1,4 @@
-"""What a run leaves for a planner: the plan's files, written all or nothing, and the figures.
-"""
+"""What a run leaves for a planner: the plan's files, written all or nothing, and the figures."""
 
 from tasks.output.clustering_figures import write_clustering_curves, write_depot_map
 from tasks.output.national_files import (
@@ -16,4 +15,16 @@ from tasks.output.plan_files import (
     write_study,
 )
 
-__all__ = ["OutputError", "atomic_directory", "check_output_dir", "national_tables", "write_clustering_curves", "write_depot_map", "write_national", "write_plan", "write_stored_national", "write_stored_plan", "write_study"]
+__all__ = [
+    "OutputError",
+    "atomic_directory",
+    "check_output_dir",
+    "national_tables",
+    "write_clustering_curves",
+    "write_depot_map",
+    "write_national",
+    "write_plan",
+    "write_stored_national",
+    "write_stored_plan",
+    "write_study",
+]

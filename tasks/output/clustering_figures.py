@@ -41,8 +41,11 @@ def write_clustering_curves(path: Path, mixtures: list[MixtureFit], medoids: lis
             ax.plot(ks, [f.aic for f in mixtures], "s--", label="AIC")
             chosen = best_by_bic(mixtures)
             ax.axvline(chosen.k, color="grey", lw=0.8)
-            ax.set(title=f"Gaussian mixture weighted by demand: k = {chosen.k} by BIC", xlabel="k",
-                   ylabel="criterion (lower is better)")
+            ax.set(
+                title=f"Gaussian mixture weighted by demand: k = {chosen.k} by BIC",
+                xlabel="k",
+                ylabel="criterion (lower is better)",
+            )
             ax.legend()
         else:
             best = best_by_silhouette(medoids)
@@ -56,8 +59,15 @@ def write_clustering_curves(path: Path, mixtures: list[MixtureFit], medoids: lis
     return path
 
 
-def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, labels: np.ndarray, depots: np.ndarray,
-                    title: str, fit: MixtureFit | None = None) -> Path:
+def write_depot_map(
+    path: Path,
+    hospitals: np.ndarray,
+    demand: np.ndarray,
+    labels: np.ndarray,
+    depots: np.ndarray,
+    title: str,
+    fit: MixtureFit | None = None,
+) -> Path:
     """`hospitals` and `depots` as (lat, lon) rows, hospitals coloured by `labels` (their area);
     `fit`, when the areas come from a mixture, adds its components' 1- and 2-sigma ellipses."""
     plane = Plane.around(hospitals)  # the plane the mixture was fitted on
@@ -75,8 +85,13 @@ def write_depot_map(path: Path, hospitals: np.ndarray, demand: np.ndarray, label
     return _save_map(fig, ax, path, title)
 
 
-def write_transfer_map(path: Path, hospitals: np.ndarray, nodes: dict[str, tuple[float, float]],
-                       transfers: list[tuple[str, str, float]], title: str) -> Path:
+def write_transfer_map(
+    path: Path,
+    hospitals: np.ndarray,
+    nodes: dict[str, tuple[float, float]],
+    transfers: list[tuple[str, str, float]],
+    title: str,
+) -> Path:
     """The largest transfers between depots (and from stockpiles) as arrows, width by units.
 
     `hospitals` (lat, lon) rows give the backdrop; `nodes` the position of every depot or
@@ -86,14 +101,23 @@ def write_transfer_map(path: Path, hospitals: np.ndarray, nodes: dict[str, tuple
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.scatter(xy[:, 0], xy[:, 1], s=3, c="lightgrey", edgecolors="none", label="hospitals")
     at = {n: plane.to_km(np.array([p]))[0] for n, p in nodes.items()}
-    ax.scatter([p[0] for p in at.values()], [p[1] for p in at.values()], marker="*", s=80, c="black",
-               label="depots and stockpiles")
+    ax.scatter(
+        [p[0] for p in at.values()],
+        [p[1] for p in at.values()],
+        marker="*",
+        s=80,
+        c="black",
+        label="depots and stockpiles",
+    )
     heaviest = max((u for _, _, u in transfers), default=1.0)
     for source, target, units in transfers:
         (x0, y0), (x1, y1) = at[source], at[target]
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops={"arrowstyle": "->", "lw": 0.5 + 4.5 * units / heaviest, "color": "tab:red",
-                                "alpha": 0.7})
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={"arrowstyle": "->", "lw": 0.5 + 4.5 * units / heaviest, "color": "tab:red", "alpha": 0.7},
+        )
         ax.text((x0 + x1) / 2, (y0 + y1) / 2, f"{units:,.0f}", fontsize=7, color="tab:red")
     return _save_map(fig, ax, path, title)
 

@@ -22,12 +22,17 @@ from decomposition.problem.instance import Instance  # noqa: E402
 FIGURES = ("non_covered_demand.png", "idle_stock.png")
 
 
-def write_figures(directory: Path, instance: Instance, plan: Evaluation, baseline: Evaluation, title: str) -> list[Path]:
+def write_figures(
+    directory: Path, instance: Instance, plan: Evaluation, baseline: Evaluation, title: str
+) -> list[Path]:
     """Both figures into `directory`; returns their paths."""
     idle = lambda ev: np.clip(ev.available, 0, None).sum(axis=1)  # noqa: E731  [w, t]
     series = {
-        "non_covered_demand.png": ("non-covered demand (units in use missing)",
-                                   plan.ncd_plus.sum(axis=1), baseline.ncd_plus.sum(axis=1)),
+        "non_covered_demand.png": (
+            "non-covered demand (units in use missing)",
+            plan.ncd_plus.sum(axis=1),
+            baseline.ncd_plus.sum(axis=1),
+        ),
         "idle_stock.png": ("idle equipment (on hand, not in use)", idle(plan), idle(baseline)),
     }
     paths = []
@@ -37,8 +42,9 @@ def write_figures(directory: Path, instance: Instance, plan: Evaluation, baselin
     return paths
 
 
-def _per_scenario(path: Path, instance: Instance, ylabel: str, with_plan: np.ndarray, without: np.ndarray,
-                  title: str) -> None:
+def _per_scenario(
+    path: Path, instance: Instance, ylabel: str, with_plan: np.ndarray, without: np.ndarray, title: str
+) -> None:
     n = len(instance.scenarios)
     fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n + 0.8), sharex=True, squeeze=False)
     days = np.arange(instance.n_periods)

@@ -77,20 +77,38 @@ def national_tables(report: TwoLevelReport) -> dict[str, pd.DataFrame]:
     expected = np.tensordot(inst.probabilities, inst.demand_array, axes=1).sum(axis=1)
     demand = dict(zip((u.id for u in inst.units), expected))
     total = max(sum(demand[m] for r in h.regions for m in r.members), 1e-9)
-    regions = pd.DataFrame([{"region": r.id, "depot": r.depot, "hub": r.hub, "hospitals": len(r.members),
-                             "ventilators": sum(stock[m] for m in r.members),
-                             "demand_share": sum(demand[m] for m in r.members) / total} for r in h.regions])
+    regions = pd.DataFrame(
+        [
+            {
+                "region": r.id,
+                "depot": r.depot,
+                "hub": r.hub,
+                "hospitals": len(r.members),
+                "ventilators": sum(stock[m] for m in r.members),
+                "demand_share": sum(demand[m] for m in r.members) / total,
+            }
+            for r in h.regions
+        ]
+    )
     hospitals = _hospital_table(report)
     flows = pd.DataFrame([vars(f) for f in report.flows], columns=["period", "source", "target", "quantity", "arrival"])
     p = inst.probabilities
-    per_day = pd.DataFrame({
-        "period": np.arange(1, inst.n_periods + 1), "date": inst.periods,
-        "with_plan": np.tensordot(p, report.evaluation.ncd_plus, axes=1).sum(axis=0),
-        "without_reallocation": np.tensordot(p, report.baseline.ncd_plus, axes=1).sum(axis=0),
-        "lower_bound_split": report.bound_per_period if report.bound_per_period is not None else np.nan,
-    })
-    return {"shipments": report.plan.shipments, "national_flows": flows, "regions": regions,
-            "hospitals": hospitals, "non_covered_per_day": per_day}
+    per_day = pd.DataFrame(
+        {
+            "period": np.arange(1, inst.n_periods + 1),
+            "date": inst.periods,
+            "with_plan": np.tensordot(p, report.evaluation.ncd_plus, axes=1).sum(axis=0),
+            "without_reallocation": np.tensordot(p, report.baseline.ncd_plus, axes=1).sum(axis=0),
+            "lower_bound_split": report.bound_per_period if report.bound_per_period is not None else np.nan,
+        }
+    )
+    return {
+        "shipments": report.plan.shipments,
+        "national_flows": flows,
+        "regions": regions,
+        "hospitals": hospitals,
+        "non_covered_per_day": per_day,
+    }
 
 
 def _hospital_table(report: TwoLevelReport) -> pd.DataFrame:
@@ -129,14 +147,34 @@ def write_national_figures(directory: Path, report: TwoLevelReport) -> list[Path
     spatial = report.spatial
     if spatial is not None:
         depots = latlon[spatial.areas.depot_site]
-        paths.append(write_depot_map(directory / "depots_map.png", latlon, weights, spatial.areas.region_of, depots,
-                                     f"{len(h.regions)} regions ({spatial.areas.method}), depots as stars",
-                                     spatial.chosen))
-        paths.append(write_clustering_curves(directory / "clustering_curves.png", spatial.mixtures,
-                                             spatial.region_medoids or spatial.hub_fits or None))
+        paths.append(
+            write_depot_map(
+                directory / "depots_map.png",
+                latlon,
+                weights,
+                spatial.areas.region_of,
+                depots,
+                f"{len(h.regions)} regions ({spatial.areas.method}), depots as stars",
+                spatial.chosen,
+            )
+        )
+        paths.append(
+            write_clustering_curves(
+                directory / "clustering_curves.png",
+                spatial.mixtures,
+                spatial.region_medoids or spatial.hub_fits or None,
+            )
+        )
     nodes = {u.id: (u.lat, u.lon) for u in inst.units if u.kind != "hospital" and u.lat is not None}
-    paths.append(write_transfer_map(directory / "transfers_map.png", latlon, nodes, largest_transfers(report),
-                                    f"largest national transfers over {inst.n_periods} days (units)"))
+    paths.append(
+        write_transfer_map(
+            directory / "transfers_map.png",
+            latlon,
+            nodes,
+            largest_transfers(report),
+            f"largest national transfers over {inst.n_periods} days (units)",
+        )
+    )
     return paths
 
 

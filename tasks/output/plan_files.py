@@ -76,8 +76,13 @@ def write_plan(out: Path, instance: Instance, report: PlanReport) -> dict:
     with atomic_directory(out) as staging:
         for name, table in plan_tables(instance, report).items():
             table.to_csv(staging / f"{name}.csv", index=False)
-        write_figures(staging, instance, report.result.evaluation, report.baseline.evaluation,
-                      f"{instance.name} - {report.objective.value}")
+        write_figures(
+            staging,
+            instance,
+            report.result.evaluation,
+            report.baseline.evaluation,
+            f"{instance.name} - {report.objective.value}",
+        )
         (staging / "summary.json").write_text(json.dumps(doc, indent=2) + "\n")
     return doc
 

@@ -61,13 +61,21 @@ class Broker:
         the run stays queued in the store and a worker's recovery pass publishes it later."""
         try:
             epoch = self.epoch()
-            self.app.send_task(RUN_TASK, args=[run_id], queue=self.settings.queue, retry=True,
-                               retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5})
+            self.app.send_task(
+                RUN_TASK,
+                args=[run_id],
+                queue=self.settings.queue,
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
+            )
         except Exception as exc:  # noqa: BLE001 - redis and kombu errors alike: the broker is unreachable
             reason = self.settings.redact(str(exc))  # a kombu error can carry the broker URL, password and all
             log.warning("run %s not published: %s", run_id, reason)
-            self.store.add_event(run_id, "unpublished", f"broker unreachable ({reason}); it will be queued "
-                                                        "by a worker's recovery pass once Redis is back")
+            self.store.add_event(
+                run_id,
+                "unpublished",
+                f"broker unreachable ({reason}); it will be queued by a worker's recovery pass once Redis is back",
+            )
             return False
         self.store.mark_published(run_id, epoch)
         return True
@@ -84,5 +92,9 @@ class Broker:
         try:
             self._redis.ping()
         except redis.RedisError as exc:
-            raise ConnectionError(self.settings.redact(f"cannot reach the broker at {self.settings.broker_url} "
-                                                       f"({exc}); start Redis or set SURGEPLAN_BROKER_URL")) from None
+            raise ConnectionError(
+                self.settings.redact(
+                    f"cannot reach the broker at {self.settings.broker_url} "
+                    f"({exc}); start Redis or set SURGEPLAN_BROKER_URL"
+                )
+            ) from None

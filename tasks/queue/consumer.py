@@ -60,12 +60,20 @@ def start_worker(settings: Settings, loglevel: str = "INFO") -> None:
     broker.ping()
     app = worker_app(settings, store, broker)
     stopped = threading.Event()
-    threading.Thread(target=recovery_loop, args=(broker, settings.reaper_interval, stopped), daemon=True,
-                     name="recovery").start()
+    threading.Thread(
+        target=recovery_loop, args=(broker, settings.reaper_interval, stopped), daemon=True, name="recovery"
+    ).start()
     try:
-        app.worker_main([
-            "worker", "--pool=solo", f"--queues={settings.queue}", f"--loglevel={loglevel}",
-            f"--hostname=surgeplan-{os.getpid()}@{socket.gethostname()}", "--without-gossip", "--without-mingle",
-        ])
+        app.worker_main(
+            [
+                "worker",
+                "--pool=solo",
+                f"--queues={settings.queue}",
+                f"--loglevel={loglevel}",
+                f"--hostname=surgeplan-{os.getpid()}@{socket.gethostname()}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
     finally:
         stopped.set()

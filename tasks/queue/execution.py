@@ -3,8 +3,9 @@
 Everything a run needs comes from the store (its config and the instance's fingerprint), so a run
 whose worker died is executed again by whoever claims it next: Ray's objects died with their
 driver, the store did not. Every solved window is checkpointed (data_dir/runs/<id>/checkpoints),
-so the new execution takes up each chain of windows where the last one left it. The heartbeat renews the lease, publishes progress and
-carries a cancel request back to the walk, which then cancels the Ray pieces.
+so the new execution takes up each chain of windows where the last one left it. The heartbeat renews
+the lease, publishes progress and carries a cancel request back to the walk, which then cancels the
+Ray pieces.
 
 A national run (config "national") is solved in two levels by `workers.two_level.solve_national`
 under the same heartbeat; it has no window checkpoints, so executed again it starts over.
@@ -59,8 +60,15 @@ def execution_id() -> str:
 class Heartbeat:
     """Renews the run's lease and writes its progress every `interval` seconds, in a thread of its own."""
 
-    def __init__(self, store: RunStore, run_id: str, owner: str, lease: float, deadline: float,
-                 redact: Callable[[str], str] = str):
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        owner: str,
+        lease: float,
+        deadline: float,
+        redact: Callable[[str], str] = str,
+    ):
         self.store, self.run_id, self.owner, self.lease, self.deadline = store, run_id, owner, lease, deadline
         self.redact = redact  # for its log lines: a database error may name the store's URL
         self.cancelled, self.lost = threading.Event(), threading.Event()
@@ -68,7 +76,7 @@ class Heartbeat:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id[:8]}", daemon=True)
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 
@@ -144,8 +152,16 @@ def _not_claimed(run_id: str, store: RunStore) -> str:
     return f"not claimable ({run.status})"
 
 
-def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: PieceFunction, owner: str,
-                     heartbeat: Heartbeat, run_dir: Path, out: Path) -> tuple[str, str | None, bool]:
+def _solve_and_store(
+    run_id: str,
+    settings: Settings,
+    store: RunStore,
+    compute: PieceFunction,
+    owner: str,
+    heartbeat: Heartbeat,
+    run_dir: Path,
+    out: Path,
+) -> tuple[str, str | None, bool]:
     checkpoints = run_dir / "checkpoints"
     try:
         run = store.get(run_id)
@@ -158,8 +174,9 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
             report = _solve_windows(run_id, run.config, instance, settings, store, compute, heartbeat, checkpoints)
             doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
             metrics = _metrics(doc, report)
-        written = store.finish(run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value, metrics=metrics,
-                               progress=heartbeat.latest)
+        written = store.finish(
+            run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value, metrics=metrics, progress=heartbeat.latest
+        )
         if written:
             shutil.rmtree(checkpoints, ignore_errors=True)
         return SUCCEEDED, None, written
@@ -177,8 +194,16 @@ def _solve_and_store(run_id: str, settings: Settings, store: RunStore, compute: 
     return status, error, store.finish(run_id, owner, status, error=error, progress=heartbeat.latest)
 
 
-def _solve_windows(run_id: str, config: dict, instance: Instance, settings: Settings, store: RunStore,
-                   compute: PieceFunction, heartbeat: Heartbeat, checkpoints: Path):
+def _solve_windows(
+    run_id: str,
+    config: dict,
+    instance: Instance,
+    settings: Settings,
+    store: RunStore,
+    compute: PieceFunction,
+    heartbeat: Heartbeat,
+    checkpoints: Path,
+):
     """An ordinary run: its DAG of windows on Ray, each solved window checkpointed, solved ones reused."""
     dag = plan_pieces(instance, decomposition_config(config))
     heartbeat.progress(0, len(dag.pieces), "starting Ray")
@@ -195,12 +220,22 @@ def _solve_windows(run_id: str, config: dict, instance: Instance, settings: Sett
         if not heartbeat.lost.is_set():  # an execution that lost the run writes nothing for it
             _save_checkpoint(checkpoints, WindowCheckpoint.of(piece.id, result))
 
-    return run_on_ray(dag, instance, retries=settings.piece_retries, progress=heartbeat.progress, compute=compute,
-                      should_stop=heartbeat.should_stop, on_piece=on_piece, reuse=reuse, on_window=on_window)
+    return run_on_ray(
+        dag,
+        instance,
+        retries=settings.piece_retries,
+        progress=heartbeat.progress,
+        compute=compute,
+        should_stop=heartbeat.should_stop,
+        on_piece=on_piece,
+        reuse=reuse,
+        on_window=on_window,
+    )
 
 
-def _solve_national(run_id: str, config: dict, instance: Instance, settings: Settings, store: RunStore,
-                    heartbeat: Heartbeat) -> TwoLevelReport:
+def _solve_national(
+    run_id: str, config: dict, instance: Instance, settings: Settings, store: RunStore, heartbeat: Heartbeat
+) -> TwoLevelReport:
     """A national run in two levels. No window checkpoints: solve_national takes no solved windows
     back (and its regions depend on the clustering and the national flows of this execution), so a
     run executed again, after its worker died, starts over. Every step is an event and prefixes the
@@ -221,8 +256,14 @@ def _solve_national(run_id: str, config: dict, instance: Instance, settings: Set
 
     step("starting Ray")
     ensure_ray(settings.workers, settings.ray_address)
-    report = solve_national(instance, national, step=step, progress=progress, should_stop=heartbeat.should_stop,
-                            retries=settings.piece_retries)
+    report = solve_national(
+        instance,
+        national,
+        step=step,
+        progress=progress,
+        should_stop=heartbeat.should_stop,
+        retries=settings.piece_retries,
+    )
     step("storing the plan")
     return report
 
@@ -247,16 +288,32 @@ def _load_checkpoints(directory: Path) -> list[WindowCheckpoint]:
 
 def _metrics(doc: dict, report) -> dict[str, float | None]:
     metrics = {
-        "value": doc["value"], "baseline_value": doc["baseline_value"], "lower_bound": doc["lower_bound"],
-        "gap": doc["gap"], "pieces": len(report.pieces), "retried_pieces": sum(r.attempts > 1 for r in report.pieces),
-        "reused_pieces": sum(r.attempts == 0 for r in report.pieces), "solve_seconds": report.timings.get("wall"),
+        "value": doc["value"],
+        "baseline_value": doc["baseline_value"],
+        "lower_bound": doc["lower_bound"],
+        "gap": doc["gap"],
+        "pieces": len(report.pieces),
+        "retried_pieces": sum(r.attempts > 1 for r in report.pieces),
+        "reused_pieces": sum(r.attempts == 0 for r in report.pieces),
+        "solve_seconds": report.timings.get("wall"),
     }
     return metrics | _per_scenario(doc["plan"]["non_covered_demand_per_scenario"])
 
 
 def _national_metrics(doc: dict) -> dict[str, float | None]:
-    metrics = {name: doc[name] for name in ("value", "baseline_value", "lower_bound", "gap", "regions", "hubs",
-                                            "regional_rounds", "units_between_regions")}
+    metrics = {
+        name: doc[name]
+        for name in (
+            "value",
+            "baseline_value",
+            "lower_bound",
+            "gap",
+            "regions",
+            "hubs",
+            "regional_rounds",
+            "units_between_regions",
+        )
+    }
     metrics["solve_seconds"] = sum(doc["timings"].values())  # clustering to bound, as solve_national timed them
     return metrics | _per_scenario(doc["non_covered_demand_per_scenario"])
 
@@ -268,5 +325,7 @@ def _per_scenario(ncd: dict[str, float]) -> dict[str, float]:
     """One metric per scenario, named by its id; by its position when the id would not fit (cut
     short, two long ids could share a name, which the store refuses)."""
     names = [f"non_covered_demand:{scenario}" for scenario in ncd]
-    return {name if len(name) <= METRIC_NAME_LENGTH else f"non_covered_demand:#{n + 1}": value
-            for n, (name, value) in enumerate(zip(names, ncd.values()))}
+    return {
+        name if len(name) <= METRIC_NAME_LENGTH else f"non_covered_demand:#{n + 1}": value
+        for n, (name, value) in enumerate(zip(names, ncd.values()))
+    }

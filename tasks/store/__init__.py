@@ -1,5 +1,4 @@
-"""The run store: its tables, every state change of a run as one transaction, and the migrations.
-"""
+"""The run store: its tables, every state change of a run as one transaction, and the migrations."""
 
 from tasks.store.models import TERMINAL, Base, Run
 from tasks.store.run_store import Progress, RunStateError, RunStore, UnknownRun

@@ -106,8 +106,9 @@ class RunStore:
 
     # --- submitting ----------------------------------------------------------------------------
 
-    def create_run(self, *, source: str, instance_name: str, fingerprint: str, config: dict,
-                   force: bool = False) -> tuple[Run, bool]:
+    def create_run(
+        self, *, source: str, instance_name: str, fingerprint: str, config: dict, force: bool = False
+    ) -> tuple[Run, bool]:
         """A new queued run, or the existing one for the same instance and config (and False).
 
         A failed or cancelled run is not returned: submitting again makes a new one. `force`
@@ -122,9 +123,19 @@ class RunStore:
                         run = s.get(Run, existing.run_id)
                         if run.status not in (FAILED, CANCELLED):
                             return run, False
-                    run = Run(id=str(uuid.uuid4()), status=QUEUED, source=source, instance_name=instance_name,
-                              fingerprint=fingerprint, config=config, created_at=utcnow(), attempts=0,
-                              cancel_requested=False, pieces_done=0, pieces_total=0)
+                    run = Run(
+                        id=str(uuid.uuid4()),
+                        status=QUEUED,
+                        source=source,
+                        instance_name=instance_name,
+                        fingerprint=fingerprint,
+                        config=config,
+                        created_at=utcnow(),
+                        attempts=0,
+                        cancel_requested=False,
+                        pieces_done=0,
+                        pieces_total=0,
+                    )
                     s.add(run)
                     s.flush()
                     if existing is None:
@@ -168,8 +179,11 @@ class RunStore:
 
     def plans(self, run_id: str) -> list[PlanVersion]:
         with self.session() as s:
-            return list(s.execute(select(PlanVersion).where(PlanVersion.run_id == run_id)
-                                  .order_by(PlanVersion.version)).scalars())
+            return list(
+                s.execute(
+                    select(PlanVersion).where(PlanVersion.run_id == run_id).order_by(PlanVersion.version)
+                ).scalars()
+            )
 
     def metrics(self, run_id: str) -> dict[str, float | None]:
         with self.session() as s:
@@ -186,19 +200,33 @@ class RunStore:
         started fewer than `max_attempts` executions. One that started them all, each lost, ends failed here
         (in the same transaction) and is not taken."""
         now = utcnow()
-        claimable = (Run.id == run_id, Run.cancel_requested.is_(False),
-                     or_(Run.status == QUEUED, (Run.status == RUNNING) & (Run.lease_until < now)))
+        claimable = (
+            Run.id == run_id,
+            Run.cancel_requested.is_(False),
+            or_(Run.status == QUEUED, (Run.status == RUNNING) & (Run.lease_until < now)),
+        )
         with self.session() as s, s.begin():
-            taken = s.execute(
-                update(Run).where(*claimable, Run.attempts < max_attempts)
-                .values(status=RUNNING, owner=owner, lease_until=now + timedelta(seconds=lease),
-                        attempts=Run.attempts + 1, started_at=now, error=None)
-            ).rowcount == 1
+            taken = (
+                s.execute(
+                    update(Run)
+                    .where(*claimable, Run.attempts < max_attempts)
+                    .values(
+                        status=RUNNING,
+                        owner=owner,
+                        lease_until=now + timedelta(seconds=lease),
+                        attempts=Run.attempts + 1,
+                        started_at=now,
+                        error=None,
+                    )
+                ).rowcount
+                == 1
+            )
             if taken:
                 s.add(Event(run_id=run_id, at=now, kind="started", message=f"execution by {owner}"))
                 return True
-            exhausted = s.execute(select(Run).where(*claimable, Run.attempts >= max_attempts)
-                                  .with_for_update()).scalar_one_or_none()
+            exhausted = s.execute(
+                select(Run).where(*claimable, Run.attempts >= max_attempts).with_for_update()
+            ).scalar_one_or_none()
             if exhausted is not None:
                 _fail_poisoned(s, exhausted, max_attempts, now)
         return False
@@ -207,31 +235,55 @@ class RunStore:
         """Extend the lease and record progress. Returns whether a cancel was asked, None if the lease was lost."""
         values: dict = {"lease_until": utcnow() + timedelta(seconds=lease)}
         if progress is not None:
-            values.update(pieces_done=progress.done, pieces_total=progress.total, message=progress.message[:2000],
-                          best_value=progress.best_value)
+            values.update(
+                pieces_done=progress.done,
+                pieces_total=progress.total,
+                message=progress.message[:2000],
+                best_value=progress.best_value,
+            )
         with self.session() as s, s.begin():
-            held = s.execute(update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == RUNNING)
-                             .values(**values)).rowcount == 1
+            held = (
+                s.execute(
+                    update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == RUNNING).values(**values)
+                ).rowcount
+                == 1
+            )
             if not held:
                 return None
             return s.get(Run, run_id).cancel_requested
 
-    def finish(self, run_id: str, owner: str, status: str, *, error: str | None = None,
-               plan_path: str | None = None, value: float | None = None,
-               metrics: dict[str, float | None] | None = None, progress: Progress | None = None) -> bool:
+    def finish(
+        self,
+        run_id: str,
+        owner: str,
+        status: str,
+        *,
+        error: str | None = None,
+        plan_path: str | None = None,
+        value: float | None = None,
+        metrics: dict[str, float | None] | None = None,
+        progress: Progress | None = None,
+    ) -> bool:
         """End the run (fenced by the lease: an execution that lost it writes nothing). True if written."""
         assert status in TERMINAL
         now = utcnow()
         values: dict = {"status": status, "finished_at": now, "error": error, "lease_until": None}
         if progress is not None:
-            values.update(pieces_done=progress.done, pieces_total=progress.total, message=progress.message[:2000],
-                          best_value=progress.best_value)
+            values.update(
+                pieces_done=progress.done,
+                pieces_total=progress.total,
+                message=progress.message[:2000],
+                best_value=progress.best_value,
+            )
         if value is not None:
             values["best_value"] = value
         with self.session() as s, s.begin():
-            written = s.execute(
-                update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == RUNNING).values(**values)
-            ).rowcount == 1
+            written = (
+                s.execute(
+                    update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == RUNNING).values(**values)
+                ).rowcount
+                == 1
+            )
             if not written:
                 return False
             if plan_path is not None:
@@ -267,11 +319,20 @@ class RunStore:
         now = utcnow()
         settled = now - timedelta(seconds=grace)  # a submission publishes right after it commits
         with self.session() as s, s.begin():
-            lost = list(s.execute(select(Run).where(or_(
-                (Run.status == QUEUED) & (Run.created_at < settled)
-                & or_(Run.broker_epoch.is_(None), Run.broker_epoch != epoch),
-                (Run.status == RUNNING) & (Run.lease_until < now),
-            )).with_for_update(skip_locked=True)).scalars())
+            lost = list(
+                s.execute(
+                    select(Run)
+                    .where(
+                        or_(
+                            (Run.status == QUEUED)
+                            & (Run.created_at < settled)
+                            & or_(Run.broker_epoch.is_(None), Run.broker_epoch != epoch),
+                            (Run.status == RUNNING) & (Run.lease_until < now),
+                        )
+                    )
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
             requeued = []
             for run in lost:
                 was = run.status
@@ -283,9 +344,16 @@ class RunStore:
                     _fail_poisoned(s, run, max_attempts, now)
                     continue
                 run.status, run.owner, run.lease_until, run.broker_epoch = QUEUED, None, None, None
-                s.add(Event(run_id=run.id, at=now, kind="requeued",
-                            message="its worker stopped renewing the lease" if was == RUNNING
-                            else "its message was not on the broker (Redis restarted?)"))
+                s.add(
+                    Event(
+                        run_id=run.id,
+                        at=now,
+                        kind="requeued",
+                        message="its worker stopped renewing the lease"
+                        if was == RUNNING
+                        else "its message was not on the broker (Redis restarted?)",
+                    )
+                )
                 requeued.append(run.id)
         return requeued
 
@@ -293,7 +361,9 @@ class RunStore:
 def _fail_poisoned(s: Session, run: Run, max_attempts: int, now: datetime) -> None:
     """End a run whose every execution was lost: retrying it would only take down another worker."""
     run.status, run.finished_at, run.owner, run.lease_until = FAILED, now, None, None
-    run.error = (f"its worker died during each of its {run.attempts} attempts (no heartbeat until the lease ran "
-                 f"out); not retried again (SURGEPLAN_MAX_RUN_ATTEMPTS={max_attempts}). The run may crash the "
-                 "solver or exhaust the worker's memory; submitting it again makes a new run")
+    run.error = (
+        f"its worker died during each of its {run.attempts} attempts (no heartbeat until the lease ran "
+        f"out); not retried again (SURGEPLAN_MAX_RUN_ATTEMPTS={max_attempts}). The run may crash the "
+        "solver or exhaust the worker's memory; submitting it again makes a new run"
+    )
     s.add(Event(run_id=run.id, at=now, kind=FAILED, message=run.error))

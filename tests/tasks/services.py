@@ -3,6 +3,7 @@ test's own (to restart), and the solver processes that must not outlive their ru
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -27,14 +28,20 @@ def service_env(postgres_url: str, data_dir: Path, **settings: str) -> Iterator[
     directory, short leases; `settings` (lease_seconds="3", broker_url=..., ...) override or add SURGEPLAN_
     variables."""
     queue = f"surgeplan-test-{uuid.uuid4().hex[:8]}"
-    defaults = {"database_url": postgres_url, "broker_url": REDIS_URL, "queue": queue, "data_dir": str(data_dir),
-                "lease_seconds": "3", "reaper_interval": "1", "time_limit": "30", "workers": "2"}
+    defaults = {
+        "database_url": postgres_url,
+        "broker_url": REDIS_URL,
+        "queue": queue,
+        "data_dir": str(data_dir),
+        "lease_seconds": "3",
+        "reaper_interval": "1",
+        "time_limit": "30",
+        "workers": "2",
+    }
     merged = {**defaults, **settings}
     yield {f"SURGEPLAN_{name.upper()}": value for name, value in merged.items()}
-    try:
+    with contextlib.suppress(redis.RedisError):  # a test's own Redis that is down already took the queue with it
         redis.Redis.from_url(merged["broker_url"], socket_connect_timeout=3).delete(queue)
-    except redis.RedisError:
-        pass  # a test's own Redis that is down already took the queue with it
 
 
 def free_port() -> int:
@@ -57,9 +64,25 @@ class RedisServer:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_for(lambda: self._up() or self.process.poll() is not None, 20, f"Redis on port {self.port} to start")
         assert self.process.poll() is None, f"redis-server on port {self.port} exited: see {self.directory}/redis.log"
 
@@ -118,9 +141,14 @@ class Service:
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path):
         self.log = log
-        self._out = open(log, "ab")
-        self.process = subprocess.Popen([SURGEPLAN, *args], env={**os.environ, **env}, stdout=self._out,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self._out = open(log, "ab")  # noqa: SIM115 (closed in stop(), once the process is gone)
+        self.process = subprocess.Popen(
+            [SURGEPLAN, *args],
+            env={**os.environ, **env},
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -146,10 +174,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        try:  # leave nothing of the group behind for the next test
+        with contextlib.suppress(ProcessLookupError):  # leave nothing of the group behind for the next test
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self._out.close()
 
 

@@ -33,8 +33,12 @@ READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 @pytest.fixture(scope="module")
 def env(postgres_url, tmp_path_factory) -> dict[str, str]:
-    with service_env(postgres_url, tmp_path_factory.mktemp("data"),
-                     api_tokens=f"other,submit:{TOKEN},read:{READ_TOKEN}", max_upload_mb="1") as env:
+    with service_env(
+        postgres_url,
+        tmp_path_factory.mktemp("data"),
+        api_tokens=f"other,submit:{TOKEN},read:{READ_TOKEN}",
+        max_upload_mb="1",
+    ) as env:
         yield env
 
 
@@ -73,33 +77,62 @@ def test_a_submission_is_stored_once_and_found_again(client):
     assert [e["kind"] for e in client.get(f"/runs/{first.json()['id']}/events", headers=AUTH).json()] == ["submitted"]
 
 
-@pytest.mark.parametrize("body, field, says", [
-    ({"dataset": "spain:atlantis"}, "dataset", "no built-in dataset"),
-    ({"dataset": "spain:madrid", "graph": "subway"}, "graph", "unknown graph 'subway'"),
-    ({"dataset": "spain:madrid", "objective": "phi9"}, "objective", "Input should be"),
-    ({"dataset": "spain:madrid", "subhorizon": 0}, "subhorizon", "greater than or equal to 1"),
-    ({"dataset": "spain:madrid", "time_limit": -1}, "time_limit", "greater than 0"),
-    ({"dataset": "spain:madrid", "colour": "red"}, "colour", "Extra inputs are not permitted"),
-    ({"dataset": "us:states", "options": {"pooling_cap": 1.5}}, "options.pooling_cap", "less than or equal to 1"),
-    ({"dataset": "us:states", "options": {"federal_supply": -2}}, "options.federal_supply", "greater than or equal to 0"),
-    ({"dataset": "us:states", "options": {"storage": 2}}, "options.storage", "Extra inputs are not permitted"),
-    ({"dataset": "spain:madrid", "options": {"federal_supply": 5}}, "options.federal_supply",
-     "takes no option federal_supply; only us:states takes it"),
-    ({"instance": instance_json(), "options": {"supply_share": 0.5}}, "options", "only to a built-in 'dataset'"),
-    ({"dataset": "us:states", "transfer_weight": -1}, "transfer_weight", "greater than or equal to 0"),
-    ({"dataset": "us:national", "options": {"hospitals": 60}}, "dataset",
-     'ask for a national run ("national": {} in the API, --national on `surgeplan submit`)'),
-    ({**NATIONAL, "national": {"regions": [2, 0]}}, "national.regions[1]", "greater than or equal to 1"),
-    ({**NATIONAL, "national": {"hubs": []}}, "national.hubs", "at least 1 item"),
-    ({**NATIONAL, "national": {"clustering": "ward"}}, "national.clustering", "'mixture', 'bayesian' or 'kmedoids'"),
-    ({**NATIONAL, "national": {"seed": -1}}, "national.seed", "greater than or equal to 0"),
-    ({**NATIONAL, "national": {"regions": [2], "k": 3}}, "national.k", "Extra inputs are not permitted"),
-    ({**NATIONAL, "national": {"regions": [61, 100]}}, "national.regions", "fits us-national-60-seed0's 60 hospitals"),
-    ({**NATIONAL, "objective": "phi1"}, "objective", "a national run minimises the expected non-covered demand (phi4) only"),
-    ({"dataset": "spain:madrid", "national": {}}, "dataset", "cannot be a national run: the instance already has arcs"),
-    ({"instance": instance_json(), "national": {}}, "instance.arcs", "already has arcs"),
-    ({}, "body", "exactly one of 'dataset'"),
-])
+@pytest.mark.parametrize(
+    "body, field, says",
+    [
+        ({"dataset": "spain:atlantis"}, "dataset", "no built-in dataset"),
+        ({"dataset": "spain:madrid", "graph": "subway"}, "graph", "unknown graph 'subway'"),
+        ({"dataset": "spain:madrid", "objective": "phi9"}, "objective", "Input should be"),
+        ({"dataset": "spain:madrid", "subhorizon": 0}, "subhorizon", "greater than or equal to 1"),
+        ({"dataset": "spain:madrid", "time_limit": -1}, "time_limit", "greater than 0"),
+        ({"dataset": "spain:madrid", "colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ({"dataset": "us:states", "options": {"pooling_cap": 1.5}}, "options.pooling_cap", "less than or equal to 1"),
+        (
+            {"dataset": "us:states", "options": {"federal_supply": -2}},
+            "options.federal_supply",
+            "greater than or equal to 0",
+        ),
+        ({"dataset": "us:states", "options": {"storage": 2}}, "options.storage", "Extra inputs are not permitted"),
+        (
+            {"dataset": "spain:madrid", "options": {"federal_supply": 5}},
+            "options.federal_supply",
+            "takes no option federal_supply; only us:states takes it",
+        ),
+        ({"instance": instance_json(), "options": {"supply_share": 0.5}}, "options", "only to a built-in 'dataset'"),
+        ({"dataset": "us:states", "transfer_weight": -1}, "transfer_weight", "greater than or equal to 0"),
+        (
+            {"dataset": "us:national", "options": {"hospitals": 60}},
+            "dataset",
+            'ask for a national run ("national": {} in the API, --national on `surgeplan submit`)',
+        ),
+        ({**NATIONAL, "national": {"regions": [2, 0]}}, "national.regions[1]", "greater than or equal to 1"),
+        ({**NATIONAL, "national": {"hubs": []}}, "national.hubs", "at least 1 item"),
+        (
+            {**NATIONAL, "national": {"clustering": "ward"}},
+            "national.clustering",
+            "'mixture', 'bayesian' or 'kmedoids'",
+        ),
+        ({**NATIONAL, "national": {"seed": -1}}, "national.seed", "greater than or equal to 0"),
+        ({**NATIONAL, "national": {"regions": [2], "k": 3}}, "national.k", "Extra inputs are not permitted"),
+        (
+            {**NATIONAL, "national": {"regions": [61, 100]}},
+            "national.regions",
+            "fits us-national-60-seed0's 60 hospitals",
+        ),
+        (
+            {**NATIONAL, "objective": "phi1"},
+            "objective",
+            "a national run minimises the expected non-covered demand (phi4) only",
+        ),
+        (
+            {"dataset": "spain:madrid", "national": {}},
+            "dataset",
+            "cannot be a national run: the instance already has arcs",
+        ),
+        ({"instance": instance_json(), "national": {}}, "instance.arcs", "already has arcs"),
+        ({}, "body", "exactly one of 'dataset'"),
+    ],
+)
 def test_bad_requests_are_422_naming_the_field(client, body, field, says):
     response = client.post("/runs", json=body, headers=AUTH)
     assert response.status_code == 422, response.text
@@ -110,8 +143,12 @@ def test_bad_requests_are_422_naming_the_field(client, body, field, says):
 def test_lambda_and_dataset_options_make_runs_of_their_own(client):
     """Runs differing only in lambda, or only in a dataset option, are different runs; the same body twice is one."""
     base = {"dataset": "us:states", "options": {"pooling_cap": 0.2}, "transfer_weight": 0.1, "subhorizon": 7}
-    variants = [base, {**base, "transfer_weight": 1.0}, {**base, "options": {"pooling_cap": 0.3}},
-                {**base, "options": {"pooling_cap": 0.2, "federal_supply": 50}}]
+    variants = [
+        base,
+        {**base, "transfer_weight": 1.0},
+        {**base, "options": {"pooling_cap": 0.3}},
+        {**base, "options": {"pooling_cap": 0.2, "federal_supply": 50}},
+    ]
     runs = [client.post("/runs", json=body, headers=AUTH) for body in variants]
     try:
         assert [r.status_code for r in runs] == [201] * 4
@@ -121,8 +158,10 @@ def test_lambda_and_dataset_options_make_runs_of_their_own(client):
         first = client.get(f"/runs/{runs[0].json()['id']}", headers=AUTH).json()
         assert first["config"]["transfer_weight"] == 0.1 and first["config"]["options"] == {"pooling_cap": 0.2}
         assert first["instance"] == "us-states-75pct-cap20"
-        assert client.get(f"/runs/{runs[3].json()['id']}", headers=AUTH).json()["instance"] == \
-            "us-states-75pct-cap20-federal50"
+        assert (
+            client.get(f"/runs/{runs[3].json()['id']}", headers=AUTH).json()["instance"]
+            == "us-states-75pct-cap20-federal50"
+        )
     finally:  # leave no us:states run queued for the worker of the tests below
         for r in runs:
             client.post(f"/runs/{r.json()['id']}/cancel", headers=AUTH)
@@ -132,21 +171,37 @@ def test_national_settings_make_runs_of_their_own(client):
     """The national settings are stored resolved, so they are part of the dedupe key: each variant is a run of its
     own, the same settings in another order or with their defaults spelt out are the same run, and an ordinary run's
     config has no "national" key (its dedupe key is the one it had before national runs were queued)."""
-    variants = [NATIONAL, {**NATIONAL, "national": {"regions": [2, 4], "hubs": [2]}},
-                {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "seed": 1}},
-                {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "clustering": "kmedoids"}},
-                {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "lanes_per_receiver": 5}},
-                {**NATIONAL, "national": {}}]
+    variants = [
+        NATIONAL,
+        {**NATIONAL, "national": {"regions": [2, 4], "hubs": [2]}},
+        {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "seed": 1}},
+        {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "clustering": "kmedoids"}},
+        {**NATIONAL, "national": {"regions": [2, 3], "hubs": [2], "lanes_per_receiver": 5}},
+        {**NATIONAL, "national": {}},
+    ]
     runs = [client.post("/runs", json=body, headers=AUTH) for body in variants]
     try:
         assert [r.status_code for r in runs] == [201] * len(variants), [r.text for r in runs]
         assert len({r.json()["id"] for r in runs}) == len(variants)
-        spelt_out = {**NATIONAL, "national": {"regions": [3, 2, 3], "hubs": [2], "clustering": "mixture", "seed": 0,
-                                              "lanes_per_receiver": 20}}
+        spelt_out = {
+            **NATIONAL,
+            "national": {
+                "regions": [3, 2, 3],
+                "hubs": [2],
+                "clustering": "mixture",
+                "seed": 0,
+                "lanes_per_receiver": 20,
+            },
+        }
         again = client.post("/runs", json=spelt_out, headers=AUTH)
         assert again.status_code == 200 and again.json()["id"] == runs[0].json()["id"]
-        assert runs[0].json()["config"]["national"] == {"regions": [2, 3], "hubs": [2], "clustering": "mixture",
-                                                        "seed": 0, "lanes_per_receiver": 20}
+        assert runs[0].json()["config"]["national"] == {
+            "regions": [2, 3],
+            "hubs": [2],
+            "clustering": "mixture",
+            "seed": 0,
+            "lanes_per_receiver": 20,
+        }
         assert runs[5].json()["config"]["national"]["regions"] == [16, 24, 32, 40, 48]
         ordinary = client.post("/runs", json={"dataset": "example:three-hospitals", "subhorizon": 3}, headers=AUTH)
         assert ordinary.status_code in (200, 201) and "national" not in ordinary.json()["config"]
@@ -162,7 +217,9 @@ def test_a_malformed_uploaded_instance_is_422_with_its_json_path(client):
     response = client.post("/runs", json={"instance": bad}, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "instance.units[2].initial_stock"
-    broken = client.post("/runs", content=b'{"instance": {"name": ', headers={**AUTH, "Content-Type": "application/json"})
+    broken = client.post(
+        "/runs", content=b'{"instance": {"name": ', headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert broken.status_code == 422
     assert len(client.get("/runs", params={"limit": 1000}, headers=AUTH).json()) == before  # nothing stored
 
@@ -177,13 +234,16 @@ def _with_repeated_group(instance: dict) -> dict:
     return {**instance, "groups": [group, group]}
 
 
-@pytest.mark.parametrize("spoil, field", [
-    (_with_repeated_ids, "instance.scenarios[1].id"),
-    (_with_repeated_group, "instance.groups[1].id"),
-    (lambda i: {**i, "units": [{**i["units"][0], "lat": 91.0}, *i["units"][1:]]}, "instance.units[0].lat"),
-    (lambda i: {**i, "name": "x" * 201}, "instance.name"),  # the store keeps 200 characters (a 500 before)
-    (lambda i: {**i, "name": "a\x00b"}, "instance.name"),  # PostgreSQL text holds no NUL byte
-])
+@pytest.mark.parametrize(
+    "spoil, field",
+    [
+        (_with_repeated_ids, "instance.scenarios[1].id"),
+        (_with_repeated_group, "instance.groups[1].id"),
+        (lambda i: {**i, "units": [{**i["units"][0], "lat": 91.0}, *i["units"][1:]]}, "instance.units[0].lat"),
+        (lambda i: {**i, "name": "x" * 201}, "instance.name"),  # the store keeps 200 characters (a 500 before)
+        (lambda i: {**i, "name": "a\x00b"}, "instance.name"),  # PostgreSQL text holds no NUL byte
+    ],
+)
 def test_a_whole_instance_check_names_the_field_inside_the_instance(client, spoil, field):
     """Checks that look at the whole instance (repeated ids) name the field they found, not just 'instance'."""
     instance = instance_json()
@@ -238,8 +298,13 @@ def test_unknown_runs_are_404_and_finished_ones_cannot_be_cancelled(client):
 
 def test_openapi_documents_the_routes(client):
     paths = client.get("/openapi.json", headers=READ).json()["paths"]
-    assert {"/runs", "/runs/{run_id}", "/runs/{run_id}/cancel", "/runs/{run_id}/summary",
-            "/runs/{run_id}/plan/{table}"} <= set(paths)
+    assert {
+        "/runs",
+        "/runs/{run_id}",
+        "/runs/{run_id}/cancel",
+        "/runs/{run_id}/summary",
+        "/runs/{run_id}/plan/{table}",
+    } <= set(paths)
 
 
 def _free_port() -> int:
@@ -256,8 +321,12 @@ def test_200_concurrent_submissions_are_all_accepted_finished_and_unique(env, tm
     try:
         api.wait_for_output("Application startup complete")
         base = f"http://127.0.0.1:{port}"
-        bodies = [RunRequest(instance=random_instance(1000 + n, n_units=4, n_periods=4), objective=Objective.PHI4,
-                             subhorizon=4).model_dump(mode="json", exclude_none=True) for n in range(200)]
+        bodies = [
+            RunRequest(
+                instance=random_instance(1000 + n, n_units=4, n_periods=4), objective=Objective.PHI4, subhorizon=4
+            ).model_dump(mode="json", exclude_none=True)
+            for n in range(200)
+        ]
 
         async def submit_all():
             async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=120) as http:
@@ -300,11 +369,28 @@ def json_file_on_disk(tmp_path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("dataset", ["/dev/zero", "/etc", "/etc/passwd", "JSON_FILE",
-                                     "decomposition/datasets/data/examples/three-hospitals", "three-hospitals", "..",
-                                     "../..", "./spain:madrid", "spain:madrid\x00/etc",
-                                     "\x00", "x" * 100, "spain:" + "m" * 100_000, "~/.ssh", "file:///etc/passwd",
-                                     "SPAIN:MADRID", " spain:madrid"])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        "/dev/zero",
+        "/etc",
+        "/etc/passwd",
+        "JSON_FILE",
+        "decomposition/datasets/data/examples/three-hospitals",
+        "three-hospitals",
+        "..",
+        "../..",
+        "./spain:madrid",
+        "spain:madrid\x00/etc",
+        "\x00",
+        "x" * 100,
+        "spain:" + "m" * 100_000,
+        "~/.ssh",
+        "file:///etc/passwd",
+        "SPAIN:MADRID",
+        " spain:madrid",
+    ],
+)
 def test_the_api_reads_no_server_path(client, dataset, json_file_on_disk):
     """Only built-in names are datasets: a path (a device, a directory, a real .json file, relative, ..), a NUL
     byte or a huge name is a 422 naming 'dataset', saying the built-in names and to upload the instance."""
@@ -315,8 +401,10 @@ def test_the_api_reads_no_server_path(client, dataset, json_file_on_disk):
     [problem] = response.json()["detail"]
     assert problem["field"] == "dataset"
     if len(dataset) <= 100:  # a longer one is refused by its length alone, before anything else
-        assert "spain:madrid, us:national, us:states" in problem["msg"] and "upload it whole as 'instance'" in \
-            problem["msg"]
+        assert (
+            "spain:madrid, us:national, us:states" in problem["msg"]
+            and "upload it whole as 'instance'" in problem["msg"]
+        )
     assert len(response.text) < 2000  # a huge name is not echoed back
     assert run_count(client) == before
 
@@ -332,27 +420,41 @@ def test_a_request_built_in_code_cannot_smuggle_a_path_either():
     with pytest.raises(ValidationError, match="no built-in dataset '/dev/zero'"):
         RunRequest(dataset="/dev/zero")
     with pytest.raises(InstanceError, match="no built-in dataset '/etc'"):
-        resolve_instance(RunRequest.model_construct(dataset="/etc", instance=None, national=None, graph=None,
-                                                    options=None, objective=Objective.PHI4))
+        resolve_instance(
+            RunRequest.model_construct(
+                dataset="/etc", instance=None, national=None, graph=None, options=None, objective=Objective.PHI4
+            )
+        )
 
 
-@pytest.mark.parametrize("body, field, says", [
-    ({**NATIONAL, "national": {"regions": list(range(2, 13))}}, "national.regions", "at most 10 items"),
-    ({**NATIONAL, "national": {"regions": [10**6]}}, "national.regions[0]", "less than or equal to 200"),
-    ({**NATIONAL, "national": {"regions": [2], "hubs": [51]}}, "national.hubs[0]", "less than or equal to 50"),
-    ({**NATIONAL, "national": {"hubs": list(range(1, 12))}}, "national.hubs", "at most 10 items"),
-    ({**NATIONAL, "national": {"seed": 2**40}}, "national.seed", "less than or equal to 4294967295"),
-    ({**NATIONAL, "national": {"lanes_per_receiver": 10**9}}, "national.lanes_per_receiver", "less than or equal"),
-    ({"dataset": "spain:madrid", "subhorizon": 10**400}, "subhorizon", "less than or equal to 1000"),
-    ({"dataset": "spain:madrid", "lookahead": 5000}, "lookahead", "less than or equal to 1000"),
-    ({"dataset": "spain:madrid", "time_limit": 1e300}, "time_limit", "less than or equal to 86400"),
-    ({"dataset": "spain:madrid", "bound_time_limit": 1e9}, "bound_time_limit", "less than or equal to 86400"),
-    ({"dataset": "spain:madrid", "transfer_weight": 1e7}, "transfer_weight", "less than or equal to 1000000"),
-    ({"dataset": "us:national", "options": {"hospitals": 10**9}}, "options.hospitals", "less than or equal to 100000"),
-    ({"dataset": "us:states", "options": {"federal_supply": 10**400}}, "options.federal_supply", "less than or equal"),
-    ({"dataset": "us:national", "options": {"seed": 2**64}}, "options.seed", "less than or equal"),
-    ({"dataset": "spain:madrid", "graph": "g" * 1000}, "graph", "at most 100 characters"),
-])
+@pytest.mark.parametrize(
+    "body, field, says",
+    [
+        ({**NATIONAL, "national": {"regions": list(range(2, 13))}}, "national.regions", "at most 10 items"),
+        ({**NATIONAL, "national": {"regions": [10**6]}}, "national.regions[0]", "less than or equal to 200"),
+        ({**NATIONAL, "national": {"regions": [2], "hubs": [51]}}, "national.hubs[0]", "less than or equal to 50"),
+        ({**NATIONAL, "national": {"hubs": list(range(1, 12))}}, "national.hubs", "at most 10 items"),
+        ({**NATIONAL, "national": {"seed": 2**40}}, "national.seed", "less than or equal to 4294967295"),
+        ({**NATIONAL, "national": {"lanes_per_receiver": 10**9}}, "national.lanes_per_receiver", "less than or equal"),
+        ({"dataset": "spain:madrid", "subhorizon": 10**400}, "subhorizon", "less than or equal to 1000"),
+        ({"dataset": "spain:madrid", "lookahead": 5000}, "lookahead", "less than or equal to 1000"),
+        ({"dataset": "spain:madrid", "time_limit": 1e300}, "time_limit", "less than or equal to 86400"),
+        ({"dataset": "spain:madrid", "bound_time_limit": 1e9}, "bound_time_limit", "less than or equal to 86400"),
+        ({"dataset": "spain:madrid", "transfer_weight": 1e7}, "transfer_weight", "less than or equal to 1000000"),
+        (
+            {"dataset": "us:national", "options": {"hospitals": 10**9}},
+            "options.hospitals",
+            "less than or equal to 100000",
+        ),
+        (
+            {"dataset": "us:states", "options": {"federal_supply": 10**400}},
+            "options.federal_supply",
+            "less than or equal",
+        ),
+        ({"dataset": "us:national", "options": {"seed": 2**64}}, "options.seed", "less than or equal"),
+        ({"dataset": "spain:madrid", "graph": "g" * 1000}, "graph", "at most 100 characters"),
+    ],
+)
 def test_request_numbers_and_lists_have_upper_limits(client, body, field, says):
     before = run_count(client)
     response = client.post("/runs", json=body, headers=AUTH)
@@ -421,12 +523,20 @@ def test_no_password_leaves_through_health_or_events(env, tmp_path):
 def big_instance(n_units: int, n_periods: int, n_scenarios: int = 3) -> dict:
     """A valid instance of the JSON format, built as a dict (fast): hospitals on a chain of arcs."""
     ids = [f"hospital-{i:05d}" for i in range(n_units)]
-    return {"name": f"big-{n_units}x{n_periods}", "periods": [f"d{t}" for t in range(n_periods)],
-            "units": [{"id": u, "initial_stock": 5, "max_per_delivery": 3} for u in ids],
-            "arcs": [{"source": a, "target": b, "days": 1.0} for a, b in zip(ids, ids[1:])],
-            "scenarios": [{"id": f"w{w}", "probability": 1 / n_scenarios,
-                           "demand": {u: [float((i + t + w) % 7) for t in range(n_periods)] for i, u in enumerate(ids)}}
-                          for w in range(n_scenarios)]}
+    return {
+        "name": f"big-{n_units}x{n_periods}",
+        "periods": [f"d{t}" for t in range(n_periods)],
+        "units": [{"id": u, "initial_stock": 5, "max_per_delivery": 3} for u in ids],
+        "arcs": [{"source": a, "target": b, "days": 1.0} for a, b in zip(ids, ids[1:])],
+        "scenarios": [
+            {
+                "id": f"w{w}",
+                "probability": 1 / n_scenarios,
+                "demand": {u: [float((i + t + w) % 7) for t in range(n_periods)] for i, u in enumerate(ids)},
+            }
+            for w in range(n_scenarios)
+        ],
+    }
 
 
 @pytest.mark.timeout(300)
@@ -452,8 +562,9 @@ def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
 
             def upload():
                 started = time.perf_counter()
-                outcome["response"] = httpx.post(f"{base}/runs", content=body, timeout=240,
-                                                 headers={**AUTH, "Content-Type": "application/json"})
+                outcome["response"] = httpx.post(
+                    f"{base}/runs", content=body, timeout=240, headers={**AUTH, "Content-Type": "application/json"}
+                )
                 outcome["seconds"] = time.perf_counter() - started
 
             uploading = threading.Thread(target=upload)
@@ -468,8 +579,10 @@ def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
             uploading.join()
             assert outcome["response"].status_code == 201, outcome["response"].text[:500]
             assert outcome["seconds"] > 1.5 and len(latencies) >= 10  # there was a long upload to overlap with
-            print(f"upload of {len(body) / 2**20:.1f} MiB answered in {outcome['seconds']:.1f} s; {len(latencies)} "
-                  f"health checks meanwhile, slowest {max(latencies) * 1000:.0f} ms")
+            print(
+                f"upload of {len(body) / 2**20:.1f} MiB answered in {outcome['seconds']:.1f} s; {len(latencies)} "
+                f"health checks meanwhile, slowest {max(latencies) * 1000:.0f} ms"
+            )
             assert max(latencies) < outcome["seconds"] / 2, (outcome["seconds"], sorted(latencies)[-5:])
         finally:
             api.stop()

@@ -59,23 +59,51 @@ def test_the_api_keeps_its_openapi_contract(postgres_url, tmp_path):
     from tests.tasks.services import Service, free_port, service_env
 
     token = "fuzz-submit-token"
-    with service_env(postgres_url, tmp_path / "data", api_tokens=f"submit:{token},read:fuzz-read-token",
-                     max_upload_mb="1") as env:
+    with service_env(
+        postgres_url, tmp_path / "data", api_tokens=f"submit:{token},read:fuzz-read-token", max_upload_mb="1"
+    ) as env:
         port = free_port()
         api = Service(["api", "--port", str(port)], env, tmp_path / "api.log")
         try:
             api.wait_for_output("Application startup complete")
             har = tmp_path / "fuzz.har"
             run = subprocess.run(
-                [str(Path(sys.executable).parent / "schemathesis"), "--no-color", "run",
-                 f"http://127.0.0.1:{port}/openapi.json", "--checks", "all",
-                 "--exclude-checks", "positive_data_acceptance",  # ours instead, above
-                 "-H", f"Authorization: Bearer {token}", "--max-examples", "8", "--max-time", "45",
-                 "--request-timeout", "60", "--seed", "14", "--workers", "1",
-                 "--report", "har", "--report-har-path", str(har)],
-                env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.tasks.test_api_schema",
-                     "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-                capture_output=True, text=True, timeout=240, cwd=tmp_path)  # its cache stays in tmp_path
+                [
+                    str(Path(sys.executable).parent / "schemathesis"),
+                    "--no-color",
+                    "run",
+                    f"http://127.0.0.1:{port}/openapi.json",
+                    "--checks",
+                    "all",
+                    "--exclude-checks",
+                    "positive_data_acceptance",  # ours instead, above
+                    "-H",
+                    f"Authorization: Bearer {token}",
+                    "--max-examples",
+                    "8",
+                    "--max-time",
+                    "45",
+                    "--request-timeout",
+                    "60",
+                    "--seed",
+                    "14",
+                    "--workers",
+                    "1",
+                    "--report",
+                    "har",
+                    "--report-har-path",
+                    str(har),
+                ],
+                env={
+                    **os.environ,
+                    "SCHEMATHESIS_HOOKS": "tests.tasks.test_api_schema",
+                    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+                },
+                capture_output=True,
+                text=True,
+                timeout=240,
+                cwd=tmp_path,
+            )  # its cache stays in tmp_path
             report = run.stdout + run.stderr
             assert run.returncode == 0, report[-12000:]
             assert "Tested: 8" in report, report[-3000:]  # every operation was driven
@@ -95,7 +123,10 @@ def _runs_accepted(har: Path) -> set[str]:
     ids = set()
     for entry in json.loads(har.read_text())["log"]["entries"]:
         request, response = entry["request"], entry["response"]
-        if request["method"] == "POST" and request["url"].split("?")[0].endswith("/runs") \
-                and response["status"] in (200, 201):
+        if (
+            request["method"] == "POST"
+            and request["url"].split("?")[0].endswith("/runs")
+            and response["status"] in (200, 201)
+        ):
             ids.add(json.loads(response["content"]["text"])["id"])
     return ids

@@ -43,14 +43,19 @@ pytestmark = pytest.mark.timeout(600)
 TOKEN = "national-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # 60 drawn hospitals, 2 or 3 regions, 2 hubs, 3 s per piece: about half a minute on 2 busy cores
-BODY = {"dataset": "us:national", "options": {"hospitals": 60}, "national": {"regions": [2, 3], "hubs": [2]},
-        "time_limit": 3}
+BODY = {
+    "dataset": "us:national",
+    "options": {"hospitals": 60},
+    "national": {"regions": [2, 3], "hubs": [2]},
+    "time_limit": 3,
+}
 
 
 @pytest.fixture(scope="module")
 def env(postgres_url, tmp_path_factory) -> dict[str, str]:
-    with service_env(postgres_url, tmp_path_factory.mktemp("data"), api_tokens=TOKEN, visibility_timeout="600",
-                     run_time_limit="300") as env:
+    with service_env(
+        postgres_url, tmp_path_factory.mktemp("data"), api_tokens=TOKEN, visibility_timeout="600", run_time_limit="300"
+    ) as env:
         yield env
 
 
@@ -118,8 +123,13 @@ def test_a_national_run_is_solved_by_a_worker_stored_and_served(client, worker, 
     run_id = submitted.json()["id"]
     run = ended(client, run_id)
     assert run["status"] == "succeeded", run["error"]
-    assert run["config"]["national"] == {"regions": [2, 3], "hubs": [2], "clustering": "mixture", "seed": 0,
-                                         "lanes_per_receiver": 20}
+    assert run["config"]["national"] == {
+        "regions": [2, 3],
+        "hubs": [2],
+        "clustering": "mixture",
+        "seed": 0,
+        "lanes_per_receiver": 20,
+    }
 
     summary = client.get(f"/runs/{run_id}/summary", headers=AUTH).json()
     assert summary["feasible"] and summary["violations"] == 0 and summary["hospitals"] == 60
@@ -151,8 +161,21 @@ def test_a_national_run_is_solved_by_a_worker_stored_and_served(client, worker, 
     assert any(s.startswith("solving the national model") for s in steps) and steps[-1] == "storing the plan"
 
     # the same run from the command line (the flags make the API's config), and its summary printed
-    again = cli("submit", "us:national", "--hospitals", "60", "--national", "--regions", "3", "--regions", "2",
-                "--hubs", "2", "--time-limit", "3")
+    again = cli(
+        "submit",
+        "us:national",
+        "--hospitals",
+        "60",
+        "--national",
+        "--regions",
+        "3",
+        "--regions",
+        "2",
+        "--hubs",
+        "2",
+        "--time-limit",
+        "3",
+    )
     assert again.exit_code == 0, again.output
     assert run_id in again.stdout and "already submitted (succeeded)" in again.output
     printed = cli("result", run_id)

@@ -36,12 +36,15 @@ def test_a_role_without_its_token_is_refused_and_no_token_is_echoed(monkeypatch,
     assert "SURGEPLAN_API_TOKENS" in message and "no token" in message and "R," not in message
 
 
-@pytest.mark.parametrize("variable, value, words", [
-    ("SURGEPLAN_MAX_UPLOAD_MB", "inf", "finite"),  # the API failed to start with OverflowError
-    ("SURGEPLAN_LEASE_SECONDS", "inf", "finite"),  # a dead worker's run would never be queued again
-    ("SURGEPLAN_REAPER_INTERVAL", "inf", "finite"),
-    ("SURGEPLAN_TIME_LIMIT", "inf", "finite"),
-])
+@pytest.mark.parametrize(
+    "variable, value, words",
+    [
+        ("SURGEPLAN_MAX_UPLOAD_MB", "inf", "finite"),  # the API failed to start with OverflowError
+        ("SURGEPLAN_LEASE_SECONDS", "inf", "finite"),  # a dead worker's run would never be queued again
+        ("SURGEPLAN_REAPER_INTERVAL", "inf", "finite"),
+        ("SURGEPLAN_TIME_LIMIT", "inf", "finite"),
+    ],
+)
 def test_durations_and_sizes_are_finite(monkeypatch, variable, value, words):
     message = settings_error(monkeypatch, variable, value)
     assert variable in message and words in message
@@ -64,8 +67,10 @@ def test_a_data_dir_that_is_a_file_is_refused_naming_it(monkeypatch, tmp_path):
 
 
 def test_passwords_in_urls_are_masked():
-    assert mask_url_passwords("redis://:pw@h:6379/0 and postgresql+psycopg://u:p%40ss@db/x, http://host/a@b") == \
-        "redis://:***@h:6379/0 and postgresql+psycopg://u:***@db/x, http://host/a@b"
+    assert (
+        mask_url_passwords("redis://:pw@h:6379/0 and postgresql+psycopg://u:p%40ss@db/x, http://host/a@b")
+        == "redis://:***@h:6379/0 and postgresql+psycopg://u:***@db/x, http://host/a@b"
+    )
     settings = Settings(broker_url="redis://:p%40ss@h/0", api_tokens="read:tok-123")
     assert settings.redact("cannot log in with p@ss or p%40ss or tok-123") == "cannot log in with *** or *** or ***"
 
@@ -80,10 +85,13 @@ def test_a_short_token_is_masked_where_it_stands_alone_not_inside_words():
 
 
 def test_surgeplan_settings_shows_no_password_nor_token(monkeypatch, tmp_path):
-    secrets = {"SURGEPLAN_BROKER_URL": "redis://:broker-pw-1@127.0.0.1:6390/0",
-               "SURGEPLAN_DATABASE_URL": "postgresql+psycopg://planner:db-pw-2@127.0.0.1:5432/runs",
-               "SURGEPLAN_RAY_ADDRESS": "ray://ray-user:ray-pw-3@head:10001",
-               "SURGEPLAN_API_TOKENS": "read:read-tok-4,submit-tok-5", "SURGEPLAN_DATA_DIR": str(tmp_path)}
+    secrets = {
+        "SURGEPLAN_BROKER_URL": "redis://:broker-pw-1@127.0.0.1:6390/0",
+        "SURGEPLAN_DATABASE_URL": "postgresql+psycopg://planner:db-pw-2@127.0.0.1:5432/runs",
+        "SURGEPLAN_RAY_ADDRESS": "ray://ray-user:ray-pw-3@head:10001",
+        "SURGEPLAN_API_TOKENS": "read:read-tok-4,submit-tok-5",
+        "SURGEPLAN_DATA_DIR": str(tmp_path),
+    }
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("COLUMNS", "500")  # one line per setting: a secret cut by a wrapped cell would go unseen

@@ -69,11 +69,13 @@ def test_the_longest_remaining_path_is_counted_in_pieces():
 
 def stamped(log_dir: Path):
     """run_piece, leaving a file per piece with the times it started and ended."""
+
     def compute(piece, instance, cfg, inputs):
         began = time.time()
         result = run_piece(piece, instance, cfg, inputs)
         (log_dir / piece.id.replace("/", "_")).write_text(f"{began} {time.time()}")
         return result
+
     return compute
 
 
@@ -103,12 +105,14 @@ def test_each_piece_solves_with_one_thread_per_cpu_it_holds(local_ray):
 
 def flaky(marker_dir: Path):
     """run_piece, except that each window piece raises the first time it runs."""
+
     def compute(piece, instance, cfg, inputs):
         marker = marker_dir / piece.id.replace("/", "_")
         if piece.kind == "window" and not marker.exists():
             marker.touch()
             raise RuntimeError(f"injected fault in {piece.id}")
         return run_piece(piece, instance, cfg, inputs)
+
     return compute
 
 
@@ -139,6 +143,7 @@ def test_a_piece_failing_every_attempt_fails_the_run_with_its_reason(local_ray):
 def dying(attempts_dir: Path, target: str = "main/window0", times: int | None = None):
     """run_piece, except that the Ray worker process running `target` exits at once (as a segfault in the
     solver would), the first `times` times it runs (every time if None); each start leaves a file."""
+
     def compute(piece, instance, cfg, inputs):
         if piece.id == target:
             started = len(list(attempts_dir.iterdir()))
@@ -146,6 +151,7 @@ def dying(attempts_dir: Path, target: str = "main/window0", times: int | None = 
             if times is None or started < times:
                 os._exit(11)
         return run_piece(piece, instance, cfg, inputs)
+
     return compute
 
 
@@ -188,11 +194,10 @@ def test_a_killed_worker_s_piece_is_rerun_and_the_run_completes(local_ray):
         while time.time() < deadline and not killed:
             for proc in psutil.process_iter(["pid", "cmdline"]):
                 cmd = " ".join(proc.info["cmdline"] or [])
-                if "_remote_piece" in cmd and proc.pid != os.getpid():
-                    if _sleeping(proc):
-                        proc.kill()
-                        killed.append(proc.pid)
-                        return
+                if "_remote_piece" in cmd and proc.pid != os.getpid() and _sleeping(proc):
+                    proc.kill()
+                    killed.append(proc.pid)
+                    return
             time.sleep(0.2)
 
     killer = threading.Thread(target=kill_the_sleeping_worker)

@@ -45,7 +45,15 @@ def test_a_national_run_finds_the_towns_and_ships_to_the_short_one(local_ray):
     assert report.bound <= report.value + 1e-6 and report.bound >= 0
     east = next(r for r in report.hierarchy.regions if r.members[0].startswith("east"))
     assert sum(f.quantity for f in report.flows if f.target == east.depot) > 0
-    assert set(report.timings) == {"clustering", "network", "national", "regions", "stitch_and_check", "top_up", "bound"}
+    assert set(report.timings) == {
+        "clustering",
+        "network",
+        "national",
+        "regions",
+        "stitch_and_check",
+        "top_up",
+        "bound",
+    }
     assert any("national model" in s for s in steps) and any("round 1" in s for s in steps)
 
 

@@ -56,8 +56,9 @@ def test_pooled_bound_below_hand_derived_optima(make):
 
 def test_without_lanes_the_pooled_bound_is_the_no_reallocation_value():
     """Nothing can move: b keeps 1 for a demand of 3 on two days (NCD 4), a's spare unit is stuck."""
-    inst = Instance(periods=["1", "2"], units=[unit("a", 2), unit("b", 1)],
-                    scenarios=one_scenario({"a": [1, 1], "b": [3, 3]}))
+    inst = Instance(
+        periods=["1", "2"], units=[unit("a", 2), unit("b", 1)], scenarios=one_scenario({"a": [1, 1], "b": [3, 3]})
+    )
     pooled, _ = pooled_bound(inst, shipping_lanes(inst), ModelOptions(Objective.PHI4), HIGHS)
     assert pooled == pytest.approx(4.0)
 
@@ -86,8 +87,7 @@ CASES = [  # (instance, objective, its optimum derived by hand in tiny_instances
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
-@pytest.mark.parametrize(("make", "objective", "optimum"), CASES,
-                         ids=[f"{m.__name__}-{o.value}" for m, o, _ in CASES])
+@pytest.mark.parametrize(("make", "objective", "optimum"), CASES, ids=[f"{m.__name__}-{o.value}" for m, o, _ in CASES])
 def test_the_reported_bound_is_never_above_the_optimum(make, objective, optimum, solver):
     report = make_plan(make(), objective, SolverOptions(solver, time_limit=60))
     assert report.result.solve.status == "optimal" and report.value == pytest.approx(optimum, abs=1e-6)

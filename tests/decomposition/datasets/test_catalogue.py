@@ -90,8 +90,15 @@ def test_us_states_takes_its_options():
     assert load_instance("us:states", options=DatasetOptions()) == load_instance("us:states")
 
 
-@pytest.mark.parametrize("name, option", [("spain:madrid", "pooling_cap"), ("example:three-hospitals", "federal_supply"),
-                                          ("us:states", "hospitals"), ("us:states", "seed")])
+@pytest.mark.parametrize(
+    "name, option",
+    [
+        ("spain:madrid", "pooling_cap"),
+        ("example:three-hospitals", "federal_supply"),
+        ("us:states", "hospitals"),
+        ("us:states", "seed"),
+    ],
+)
 def test_an_option_the_dataset_does_not_take_is_refused_naming_it(name, option):
     value = 50 if option == "hospitals" else 1  # a value the option itself accepts (at least 50 hospitals)
     error = error_of(name, options=DatasetOptions(**{option: value}))
@@ -105,8 +112,17 @@ def test_options_are_refused_for_files():
     assert error.field == "supply_share" and "only to built-in datasets" in str(error) and "us:states" in str(error)
 
 
-@pytest.mark.parametrize("option, value", [("supply_share", 0), ("supply_share", float("nan")), ("pooling_cap", 1.5),
-                                           ("pooling_cap", -0.1), ("federal_supply", -1), ("federal_supply", 2.5)])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("supply_share", 0),
+        ("supply_share", float("nan")),
+        ("pooling_cap", 1.5),
+        ("pooling_cap", -0.1),
+        ("federal_supply", -1),
+        ("federal_supply", 2.5),
+    ],
+)
 def test_option_values_out_of_range_are_refused_naming_the_option(option, value):
     with pytest.raises(ValidationError) as info:
         DatasetOptions(**{option: value})
@@ -115,6 +131,7 @@ def test_option_values_out_of_range_are_refused_naming_the_option(option, value)
 
 def test_us_national_is_the_generator_s_instance_with_its_options():
     from decomposition.datasets.national import national_instance
+
     drawn = load_instance("us:national", options=DatasetOptions(hospitals=120, seed=3, supply_share=0.5))
     assert drawn == national_instance(hospitals=120, seed=3, supply_share=0.5)
     with pytest.raises(InstanceError) as error:

@@ -173,9 +173,17 @@ def test_the_federal_stockpile_holds_its_share_of_the_national_supply(small):
 
 
 BAD_ARGUMENTS = [
-    ("hospitals", 49), ("hospitals", 100_001), ("hospitals", 300.5), ("seed", -1),
-    ("supply_share", 0.0), ("supply_share", 1.5), ("supply_share", float("nan")),
-    ("scenarios", 0), ("scenarios", 21), ("stockpile_share", -0.1), ("stockpile_share", float("nan")),
+    ("hospitals", 49),
+    ("hospitals", 100_001),
+    ("hospitals", 300.5),
+    ("seed", -1),
+    ("supply_share", 0.0),
+    ("supply_share", 1.5),
+    ("supply_share", float("nan")),
+    ("scenarios", 0),
+    ("scenarios", 21),
+    ("stockpile_share", -0.1),
+    ("stockpile_share", float("nan")),
 ]
 
 

@@ -58,8 +58,9 @@ def test_every_ordered_pair_is_a_lane(instances, lanes):
 
 def co_located_pairs(instance) -> set[tuple[int, int]]:
     units = instance.units
-    return {(i, j) for i, a in enumerate(units) for j, b in enumerate(units)
-            if i != j and (a.lat, a.lon) == (b.lat, b.lon)}
+    return {
+        (i, j) for i, a in enumerate(units) for j, b in enumerate(units) if i != j and (a.lat, a.lon) == (b.lat, b.lon)
+    }
 
 
 def test_complete_graph_lags_are_two_except_for_co_located_units(instances, lanes):
@@ -115,14 +116,19 @@ def test_andalucia_logistic_days_by_hand(instances, lanes):
         return up(a) + up(b)
 
     longest = max(tree_km(a, b) for a in instance.units for b in instance.units if a.id != b.id)
-    path = km(units["0"], units["2"]) + km(units["2"], units["33"]) + km(units["33"], units["6"]) \
+    path = (
+        km(units["0"], units["2"])
+        + km(units["2"], units["33"])
+        + km(units["33"], units["6"])
         + km(units["6"], units["5"])
+    )
     assert lane_days(instance, lane, "0", "5") == pytest.approx(path / longest + 0.3)
     assert lane_days(instance, lane, "0", "2") == pytest.approx(km(units["0"], units["2"]) / longest + 0.1)
     assert lane_days(instance, lane, "2", "33") == pytest.approx(km(units["2"], units["33"]) / longest + 0.2)
     # two hospitals of one province: one LC between them
     assert lane_days(instance, lane, "0", "1") == pytest.approx(
-        (km(units["0"], units["2"]) + km(units["2"], units["1"])) / longest + 0.1)
+        (km(units["0"], units["2"]) + km(units["2"], units["1"])) / longest + 0.1
+    )
     assert lane.days.max() <= 1.3 + 1e-9 and set(lane.lag.tolist()) == {1, 2}
 
 
@@ -136,8 +142,16 @@ def test_delivery_limits(instances):
     assert {u.id for u in andalucia.units if u.max_deliveries is None} == ANDALUCIA_LCS
     per_province = {u.region: u.max_deliveries for u in andalucia.units if u.id not in ANDALUCIA_LCS}
     # round(0.4 x hospitals attached to the province LC): 6, 17, 8, 7, 6, 6, 25 (Malaga without 33, 37), 22
-    assert per_province == {"almeria": 2, "cadiz": 7, "cordoba": 3, "granada": 3, "huelva": 2, "jaen": 2,
-                            "malaga": 10, "sevilla": 9}
+    assert per_province == {
+        "almeria": 2,
+        "cadiz": 7,
+        "cordoba": 3,
+        "granada": 3,
+        "huelva": 2,
+        "jaen": 2,
+        "malaga": 10,
+        "sevilla": 9,
+    }
 
 
 def test_unit_settings(instances):
@@ -155,8 +169,7 @@ def test_sharing_groups(instances):
         (madrid,) = instances["madrid", graph].groups
         assert (madrid.id, len(madrid.members), sum(madrid.extra_stock)) == ("madrid", 51, 956)
         assert madrid.extra_stock[15] == 351  # 2020-03-23
-    sizes = {"almeria": 7, "cadiz": 18, "cordoba": 9, "granada": 8, "huelva": 7, "jaen": 7, "malaga": 27,
-             "sevilla": 23}
+    sizes = {"almeria": 7, "cadiz": 18, "cordoba": 9, "granada": 8, "huelva": 7, "jaen": 7, "malaga": 27, "sevilla": 23}
     for graph, last_id, last_members in (("complete", "andalucia", 106), ("logistic", "andalucia-lcs", 8)):
         groups = instances["andalucia", graph].groups
         assert len(groups) == 9
@@ -171,8 +184,7 @@ def test_sharing_groups(instances):
 def test_fairness_regions(instances):
     assert [(r.id, len(r.members)) for r in instances["madrid", "logistic"].regions] == [("madrid", 51)]
     regions = instances["andalucia", "complete"].regions
-    assert [r.id for r in regions] == ["almeria", "cadiz", "cordoba", "granada", "huelva", "jaen", "malaga",
-                                       "sevilla"]
+    assert [r.id for r in regions] == ["almeria", "cadiz", "cordoba", "granada", "huelva", "jaen", "malaga", "sevilla"]
     assert sum(len(r.members) for r in regions) == 106
 
 
@@ -185,8 +197,10 @@ def test_scenarios_and_periods(instances):
 
 
 def test_demand_totals(instances):
-    totals = {key: dict(zip([sc.id for sc in inst.scenarios], inst.demand_array.sum(axis=(1, 2)).tolist()))
-              for key, inst in instances.items()}
+    totals = {
+        key: dict(zip([sc.id for sc in inst.scenarios], inst.demand_array.sum(axis=(1, 2)).tolist()))
+        for key, inst in instances.items()
+    }
     assert totals["madrid", "complete"] == {"real": 49307, "pessimistic": 63636, "optimistic": 38588}
     # The file's Andalucia real total is 13261, including three negative demands (-8) read as 0.
     assert totals["andalucia", "logistic"] == {"real": 13269, "pessimistic": 17056, "optimistic": 15017}

@@ -37,7 +37,7 @@ def test_the_shortage_without_transfers_is_the_data_s():
     demand = pd.read_csv(DATA / "projected_demand.csv")
     supply = pd.read_csv(DATA / "ventilator_supply.csv").set_index("state")["ventilators_2019"]
     for share in (0.5, 0.75):
-        own = demand["state"].map(lambda s: round(share * supply[s]))
+        own = demand["state"].map(lambda s, share=share: round(share * supply[s]))
         expected = (demand["ventilator_demand"] - own).clip(lower=0).sum()
         evaluation = evaluate(us_states_instance(supply_share=share), Plan())
         assert evaluation.feasible
@@ -73,7 +73,9 @@ def cumulative_need() -> list[float]:
     """
     demand = pd.read_csv(DATA / "projected_demand.csv")
     supply = pd.read_csv(DATA / "ventilator_supply.csv").set_index("state")["ventilators_2019"]
-    demand["short"] = (demand["ventilator_demand"] - demand["state"].map(lambda s: round(0.75 * supply[s]))).clip(lower=0)
+    demand["short"] = (demand["ventilator_demand"] - demand["state"].map(lambda s: round(0.75 * supply[s]))).clip(
+        lower=0
+    )
     return demand.pivot(index="date", columns="state", values="short").sort_index().cummax().sum(axis=1).tolist()
 
 

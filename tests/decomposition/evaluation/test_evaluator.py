@@ -30,8 +30,9 @@ def unit(uid: str, stock: int, **kw) -> Unit:
     return Unit(id=uid, initial_stock=stock, **kw)
 
 
-def make_instance(units, demand: dict[str, dict[str, list[float]]], *, probabilities=None, arcs=(),
-                  groups=(), regions=()) -> Instance:
+def make_instance(
+    units, demand: dict[str, dict[str, list[float]]], *, probabilities=None, arcs=(), groups=(), regions=()
+) -> Instance:
     """demand: scenario id -> unit id -> series; probabilities: scenario id -> p (uniform by default)."""
     q = len(next(iter(next(iter(demand.values())).values())))
     probabilities = probabilities or {w: 1 / len(demand) for w in demand}
@@ -89,17 +90,22 @@ def test_empty_plan_gives_hand_computed_ncd_and_every_phi(two_scenarios):
     # No shipments: NCD+ = max(0, d - s0).
     # low:  a [0,0,1], b [0,1,0], c [0,0,1]      (unit sums 1, 1, 1; total 3)
     # high: a [1,0,2], b [0,0,2], c [2,0,0]      (unit sums 3, 2, 2; total 7)
-    expected_ncd = np.array([
-        [[0, 0, 1], [0, 1, 0], [0, 0, 1]],
-        [[1, 0, 2], [0, 0, 2], [2, 0, 0]],
-    ], dtype=float)
+    expected_ncd = np.array(
+        [
+            [[0, 0, 1], [0, 1, 0], [0, 0, 1]],
+            [[1, 0, 2], [0, 0, 2], [2, 0, 0]],
+        ],
+        dtype=float,
+    )
     np.testing.assert_array_equal(e.ncd_plus, expected_ncd)
     np.testing.assert_array_equal(e.total_ncd, [3, 7])
     np.testing.assert_array_equal(e.on_hand, [[2, 2, 2], [1, 1, 1], [0, 0, 0]])
     np.testing.assert_array_equal(e.in_transit, np.zeros((3, 3)))
     # available = s0 - d, e.g. a in high: 2 - [3, 1, 4] = [-1, 1, -2]
     np.testing.assert_array_equal(e.available[1, 0], [-1, 1, -2])
-    np.testing.assert_array_equal(e.available, np.array([[[2]], [[1]], [[0]]]).reshape(1, 3, 1) - two_scenarios.demand_array)
+    np.testing.assert_array_equal(
+        e.available, np.array([[[2]], [[1]], [[0]]]).reshape(1, 3, 1) - two_scenarios.demand_array
+    )
     # Per scenario alone:
     #   phi1 = max unit sum: low 1, high 3;   phi2 = max entry: low 1, high 2
     #   phi3 = max region sum: low max(2, 1) = 2, high max(5, 2) = 5;   phi4 = total: low 3, high 7
@@ -181,8 +187,9 @@ def test_c1_send_more_than_gamma_times_excess_in_one_scenario():
 def test_c1_excess_uses_stock_received_and_sent_before():
     # b gets 2 from a in period 1 (lag 1), then sends 2 in period 2: E^2_b = 0 + 2 - 0 - 0 = 2, fine.
     # In period 3 it sends 1 more: E^3_b = 2 - D^2 (2) - 0 = 0 -> broken by 1.
-    inst = make_instance([unit("a", 5), unit("b", 0), unit("c", 0)],
-                         {"w": {u: [0, 0, 0] for u in "abc"}}, arcs=complete_arcs("abc"))
+    inst = make_instance(
+        [unit("a", 5), unit("b", 0), unit("c", 0)], {"w": {u: [0, 0, 0] for u in "abc"}}, arcs=complete_arcs("abc")
+    )
     e = evaluate(inst, plan([(1, "a", "b", 2), (2, "b", "c", 2), (3, "b", "c", 1)]))
     assert keys(e.violations) == {("C1", "b", 3, "w", 1.0)}
 
@@ -192,7 +199,8 @@ def test_c1_more_than_g_times_q_and_c2_more_than_g():
     # C2: 4 > g = 3 by 1.  C1: 7 > 6 by 1 (no scenario). Excess 20 - 0 = 20 is plenty.
     inst = make_instance(
         [unit("a", 20, max_per_delivery=3, max_deliveries=2), unit("b", 0), unit("c", 0)],
-        {"w": {u: [0, 0] for u in "abc"}}, arcs=complete_arcs("abc"),
+        {"w": {u: [0, 0] for u in "abc"}},
+        arcs=complete_arcs("abc"),
     )
     e = evaluate(inst, plan([(1, "a", "b", 4), (1, "a", "c", 3)]))
     assert keys(e.violations) == {("C1", "a", 1, None, 1.0), ("C2", "a", 1, None, 1.0)}
@@ -200,16 +208,20 @@ def test_c1_more_than_g_times_q_and_c2_more_than_g():
 
 def test_c2_delivery_above_g():
     # a: g = 3 sends 5 to b in period 2: broken by 2 (Q unlimited so no C1 capacity part).
-    inst = make_instance([unit("a", 20, max_per_delivery=3), unit("b", 0)],
-                         {"w": {"a": [0, 0], "b": [0, 0]}}, arcs=[("a", "b", 1.0)])
+    inst = make_instance(
+        [unit("a", 20, max_per_delivery=3), unit("b", 0)], {"w": {"a": [0, 0], "b": [0, 0]}}, arcs=[("a", "b", 1.0)]
+    )
     e = evaluate(inst, plan([(2, "a", "b", 5)]))
     assert keys(e.violations) == {("C2", "a", 2, None, 2.0)}
 
 
 def test_c3_too_many_deliveries():
     # a: Q = 1 makes 2 deliveries (1 to b, 1 to c) in period 1: broken by 1; total 2 <= g*Q = 3.
-    inst = make_instance([unit("a", 20, max_per_delivery=3, max_deliveries=1), unit("b", 0), unit("c", 0)],
-                         {"w": {u: [0, 0] for u in "abc"}}, arcs=complete_arcs("abc"))
+    inst = make_instance(
+        [unit("a", 20, max_per_delivery=3, max_deliveries=1), unit("b", 0), unit("c", 0)],
+        {"w": {u: [0, 0] for u in "abc"}},
+        arcs=complete_arcs("abc"),
+    )
     e = evaluate(inst, plan([(1, "a", "b", 1), (1, "a", "c", 1)]))
     assert keys(e.violations) == {("C3", "a", 1, None, 1.0)}
 
@@ -221,11 +233,14 @@ def test_c4_under_and_over_sharing_and_at_most_when_keeping_allowed():
     inst = make_instance(
         [unit("a", 0), unit("b", 0), unit("c", 0)],
         {"w": {u: [0, 0] for u in "abc"}},
-        groups=[SharingGroup(id="G", members=["b", "c"], extra_stock=[3, 2]),
-                SharingGroup(id="H", members=["c"], extra_stock=[1, 1], share_all=False)],
+        groups=[
+            SharingGroup(id="G", members=["b", "c"], extra_stock=[3, 2]),
+            SharingGroup(id="H", members=["c"], extra_stock=[1, 1], share_all=False),
+        ],
     )
-    e = evaluate(inst, plan(shares=[(1, "G", "b", 1), (1, "G", "a", 1), (2, "G", "b", 2), (2, "G", "c", 1),
-                                    (1, "H", "c", 2)]))
+    e = evaluate(
+        inst, plan(shares=[(1, "G", "b", 1), (1, "G", "a", 1), (2, "G", "b", 2), (2, "G", "c", 1), (1, "H", "c", 2)])
+    )
     assert keys(e.violations) == {
         ("C4", None, 1, None, 2.0),
         ("C4", None, 2, None, 1.0),
@@ -243,8 +258,9 @@ def test_c5_send_and_be_sent_in_the_same_period():
     # a sends 2 to b and c sends 1 to a, both in period 1: broken at a, amount min(2, 1) = 1.
     # b gets a's 2 at t = 2 (lag 1) and sends 1 to c in period 2: an arrival, not a departure
     # towards b in period 2, so no violation there (E^2_b = 2 >= 1).
-    inst = make_instance([unit("a", 5), unit("b", 0), unit("c", 5)],
-                         {"w": {u: [0, 0] for u in "abc"}}, arcs=complete_arcs("abc"))
+    inst = make_instance(
+        [unit("a", 5), unit("b", 0), unit("c", 5)], {"w": {u: [0, 0] for u in "abc"}}, arcs=complete_arcs("abc")
+    )
     e = evaluate(inst, plan([(1, "a", "b", 2), (1, "c", "a", 1), (2, "b", "c", 1)]))
     assert keys(e.violations) == {("C5", "a", 1, None, 1.0)}
     depot = inst.model_copy(update={"units": [inst.units[0].model_copy(update={"cross_dock": True}), *inst.units[1:]]})
@@ -266,9 +282,12 @@ def test_c6_storage_in_one_scenario():
 def test_integrality_fractional_replayed_and_negative_dropped():
     # a sends 1.5 to b in period 1: fractional by 0.5, still replayed (b holds 1.5 from t = 2).
     # A share of -1 to b in period 2 is negative by 1 and not replayed; G may keep its stock.
-    inst = make_instance([unit("a", 4), unit("b", 0)], {"w": {"a": [0, 0], "b": [0, 0]}},
-                         arcs=[("a", "b", 1.0)],
-                         groups=[SharingGroup(id="G", members=["b"], extra_stock=[0, 0], share_all=False)])
+    inst = make_instance(
+        [unit("a", 4), unit("b", 0)],
+        {"w": {"a": [0, 0], "b": [0, 0]}},
+        arcs=[("a", "b", 1.0)],
+        groups=[SharingGroup(id="G", members=["b"], extra_stock=[0, 0], share_all=False)],
+    )
     e = evaluate(inst, plan([(1, "a", "b", 1.5)], [(2, "G", "b", -1)]))
     assert keys(e.violations) == {("integrality", "a", 1, None, 0.5), ("integrality", "b", 2, None, 1.0)}
     np.testing.assert_array_equal(e.on_hand, [[2.5, 2.5], [0, 1.5]])
@@ -318,8 +337,11 @@ def test_replay_matches_the_definitions_on_a_random_instance():
         arcs=[(a, b, d) for (a, b), d in days.items()],
         groups=[SharingGroup(id="G", members=ids, extra_stock=[0] * q, share_all=False)],
     )
-    x = {(str(a), str(b), int(t)): int(rng.integers(1, 4))
-         for a, b, t in zip(rng.choice(ids, 12), rng.choice(ids, 12), rng.integers(1, q + 1, 12)) if a != b}
+    x = {
+        (str(a), str(b), int(t)): int(rng.integers(1, 4))
+        for a, b, t in zip(rng.choice(ids, 12), rng.choice(ids, 12), rng.integers(1, q + 1, 12))
+        if a != b
+    }
     s = {(str(i), int(t)): int(rng.integers(1, 3)) for i, t in zip(rng.choice(ids, 4), rng.integers(1, q + 1, 4))}
     e = evaluate(inst, plan([(t, i, j, v) for (i, j, t), v in x.items()], [(t, "G", i, v) for (i, t), v in s.items()]))
     # lags from the shortest paths of network.py (a two-hop path may beat a direct arc)

@@ -25,10 +25,13 @@ def lender(cap: int | None) -> Instance:
     Phi4 = 5. With a cap of 3, a lends 3 at most: b is short 5, 2, 2, 2 -> Phi4 = 11.
     Without reallocation Phi4 = 20.
     """
-    return Instance(name=f"lender-cap-{cap}", periods=["1", "2", "3", "4"],
-                    units=[unit("a", 10, max_net_lent=cap), unit("b", 0)],
-                    arcs=[Arc(source="a", target="b", days=1)],
-                    scenarios=one_scenario({"a": [0, 0, 0, 0], "b": [5, 5, 5, 5]}))
+    return Instance(
+        name=f"lender-cap-{cap}",
+        periods=["1", "2", "3", "4"],
+        units=[unit("a", 10, max_net_lent=cap), unit("b", 0)],
+        arcs=[Arc(source="a", target="b", days=1)],
+        scenarios=one_scenario({"a": [0, 0, 0, 0], "b": [5, 5, 5, 5]}),
+    )
 
 
 @pytest.mark.parametrize("cap, optimum", [(None, 5), (10, 5), (3, 11), (0, 20)])
@@ -50,10 +53,13 @@ def test_the_evaluator_catches_lending_beyond_the_cap():
 
 def test_lending_back_frees_the_cap():
     """a lends 3 on day 1; b returns 2 on day 2 (back on day 3), so a may lend 2 more on day 3."""
-    inst = Instance(name="give-back", periods=["1", "2", "3", "4"],
-                    units=[unit("a", 10, max_net_lent=3), unit("b", 0)],
-                    arcs=[Arc(source="a", target="b", days=1), Arc(source="b", target="a", days=1)],
-                    scenarios=one_scenario({"a": [0, 0, 0, 0], "b": [0, 0, 0, 0]}))
+    inst = Instance(
+        name="give-back",
+        periods=["1", "2", "3", "4"],
+        units=[unit("a", 10, max_net_lent=3), unit("b", 0)],
+        arcs=[Arc(source="a", target="b", days=1), Arc(source="b", target="a", days=1)],
+        scenarios=one_scenario({"a": [0, 0, 0, 0], "b": [0, 0, 0, 0]}),
+    )
     columns = ["period", "source", "target", "quantity"]
     rows = [(1, "a", "b", 3), (2, "b", "a", 2), (3, "a", "b", 2)]
     evaluation = evaluate(inst, Plan(pd.DataFrame(rows, columns=columns)))

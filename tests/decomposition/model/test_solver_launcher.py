@@ -96,7 +96,9 @@ def test_the_launcher_lives_in_a_private_directory_and_is_not_writable_by_others
 def test_a_file_planted_at_the_old_shared_path_is_never_executed(shared_tmp):
     sh = shutil.which("sh")
     new = Path(dies_with_parent(sh))
-    old = shared_tmp / f"surgeplan-{os.getuid()}-{new.name}"  # where it was written before: /tmp/surgeplan-<uid>-launch-<digest>
+    old = (
+        shared_tmp / f"surgeplan-{os.getuid()}-{new.name}"
+    )  # where it was written before: /tmp/surgeplan-<uid>-launch-<digest>
     marker = shared_tmp / "executed"
     plant(old, marker)
     assert dies_with_parent(sh) == str(new) != str(old)

@@ -12,16 +12,19 @@ from decomposition.problem.objectives import Objective
 from decomposition.temporal.whole_horizon import make_plan
 
 
-@pytest.mark.parametrize(("status", "value", "reported", "is_mip", "solver", "proven"), [
-    ("optimal", 6982.48, 6982.48, False, "highs", 6982.48),  # an optimal LP proves its optimum
-    ("time_limit", 9731.41, 9731.41, False, "highs", -math.inf),  # a stopped primal simplex's iterate, above 6,982
-    ("feasible", 101.67, 101.67, False, "highs", -math.inf),  # stopped on an iteration limit
-    ("optimal", 6982.48, -math.inf, False, "cbc", 6982.48),  # CBC's parser gives no bound for an LP
-    ("time_limit", 3.0, 2.5, True, "highs", 2.5),  # a MIP's dual bound is proven wherever it stopped
-    ("time_limit", 3.0, -math.inf, True, "highs", -math.inf),
-    ("optimal", 100.0, 100.0, True, "cbc", 100.0 * (1 - 1e-4)),  # optimal only within the gap
-    ("optimal", 100.0, 97.0, True, "cbc", 97.0),
-])
+@pytest.mark.parametrize(
+    ("status", "value", "reported", "is_mip", "solver", "proven"),
+    [
+        ("optimal", 6982.48, 6982.48, False, "highs", 6982.48),  # an optimal LP proves its optimum
+        ("time_limit", 9731.41, 9731.41, False, "highs", -math.inf),  # a stopped primal simplex's iterate, above 6,982
+        ("feasible", 101.67, 101.67, False, "highs", -math.inf),  # stopped on an iteration limit
+        ("optimal", 6982.48, -math.inf, False, "cbc", 6982.48),  # CBC's parser gives no bound for an LP
+        ("time_limit", 3.0, 2.5, True, "highs", 2.5),  # a MIP's dual bound is proven wherever it stopped
+        ("time_limit", 3.0, -math.inf, True, "highs", -math.inf),
+        ("optimal", 100.0, 100.0, True, "cbc", 100.0 * (1 - 1e-4)),  # optimal only within the gap
+        ("optimal", 100.0, 97.0, True, "cbc", 97.0),
+    ],
+)
 def test_only_proven_numbers_are_bounds(status, value, reported, is_mip, solver, proven):
     assert proven_bound(status, value, reported, is_mip=is_mip, mip_gap=1e-4, solver=solver) == pytest.approx(proven)
 

@@ -25,10 +25,13 @@ def near_and_far() -> Instance:
     lambda = 10 even the near one costs more (10 x 1 per unit) than it saves: nothing moves,
     Phi4 = 6 and the effort is 0.
     """
-    return Instance(name="near-and-far", periods=[str(t) for t in range(1, 7)],
-                    units=[unit("a", 2), unit("b", 0), unit("c", 2)],
-                    arcs=[Arc(source="a", target="b", days=1), Arc(source="c", target="b", days=3)],
-                    scenarios=one_scenario({"a": [0] * 6, "b": [0, 0, 0, 2, 2, 2], "c": [0] * 6}))
+    return Instance(
+        name="near-and-far",
+        periods=[str(t) for t in range(1, 7)],
+        units=[unit("a", 2), unit("b", 0), unit("c", 2)],
+        arcs=[Arc(source="a", target="b", days=1), Arc(source="c", target="b", days=3)],
+        scenarios=one_scenario({"a": [0] * 6, "b": [0, 0, 0, 2, 2, 2], "c": [0] * 6}),
+    )
 
 
 @pytest.mark.parametrize("weight, phi4, effort", [(0.01, 0, 2), (10, 6, 0)])

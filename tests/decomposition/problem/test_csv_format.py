@@ -93,16 +93,20 @@ def test_csv_save_without_arcs_or_groups_loads_back(tmp_path):
 
 def test_csv_round_trip_keeps_equipment_in_transit(tmp_path):
     original = load_csv_instance(EXAMPLE).with_changes(
-        in_transit=[InTransit(target="south", period=2, quantity=3), InTransit(target="north", period=5, quantity=1)])
+        in_transit=[InTransit(target="south", period=2, quantity=3), InTransit(target="north", period=5, quantity=1)]
+    )
     save_csv_instance(original, tmp_path / original.name)
     assert load_csv_instance(tmp_path / original.name).in_transit == original.in_transit
 
 
-@pytest.mark.parametrize("line, field, words", [
-    ("sout,2,3", "target", "unknown unit 'sout'"),
-    ("south,6,3", "period", "beyond the horizon of 5 periods"),
-    ("south,2,-1", "quantity", "negative"),
-])
+@pytest.mark.parametrize(
+    "line, field, words",
+    [
+        ("sout,2,3", "target", "unknown unit 'sout'"),
+        ("south,6,3", "period", "beyond the horizon of 5 periods"),
+        ("south,2,-1", "quantity", "negative"),
+    ],
+)
 def test_bad_equipment_in_transit(example, line, field, words):
     (example / "in_transit.csv").write_text(f"target,period,quantity\nnorth,1,2\n{line}\n")
     error = load_error(example)
@@ -174,16 +178,19 @@ def test_empty_file(example):
 # --- numbers ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cells", "field", "words"), [
-    ("centre,hospital,-3,40,0.8,10,2,north,,", "initial_stock", "negative"),
-    ("centre,hospital,2.5,40,0.8,10,2,north,,", "initial_stock", "not a whole number"),
-    ("centre,hospital,20,-40,0.8,10,2,north,,", "storage", "negative"),
-    ("centre,hospital,20,40.5,0.8,10,2,north,,", "storage", "not a whole number"),
-    ("centre,hospital,20,40,0.8,-10,2,north,,", "max_per_delivery", "negative"),
-    ("centre,hospital,20,40,0.8,7.5,2,north,,", "max_per_delivery", "not a whole number"),
-    ("centre,hospital,20,40,0.8,10,-1,north,,", "max_deliveries", "negative"),
-    ("centre,hospital,20,40,0.8,10,1.5,north,,", "max_deliveries", "not a whole number"),
-])
+@pytest.mark.parametrize(
+    ("cells", "field", "words"),
+    [
+        ("centre,hospital,-3,40,0.8,10,2,north,,", "initial_stock", "negative"),
+        ("centre,hospital,2.5,40,0.8,10,2,north,,", "initial_stock", "not a whole number"),
+        ("centre,hospital,20,-40,0.8,10,2,north,,", "storage", "negative"),
+        ("centre,hospital,20,40.5,0.8,10,2,north,,", "storage", "not a whole number"),
+        ("centre,hospital,20,40,0.8,-10,2,north,,", "max_per_delivery", "negative"),
+        ("centre,hospital,20,40,0.8,7.5,2,north,,", "max_per_delivery", "not a whole number"),
+        ("centre,hospital,20,40,0.8,10,-1,north,,", "max_deliveries", "negative"),
+        ("centre,hospital,20,40,0.8,10,1.5,north,,", "max_deliveries", "not a whole number"),
+    ],
+)
 def test_negative_or_fractional_counts(example, cells, field, words):
     set_line(example / "units.csv", 3, cells)
     error = load_error(example)
@@ -391,22 +398,36 @@ def test_json_missing_file(tmp_path):
 # --- limits, encodings and shapes a spreadsheet or an attacker can produce -------------------------
 
 
-@pytest.mark.parametrize(("file", "line", "text", "field", "words"), [
-    ("units.csv", 3, "centre,hospital,1e20,40,0.8,10,2,north,,", "initial_stock",
-     "above the largest allowed value 10,000,000"),
-    ("units.csv", 3, "centre,hospital," + "10" * 400 + ",40,0.8,10,2,north,,", "initial_stock", "(800 characters)"),
-    ("units.csv", 3, "centre,hospital,1e400,40,0.8,10,2,north,,", "initial_stock", "not a finite number"),
-    ("units.csv", 3, "centre,hospital,20,10000001,0.8,10,2,north,,", "storage", "10,000,000"),
-    ("units.csv", 3, "centre,hospital,true,40,0.8,10,2,north,,", "initial_stock", "'true' is not a number"),
-    ("units.csv", 3, "centre,hospital,20,40,0.8,10,2,north,91,0", "lat", "above the largest allowed value 90"),
-    ("units.csv", 3, "centre,hospital,20,40,0.8,10,2,north,40,-180.5", "lon", "below the smallest allowed value -180"),
-    ("units.csv", 3, "x" * 201 + ",hospital,20,40,0.8,10,2,north,,", "id", "longer than 200 characters"),
-    ("units.csv", 3, '"cen\ttre",hospital,20,40,0.8,10,2,north,,', "id", "control character"),
-    ("demand.csv", 2, "expected,1,north,1e8", "demand", "10,000,000"),
-    ("demand.csv", 2, "expected,3661,north,1", "period", "above the largest allowed value 3,660"),
-    ("arcs.csv", 2, "north,depot,1e9", "days", "above the largest allowed value 3,660"),
-    ("arcs.csv", 3, "north,depot,2", "target", "line 2 already gives the arc from 'north' to 'depot'"),
-])
+@pytest.mark.parametrize(
+    ("file", "line", "text", "field", "words"),
+    [
+        (
+            "units.csv",
+            3,
+            "centre,hospital,1e20,40,0.8,10,2,north,,",
+            "initial_stock",
+            "above the largest allowed value 10,000,000",
+        ),
+        ("units.csv", 3, "centre,hospital," + "10" * 400 + ",40,0.8,10,2,north,,", "initial_stock", "(800 characters)"),
+        ("units.csv", 3, "centre,hospital,1e400,40,0.8,10,2,north,,", "initial_stock", "not a finite number"),
+        ("units.csv", 3, "centre,hospital,20,10000001,0.8,10,2,north,,", "storage", "10,000,000"),
+        ("units.csv", 3, "centre,hospital,true,40,0.8,10,2,north,,", "initial_stock", "'true' is not a number"),
+        ("units.csv", 3, "centre,hospital,20,40,0.8,10,2,north,91,0", "lat", "above the largest allowed value 90"),
+        (
+            "units.csv",
+            3,
+            "centre,hospital,20,40,0.8,10,2,north,40,-180.5",
+            "lon",
+            "below the smallest allowed value -180",
+        ),
+        ("units.csv", 3, "x" * 201 + ",hospital,20,40,0.8,10,2,north,,", "id", "longer than 200 characters"),
+        ("units.csv", 3, '"cen\ttre",hospital,20,40,0.8,10,2,north,,', "id", "control character"),
+        ("demand.csv", 2, "expected,1,north,1e8", "demand", "10,000,000"),
+        ("demand.csv", 2, "expected,3661,north,1", "period", "above the largest allowed value 3,660"),
+        ("arcs.csv", 2, "north,depot,1e9", "days", "above the largest allowed value 3,660"),
+        ("arcs.csv", 3, "north,depot,2", "target", "line 2 already gives the arc from 'north' to 'depot'"),
+    ],
+)
 def test_values_beyond_the_limits_are_refused_at_their_cell(example, file, line, text, field, words):
     set_line(example / file, line, text)
     error = load_error(example)
@@ -420,8 +441,11 @@ def test_negative_zero_is_zero(example):
 
 
 def test_a_column_named_twice_is_refused(example):
-    set_line(example / "units.csv", 1, "id,kind,initial_stock,storage,send_share,max_per_delivery,max_deliveries,"
-                                        "region,lat,initial_stock")
+    set_line(
+        example / "units.csv",
+        1,
+        "id,kind,initial_stock,storage,send_share,max_per_delivery,max_deliveries,region,lat,initial_stock",
+    )
     assert_names(load_error(example), "units.csv", 1, "initial_stock")
 
 
@@ -449,8 +473,10 @@ def test_a_quote_that_never_closes_names_its_line(example):
     assert Path(error.source).name == "units.csv" and error.row == 4 and "never closes" in str(error)
 
 
-@pytest.mark.parametrize(("file", "field"), [("units.csv", "id"), ("scenarios.csv", "scenario"),
-                                             ("demand.csv", "period"), ("periods.csv", "period")])
+@pytest.mark.parametrize(
+    ("file", "field"),
+    [("units.csv", "id"), ("scenarios.csv", "scenario"), ("demand.csv", "period"), ("periods.csv", "period")],
+)
 def test_a_header_only_file_is_refused(example, file, field):
     path = example / file
     path.write_text(path.read_text().splitlines()[0] + "\n")

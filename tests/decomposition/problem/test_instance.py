@@ -41,58 +41,72 @@ def test_the_example_is_valid_and_evaluates():
 
 
 # duplicates: each would corrupt something downstream
-@pytest.mark.parametrize("change, field, words", [
-    # two scenarios named alike: Phi*(w) and the per-scenario results would be looked up by the wrong one
-    (lambda d: d["scenarios"][1].update(id="expected"), "scenarios[1].id", "already the id of scenarios[0]"),
-    # two groups named alike: the evaluator's shares of one would count for both (false C4 violations)
-    (lambda d: d["groups"].append({**d["groups"][0], "extra_stock": [1] * 5}), "groups[1].id",
-     "already the id of groups[0]"),
-    (lambda d: d["regions"][1].update(id="north"), "regions[1].id", "already the id of regions[0]"),
-    # a member twice: its share or its non-covered demand would count twice
-    (lambda d: d["groups"][0]["members"].append("north"), "groups[0].members[4]", "north"),
-    (lambda d: d["regions"][1]["members"].append("south"), "regions[1].members[2]", "south"),
-    # two arcs on one lane: two travel times for one shipment
-    (lambda d: d["arcs"].append({**d["arcs"][0], "days": 3}), "arcs[8]", "arcs[0] already goes from 'north'"),
-    (lambda d: d["units"][3].update(id="north"), "units[3].id", "already the id of units[0]"),
-    # the same text in two Unicode forms (e + combining accent vs the composed letter): they look the same
-    (lambda d: d["scenarios"][0].update(id="\u00e9t\u00e9") or d["scenarios"][1].update(id="e\u0301te\u0301"),
-     "scenarios[1].id", "another Unicode form"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        # two scenarios named alike: Phi*(w) and the per-scenario results would be looked up by the wrong one
+        (lambda d: d["scenarios"][1].update(id="expected"), "scenarios[1].id", "already the id of scenarios[0]"),
+        # two groups named alike: the evaluator's shares of one would count for both (false C4 violations)
+        (
+            lambda d: d["groups"].append({**d["groups"][0], "extra_stock": [1] * 5}),
+            "groups[1].id",
+            "already the id of groups[0]",
+        ),
+        (lambda d: d["regions"][1].update(id="north"), "regions[1].id", "already the id of regions[0]"),
+        # a member twice: its share or its non-covered demand would count twice
+        (lambda d: d["groups"][0]["members"].append("north"), "groups[0].members[4]", "north"),
+        (lambda d: d["regions"][1]["members"].append("south"), "regions[1].members[2]", "south"),
+        # two arcs on one lane: two travel times for one shipment
+        (lambda d: d["arcs"].append({**d["arcs"][0], "days": 3}), "arcs[8]", "arcs[0] already goes from 'north'"),
+        (lambda d: d["units"][3].update(id="north"), "units[3].id", "already the id of units[0]"),
+        # the same text in two Unicode forms (e + combining accent vs the composed letter): they look the same
+        (
+            lambda d: d["scenarios"][0].update(id="\u00e9t\u00e9") or d["scenarios"][1].update(id="e\u0301te\u0301"),
+            "scenarios[1].id",
+            "another Unicode form",
+        ),
+    ],
+)
 def test_duplicates_are_refused_naming_the_second_one(change, field, words):
     error = refused(change)
     assert error.field == field and words in str(error), str(error)
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d["units"][2].update(lat=float("nan")), "units[2].lat"),
-    (lambda d: d["units"][2].update(lat=90.5), "units[2].lat"),
-    (lambda d: d["units"][2].update(lon=-180.5), "units[2].lon"),
-    (lambda d: d["units"][2].update(lon=float("inf")), "units[2].lon"),
-    (lambda d: d["units"][1].update(initial_stock=10**400), "units[1].initial_stock"),
-    (lambda d: d["units"][1].update(initial_stock=1e20), "units[1].initial_stock"),
-    (lambda d: d["units"][1].update(initial_stock=True), "units[1].initial_stock"),
-    (lambda d: d["units"][1].update(storage=MAX_COUNT + 1), "units[1].storage"),
-    (lambda d: d["units"][1].update(max_per_delivery=MAX_COUNT + 1), "units[1].max_per_delivery"),
-    (lambda d: d["units"][1].update(max_deliveries=MAX_COUNT + 1), "units[1].max_deliveries"),
-    (lambda d: d["units"][1].update(max_net_lent=MAX_COUNT + 1), "units[1].max_net_lent"),
-    (lambda d: d["units"][1].update(send_share=float("nan")), "units[1].send_share"),
-    (lambda d: d["groups"][0]["extra_stock"].__setitem__(1, MAX_COUNT + 1), "groups[0].extra_stock[1]"),
-    (lambda d: d["scenarios"][0]["demand"]["south"].__setitem__(2, 1e8), "scenarios[0].demand.south[2]"),
-    (lambda d: d["scenarios"][0]["demand"]["south"].__setitem__(2, False), "scenarios[0].demand.south[2]"),
-    (lambda d: d["arcs"][4].update(days=1e9), "arcs[4].days"),
-    (lambda d: d.update(in_transit=[{"target": "north", "period": 1, "quantity": MAX_COUNT + 1}]),
-     "in_transit[0].quantity"),
-    (lambda d: d.update(periods=[str(t) for t in range(4000)]), "periods"),
-    (lambda d: d.update(periods=[]), "periods"),
-    (lambda d: d["units"][0].update(id="x" * 201), "units[0].id"),
-    (lambda d: d["units"][0].update(region=""), "units[0].region"),
-    (lambda d: d["scenarios"][1].update(id="surge\n"), "scenarios[1].id"),
-    # shown elsewhere, these break the line or reorder the text: 'a\u202eb' displays as another id
-    (lambda d: d["scenarios"][1].update(id="sur\u202ege"), "scenarios[1].id"),
-    (lambda d: d["regions"][1].update(id="so\u2066uth"), "regions[1].id"),
-    (lambda d: d["groups"][0].update(id="ci\u0085ty"), "groups[0].id"),
-    (lambda d: d["units"][0].update(region="nor\u2028th"), "units[0].region"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d["units"][2].update(lat=float("nan")), "units[2].lat"),
+        (lambda d: d["units"][2].update(lat=90.5), "units[2].lat"),
+        (lambda d: d["units"][2].update(lon=-180.5), "units[2].lon"),
+        (lambda d: d["units"][2].update(lon=float("inf")), "units[2].lon"),
+        (lambda d: d["units"][1].update(initial_stock=10**400), "units[1].initial_stock"),
+        (lambda d: d["units"][1].update(initial_stock=1e20), "units[1].initial_stock"),
+        (lambda d: d["units"][1].update(initial_stock=True), "units[1].initial_stock"),
+        (lambda d: d["units"][1].update(storage=MAX_COUNT + 1), "units[1].storage"),
+        (lambda d: d["units"][1].update(max_per_delivery=MAX_COUNT + 1), "units[1].max_per_delivery"),
+        (lambda d: d["units"][1].update(max_deliveries=MAX_COUNT + 1), "units[1].max_deliveries"),
+        (lambda d: d["units"][1].update(max_net_lent=MAX_COUNT + 1), "units[1].max_net_lent"),
+        (lambda d: d["units"][1].update(send_share=float("nan")), "units[1].send_share"),
+        (lambda d: d["groups"][0]["extra_stock"].__setitem__(1, MAX_COUNT + 1), "groups[0].extra_stock[1]"),
+        (lambda d: d["scenarios"][0]["demand"]["south"].__setitem__(2, 1e8), "scenarios[0].demand.south[2]"),
+        (lambda d: d["scenarios"][0]["demand"]["south"].__setitem__(2, False), "scenarios[0].demand.south[2]"),
+        (lambda d: d["arcs"][4].update(days=1e9), "arcs[4].days"),
+        (
+            lambda d: d.update(in_transit=[{"target": "north", "period": 1, "quantity": MAX_COUNT + 1}]),
+            "in_transit[0].quantity",
+        ),
+        (lambda d: d.update(periods=[str(t) for t in range(4000)]), "periods"),
+        (lambda d: d.update(periods=[]), "periods"),
+        (lambda d: d["units"][0].update(id="x" * 201), "units[0].id"),
+        (lambda d: d["units"][0].update(region=""), "units[0].region"),
+        (lambda d: d["scenarios"][1].update(id="surge\n"), "scenarios[1].id"),
+        # shown elsewhere, these break the line or reorder the text: 'a\u202eb' displays as another id
+        (lambda d: d["scenarios"][1].update(id="sur\u202ege"), "scenarios[1].id"),
+        (lambda d: d["regions"][1].update(id="so\u2066uth"), "regions[1].id"),
+        (lambda d: d["groups"][0].update(id="ci\u0085ty"), "groups[0].id"),
+        (lambda d: d["units"][0].update(region="nor\u2028th"), "units[0].region"),
+    ],
+)
 def test_values_out_of_range_are_refused_naming_the_field(change, field):
     error = refused(change)
     assert error.field == field, str(error)
@@ -109,6 +123,7 @@ def test_the_demand_of_all_units_in_one_period_has_a_limit():
     def surge(d):
         for series in d["scenarios"][1]["demand"].values():
             series[3] = MAX_COUNT // 3
+
     error = refused(surge)
     assert error.field == "scenarios[1].demand" and "period 4" in str(error)
 
@@ -117,8 +132,12 @@ def test_ids_in_any_script_load_and_ids_differing_only_by_case_are_distinct():
     """Arabic, CJK, an emoji joined by a zero-width joiner (a health worker), a Persian name with a zero-width
     non-joiner: all names people write. 'North' and 'north' are two ids (nothing folds case)."""
     text = json.dumps(EXAMPLE)
-    for old, new in (("north", "\u0645\u0631\u0643\u0632"), ("centre", "\u5317\U0001f3e5"),
-                     ("south", "\U0001f469\u200d\u2695\ufe0f"), ("depot", "\u0645\u06cc\u200c\u0634\u0648\u062f")):
+    for old, new in (
+        ("north", "\u0645\u0631\u0643\u0632"),
+        ("centre", "\u5317\U0001f3e5"),
+        ("south", "\U0001f469\u200d\u2695\ufe0f"),
+        ("depot", "\u0645\u06cc\u200c\u0634\u0648\u062f"),
+    ):
         text = text.replace(f'"{old}"', json.dumps(new))
     assert len(Instance.model_validate_json(text).units) == 4
     document = copy.deepcopy(EXAMPLE)
@@ -155,11 +174,14 @@ def test_a_group_that_shares_all_needs_room_for_it_in_its_members_stores():
     centre 40 - 6 = 34, south 18 - 6 = 12, depot 0: 68 in all. 69 extra units on day 1 cannot all be
     shared (the plan without reallocation is infeasible, the run ended "no plan"); 68 can, and a group
     allowed to keep some (share_all false) may have more."""
+
     def extra(units: int, share_all: bool = True):
         def change(d):
             d["units"][3]["storage"] = 6
             d["groups"][0].update(extra_stock=[units, 0, 0, 0, 0], share_all=share_all)
+
         return change
+
     error = refused(extra(69))
     assert error.field == "groups[0].extra_stock" and "room for 68" in str(error) and "period 1" in str(error)
     for fits in (extra(68), extra(69, share_all=False)):
@@ -175,15 +197,18 @@ def test_negative_zero_demand_reads_as_zero():
     assert value == 0.0 and str(value) == "0.0"
 
 
-@pytest.mark.parametrize("text, words", [
-    ('{"name": "a", "name": "b"}', "the key 'name' appears twice"),
-    ("[1, 2]", "holds list, not an instance"),
-    ('"three-hospitals"', "holds str, not an instance"),
-    ("null", "holds null, not an instance"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ('{"name": ' + "1" * 5000 + "}", "thousands of digits"),
-    ("", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"name": "a", "name": "b"}', "the key 'name' appears twice"),
+        ("[1, 2]", "holds list, not an instance"),
+        ('"three-hospitals"', "holds str, not an instance"),
+        ("null", "holds null, not an instance"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"name": ' + "1" * 5000 + "}", "thousands of digits"),
+        ("", "not valid JSON"),
+    ],
+)
 def test_json_that_is_no_instance_is_refused_saying_why(text, words):
     with pytest.raises(InstanceError) as info:
         parse_json_instance(text, "upload.json")
@@ -200,14 +225,18 @@ def test_a_repeated_key_deep_inside_is_refused_too():
 def large_instance(units: int) -> str:
     """`units` hospitals in a chain, one scenario of 2 periods, groups and regions of 100 and 1,000."""
     ids = [f"h{i}" for i in range(units)]
-    return json.dumps({
-        "periods": ["1", "2"],
-        "units": [{"id": i, "initial_stock": 1, "max_per_delivery": 1} for i in ids],
-        "arcs": [{"source": a, "target": b, "days": 1} for a, b in zip(ids, ids[1:])],
-        "groups": [{"id": f"g{k}", "members": ids[k:k + 100], "extra_stock": [0, 0]} for k in range(0, units, 100)],
-        "regions": [{"id": f"r{k}", "members": ids[k:k + 1000]} for k in range(0, units, 1000)],
-        "scenarios": [{"id": "s", "probability": 1, "demand": {i: [0.0, 1.0] for i in ids}}],
-    })
+    return json.dumps(
+        {
+            "periods": ["1", "2"],
+            "units": [{"id": i, "initial_stock": 1, "max_per_delivery": 1} for i in ids],
+            "arcs": [{"source": a, "target": b, "days": 1} for a, b in zip(ids, ids[1:])],
+            "groups": [
+                {"id": f"g{k}", "members": ids[k : k + 100], "extra_stock": [0, 0]} for k in range(0, units, 100)
+            ],
+            "regions": [{"id": f"r{k}", "members": ids[k : k + 1000]} for k in range(0, units, 1000)],
+            "scenarios": [{"id": "s", "probability": 1, "demand": {i: [0.0, 1.0] for i in ids}}],
+        }
+    )
 
 
 def test_validation_is_linear_in_the_size():

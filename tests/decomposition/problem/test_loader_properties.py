@@ -45,18 +45,65 @@ EXAMPLE = EXAMPLES_DIR / "three-hospitals"
 EXAMPLE_JSON = json.loads((EXAMPLES_DIR / "three-hospitals.json").read_text())
 CSV_FILES = sorted(p.name for p in EXAMPLE.glob("*.csv"))
 # LOADER_EXAMPLES=5000 for a longer hunt (about 4 minutes); 60 keeps the suite's share to seconds
-BOUNDED = settings(max_examples=int(os.environ.get("LOADER_EXAMPLES", 60)), deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(
+    max_examples=int(os.environ.get("LOADER_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # Cells a planner, a spreadsheet or an attacker could leave: numbers at and past every limit,
 # non-numbers, the example's own ids (so mutations often stay meaningful), CSV syntax.
-NASTY_CELLS = ["", " ", "-0", "0", "1", "2", "0.5", "-1", "1.5", "1e400", "-1e400", "10" * 400, "1e20", "1e7",
-               "10000000", "10000001", "3660", "3661", "nan", "NaN", "inf", "-inf", "true", "false", "yes",
-               "north", "centre", "south", "depot", "city", "expected", "surge", "2020-03-09", "hospital",
-               "stockpile", '"', ",", "\x00", "\t", "a\nb", "1_000", "٣", "0x10", " 5 ", "5.0000000001", "91",
-               "-181", "1e-320"]
-cells = st.one_of(st.sampled_from(NASTY_CELLS), st.text(max_size=6),
-                  st.integers(-10**9, 10**9).map(str), st.floats().map(repr))
+NASTY_CELLS = [
+    "",
+    " ",
+    "-0",
+    "0",
+    "1",
+    "2",
+    "0.5",
+    "-1",
+    "1.5",
+    "1e400",
+    "-1e400",
+    "10" * 400,
+    "1e20",
+    "1e7",
+    "10000000",
+    "10000001",
+    "3660",
+    "3661",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "true",
+    "false",
+    "yes",
+    "north",
+    "centre",
+    "south",
+    "depot",
+    "city",
+    "expected",
+    "surge",
+    "2020-03-09",
+    "hospital",
+    "stockpile",
+    '"',
+    ",",
+    "\x00",
+    "\t",
+    "a\nb",
+    "1_000",
+    "٣",
+    "0x10",
+    " 5 ",
+    "5.0000000001",
+    "91",
+    "-181",
+    "1e-320",
+]
+cells = st.one_of(
+    st.sampled_from(NASTY_CELLS), st.text(max_size=6), st.integers(-(10**9), 10**9).map(str), st.floats().map(repr)
+)
 
 
 # --- what a loaded instance must do ----------------------------------------------------------------
@@ -80,8 +127,11 @@ def assert_usable(instance: Instance) -> None:
 
 
 def assert_same(loaded: Instance, saved: Instance) -> None:
-    differences = {f: (getattr(saved, f), getattr(loaded, f)) for f in Instance.model_fields
-                   if getattr(saved, f) != getattr(loaded, f)}
+    differences = {
+        f: (getattr(saved, f), getattr(loaded, f))
+        for f in Instance.model_fields
+        if getattr(saved, f) != getattr(loaded, f)
+    }
     assert not differences, f"saved, loaded back: {differences}"
 
 
@@ -123,11 +173,37 @@ def write_table(path: Path, rows: list[list[str]], delimiter: str = ",") -> None
 
 @st.composite
 def mutation(draw) -> tuple:
-    kind = draw(st.sampled_from(["cell", "cell", "cell", "header", "drop_row", "dup_row", "drop_col", "dup_col",
-                                 "add_col", "delimiter", "bom", "bytes", "truncate", "empty", "remove",
-                                 "header_only"]))
-    return (kind, draw(st.sampled_from(CSV_FILES)), draw(st.integers(0, 60)), draw(st.integers(0, 12)),
-            draw(cells), draw(st.binary(max_size=40)), draw(st.sampled_from([";", "\t", "|"])))
+    kind = draw(
+        st.sampled_from(
+            [
+                "cell",
+                "cell",
+                "cell",
+                "header",
+                "drop_row",
+                "dup_row",
+                "drop_col",
+                "dup_col",
+                "add_col",
+                "delimiter",
+                "bom",
+                "bytes",
+                "truncate",
+                "empty",
+                "remove",
+                "header_only",
+            ]
+        )
+    )
+    return (
+        kind,
+        draw(st.sampled_from(CSV_FILES)),
+        draw(st.integers(0, 60)),
+        draw(st.integers(0, 12)),
+        draw(cells),
+        draw(st.binary(max_size=40)),
+        draw(st.sampled_from([";", "\t", "|"])),
+    )
 
 
 def apply(directory: Path, change: tuple) -> None:
@@ -140,7 +216,7 @@ def apply(directory: Path, change: tuple) -> None:
         return
     if kind in ("bytes", "truncate", "empty", "bom"):
         data = path.read_bytes()
-        new = {"bytes": raw, "truncate": data[:r * len(data) // 60], "empty": b"", "bom": b"\xef\xbb\xbf" + data}
+        new = {"bytes": raw, "truncate": data[: r * len(data) // 60], "empty": b"", "bom": b"\xef\xbb\xbf" + data}
         path.write_bytes(new[kind])
         return
     try:
@@ -191,14 +267,24 @@ def csv_instance(draw) -> dict[str, list[list[str]]]:
     n_units, n_periods = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     ids = [f"u{k}" for k in range(n_units)]
     scenarios = draw(st.sampled_from([[("s", "1")], [("a", "0.5"), ("b", "0.5")], [("a", "0.3"), ("b", "0.3")]]))
-    pick = lambda valid: draw(st.one_of(st.just(valid), numbers)) if draw(st.integers(0, 9)) == 0 else valid
+
+    def pick(valid):
+        return draw(st.one_of(st.just(valid), numbers)) if draw(st.integers(0, 9)) == 0 else valid
+
     units = [["id", "initial_stock", "max_per_delivery", "storage", "lat", "lon"]] + [
-        [i, pick(str(draw(st.integers(0, 9)))), pick("5"), pick(""), pick("40.0"), pick("-3.0")] for i in ids]
+        [i, pick(str(draw(st.integers(0, 9)))), pick("5"), pick(""), pick("40.0"), pick("-3.0")] for i in ids
+    ]
     demand = [["scenario", "period", "unit", "demand"]] + [
-        [s, pick(str(t)), i, pick(str(draw(st.integers(0, 9))))] for s, _ in scenarios
-        for t in range(1, n_periods + 1) for i in ids]
-    tables = {"units.csv": units, "scenarios.csv": [["scenario", "probability"]] + [list(s) for s in scenarios],
-              "demand.csv": demand}
+        [s, pick(str(t)), i, pick(str(draw(st.integers(0, 9))))]
+        for s, _ in scenarios
+        for t in range(1, n_periods + 1)
+        for i in ids
+    ]
+    tables = {
+        "units.csv": units,
+        "scenarios.csv": [["scenario", "probability"]] + [list(s) for s in scenarios],
+        "demand.csv": demand,
+    }
     if n_units > 1 and draw(st.booleans()):
         tables["arcs.csv"] = [["source", "target", "days"]] + [[a, b, pick("1")] for a in ids for b in ids if a != b]
     return tables
@@ -219,10 +305,15 @@ def test_a_generated_csv_instance_loads_usably_or_is_refused_with_its_place(tabl
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats() | st.text(max_size=6)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats()
+    | st.text(max_size=6)
     | st.sampled_from([10**400, 1e20, -0.0, 10**7, 10**7 + 1, 3661, 91.0, ""]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 def check_json_text(text: str, tmp: Path) -> str:
@@ -259,6 +350,7 @@ def is_plain_object(text: str) -> bool:
         if len({k for k, _ in pairs}) != len(pairs):
             raise ValueError("repeated key")
         return dict(pairs)
+
     try:
         return isinstance(json.loads(text, object_pairs_hook=unique), dict)
     except (ValueError, RecursionError):
@@ -305,9 +397,16 @@ def mutated_example(draw) -> str:
             parent[key] = copy.deepcopy(parent[(key + 1) % len(parent)])
     text = json.dumps(document)
     if draw(st.integers(0, 7)) == 0:  # text-level damage: a repeated key, a cut, nesting
-        text = draw(st.sampled_from([text.replace('"name": ', '"name": "twice", "name": ', 1),
-                                     text[:draw(st.integers(0, len(text)))], "[" * 5000 + "]" * 5000,
-                                     '{"a":' * 3000 + "1" + "}" * 3000]))
+        text = draw(
+            st.sampled_from(
+                [
+                    text.replace('"name": ', '"name": "twice", "name": ', 1),
+                    text[: draw(st.integers(0, len(text)))],
+                    "[" * 5000 + "]" * 5000,
+                    '{"a":' * 3000 + "1" + "}" * 3000,
+                ]
+            )
+        )
     return text
 
 

@@ -101,8 +101,10 @@ def renamed(inst, position: int, **update):
     units[position] = units[position].model_copy(update=update)
     if "id" in update:  # the demand follows the unit's new name
         old = inst.units[position].id
-        scenarios = [sc.model_copy(update={"demand": {update["id"] if u == old else u: d
-                                                      for u, d in sc.demand.items()}}) for sc in inst.scenarios]
+        scenarios = [
+            sc.model_copy(update={"demand": {update["id"] if u == old else u: d for u, d in sc.demand.items()}})
+            for sc in inst.scenarios
+        ]
         return inst.with_changes(units=units, scenarios=scenarios)
     return inst.with_changes(units=units)
 
@@ -121,8 +123,9 @@ def test_what_the_added_depots_would_break_is_refused_before_any_work():
     assert error.value.field == "units[2].id" and "at most 194" in str(error.value)
     assert check_national(renamed(inst, 2, id="w" * 194)) is None
     # storage caps that a region would add up beyond the schema's limit (each one within it)
-    roomy = inst.with_changes(units=[u.model_copy(update={"storage": 2_000_000}) if u.kind == "hospital" else u
-                                     for u in inst.units])
+    roomy = inst.with_changes(
+        units=[u.model_copy(update={"storage": 2_000_000}) if u.kind == "hospital" else u for u in inst.units]
+    )
     with pytest.raises(InstanceError) as error:
         check_national(roomy)
     assert error.value.field == "units[0].storage" and "18,000,000" in str(error.value)

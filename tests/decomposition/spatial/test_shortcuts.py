@@ -15,9 +15,13 @@ def through_a_depot(m_stock: int = 0, h_limit: int | None = None):
     """h holds 2 and needs none; m needs 1 more than it holds from period 1 (from period 2 if it
     holds any: it may send it in period 1). Each leg takes 0.4 days (one period), the trip
     h -> c -> m 0.8 days: also one period, where the two legs take two."""
-    units = [unit("h", 2, max_deliveries=h_limit), unit("c", 0, cross_dock=True), unit("m", m_stock),
-             unit("z", 0)]
-    demand = {"h": [0.0] * PERIODS, "c": [0.0] * PERIODS, "m": [0.0 if m_stock else 1.0] + [1.0 + m_stock] * (PERIODS - 1), "z": [0.0] * PERIODS}
+    units = [unit("h", 2, max_deliveries=h_limit), unit("c", 0, cross_dock=True), unit("m", m_stock), unit("z", 0)]
+    demand = {
+        "h": [0.0] * PERIODS,
+        "c": [0.0] * PERIODS,
+        "m": [0.0 if m_stock else 1.0] + [1.0 + m_stock] * (PERIODS - 1),
+        "z": [0.0] * PERIODS,
+    }
     arcs = [("h", "c", 0.4), ("c", "m", 0.4), ("c", "h", 0.4), ("m", "c", 0.4), ("m", "z", 0.4)]
     return make_instance([*units], {"w": demand}, arcs=arcs)
 
@@ -56,11 +60,19 @@ def test_no_shortcut_takes_away_what_the_depot_sends_while_it_would_have_held_th
     """c holds 1 and gets h's unit in period 2; it sends both to z in period 2 (z has a storage
     limit: not shortcut) and g's unit, arriving in 3, to m in 3 (g has a delivery limit: not
     shortcut either). Sending h's unit to m instead would leave c one short in period 2."""
-    units = [unit("h", 1), unit("g", 1, max_deliveries=1), unit("c", 1, cross_dock=True), unit("m", 0),
-             unit("z", 0, storage=5)]
+    units = [
+        unit("h", 1),
+        unit("g", 1, max_deliveries=1),
+        unit("c", 1, cross_dock=True),
+        unit("m", 0),
+        unit("z", 0, storage=5),
+    ]
     zero = [0.0] * PERIODS
-    inst = make_instance(units, {"w": {"h": zero, "g": zero, "c": zero, "m": [1.0] * PERIODS, "z": [2.0] * PERIODS}},
-                         arcs=[("h", "c", 0.4), ("g", "c", 0.4), ("c", "m", 0.4), ("c", "z", 0.4)])
+    inst = make_instance(
+        units,
+        {"w": {"h": zero, "g": zero, "c": zero, "m": [1.0] * PERIODS, "z": [2.0] * PERIODS}},
+        arcs=[("h", "c", 0.4), ("g", "c", 0.4), ("c", "m", 0.4), ("c", "z", 0.4)],
+    )
     gathered = plan([(1, "h", "c", 1.0), (2, "g", "c", 1.0), (2, "c", "z", 2.0), (3, "c", "m", 1.0)])
     evaluation = evaluate(inst, gathered)
     assert evaluation.feasible

@@ -22,8 +22,10 @@ def sender_and_receiver(s_stock: int = 3, s_needs_late: float = 0.0, high: float
     zero = [0.0] * PERIODS
     s_demand = zero[:-1] + [s_needs_late]
     units = [unit("s", s_stock, **s_kw), unit("m", m_stock), unit("z", 0)]
-    demand = {"low": {"s": s_demand, "m": [0.0] + [m_stock + 1.0] * 3, "z": zero},
-              "high": {"s": s_demand, "m": [0.0] + [m_stock + high] * 3, "z": zero}}
+    demand = {
+        "low": {"s": s_demand, "m": [0.0] + [m_stock + 1.0] * 3, "z": zero},
+        "high": {"s": s_demand, "m": [0.0] + [m_stock + high] * 3, "z": zero},
+    }
     return make_instance(units, demand, arcs=[("s", "m", 0.5), ("m", "z", 0.5), ("z", "s", 0.5)])
 
 
@@ -90,8 +92,10 @@ def test_no_sender_that_runs_short_may_keep_a_share_or_has_a_delivery_limit():
 def test_one_spare_unit_goes_to_the_receiver_more_likely_to_need_it():
     zero = [0.0] * PERIODS
     units = [unit("s", 1), unit("a", 0), unit("b", 0)]
-    demand = {"w1": {"s": zero, "a": [0.0] + [1.0] * 3, "b": [0.0] + [1.0] * 3},
-              "w2": {"s": zero, "a": [0.0] + [1.0] * 3, "b": zero}}
+    demand = {
+        "w1": {"s": zero, "a": [0.0] + [1.0] * 3, "b": [0.0] + [1.0] * 3},
+        "w2": {"s": zero, "a": [0.0] + [1.0] * 3, "b": zero},
+    }
     inst = make_instance(units, demand, arcs=[("s", "a", 0.5), ("s", "b", 0.5)])
     assert rows(topped_up_shipments(inst, plan(), evaluate(inst, plan()))) == [(1, "s", "a", 1.0)]
 

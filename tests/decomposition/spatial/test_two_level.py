@@ -63,15 +63,25 @@ def test_the_national_model_sees_each_region_as_one_unit():
 
 def test_national_shipments_leave_the_depot_a_period_later():
     h = two_towns(stockpile=7)
-    plan = Plan(shipments=pd.DataFrame([(1, "depot:west-0", "depot:east-0", 4.0), (2, "stockpile", "depot:east-0", 2.0),
-                                        (PERIODS, "depot:west-0", "depot:east-0", 1.0)], columns=SHIPMENT_COLUMNS))
+    plan = Plan(
+        shipments=pd.DataFrame(
+            [
+                (1, "depot:west-0", "depot:east-0", 4.0),
+                (2, "stockpile", "depot:east-0", 2.0),
+                (PERIODS, "depot:west-0", "depot:east-0", 1.0),
+            ],
+            columns=SHIPMENT_COLUMNS,
+        )
+    )
     flows = national_flows(h, plan)
     _, days = node_days(h)
     lag = int(np.ceil(days[0, 1]))
     # the region's leaves in period 2; the stockpile's when planned; the last one would leave too late;
     # both origins may forward freely, so east takes them straight from where they are
-    assert flows == [Flow(2, "depot:west-0", "depot:east-0", 4, 2 + lag, direct=True),
-                     Flow(2, "stockpile", "depot:east-0", 2, 2 + int(np.ceil(days[2, 1])), direct=True)]
+    assert flows == [
+        Flow(2, "depot:west-0", "depot:east-0", 4, 2 + lag, direct=True),
+        Flow(2, "stockpile", "depot:east-0", 2, 2 + int(np.ceil(days[2, 1])), direct=True),
+    ]
 
 
 def test_only_an_origin_without_a_share_or_delivery_limit_forwards_freely():
@@ -89,8 +99,10 @@ def test_a_region_with_fixed_flows():
     assert west.scenarios[0].demand["depot:west-0"] == [0, 4, 6, 6, 6, 6]  # exports stay "in use" once gone
     assert all(a.source in west.unit_index and a.target in west.unit_index for a in west.arcs)
     east = region_instance(h, h.regions[1], flows)
-    assert [(a.target, a.period, a.quantity) for a in east.in_transit] == [("depot:east-0", 4, 4),
-                                                                           ("depot:east-0", 5, 2)]
+    assert [(a.target, a.period, a.quantity) for a in east.in_transit] == [
+        ("depot:east-0", 4, 4),
+        ("depot:east-0", 5, 2),
+    ]
     assert east.scenarios[0].demand["depot:east-0"] == [0] * PERIODS
 
 
@@ -109,12 +121,17 @@ def test_a_region_takes_direct_imports_from_a_copy_of_their_origin():
     assert all(forwarding[m] == pytest.approx(whole[m]) for m in forwarding)
     assert not any(a.target == "depot:west-0" for a in east.arcs)  # nothing goes back
 
+
 def test_exports_are_cut_to_what_the_depot_holds():
     flows = [Flow(2, "d", "a", 3, 4), Flow(2, "d", "b", 2, 4), Flow(3, "d", "a", 5, 5), Flow(1, "x", "d", 9, 2)]
     # planned cumulative 0, 5, 10, 10; the depot holds 0, 3, 10, 10: 3 leave in period 2, all 5 in period 3
     kept = deliverable(flows, "d", np.array([0.0, 3.0, 10.0, 10.0]))
     assert sorted(kept, key=lambda f: (f.period, f.target)) == [
-        Flow(1, "x", "d", 9, 2), Flow(2, "d", "a", 1, 4), Flow(2, "d", "b", 2, 4), Flow(3, "d", "a", 5, 5)]
+        Flow(1, "x", "d", 9, 2),
+        Flow(2, "d", "a", 1, 4),
+        Flow(2, "d", "b", 2, 4),
+        Flow(3, "d", "a", 5, 5),
+    ]
     enough = deliverable(flows, "d", np.array([0.0, 5.0, 10.0, 10.0]))
     assert sorted(enough, key=str) == sorted(flows, key=str)  # nothing short: the plan as it was
     # a later shortfall caps earlier exports too: what left could not come back
@@ -177,8 +194,10 @@ def test_demand_bands_price_what_one_plan_cannot_split_across_scenarios():
     np.testing.assert_allclose(probabilities, [0.5, 0.5])
     np.testing.assert_allclose(bands[:, 0, 0], [6.0, 2.0])
     for stock in (0.0, 2.0, 4.0, 6.0):
-        best = min(0.5 * (max(0, 1 - a) + max(0, 3 - a)) + 0.5 * (max(0, 3 - (stock - a)) + max(0, 1 - (stock - a)))
-                   for a in np.linspace(0, stock, 61))
+        best = min(
+            0.5 * (max(0, 1 - a) + max(0, 3 - a)) + 0.5 * (max(0, 3 - (stock - a)) + max(0, 1 - (stock - a)))
+            for a in np.linspace(0, stock, 61)
+        )
         assert probabilities @ np.maximum(bands[:, 0, 0] - stock, 0) == pytest.approx(best)
     # groups of one unit keep their scenarios
     probabilities, bands = demand_bands(demand, np.array([0.5, 0.5]), [np.array([0]), np.array([1])])

@@ -16,7 +16,9 @@ from decomposition.temporal.pieces import (
 )
 from tests.decomposition.temporal.test_windows import random_instance
 
-CONFIG = DecompositionConfig(objective=Objective.PHI4_REGRET, subhorizon=3, solver=SolverOptions("highs", time_limit=60))
+CONFIG = DecompositionConfig(
+    objective=Objective.PHI4_REGRET, subhorizon=3, solver=SolverOptions("highs", time_limit=60)
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,11 @@ def solved():
 
 
 def checkpoints_of(results: dict) -> list[WindowCheckpoint]:
-    return [WindowCheckpoint.model_validate_json(WindowCheckpoint.of(pid, r).model_dump_json())
-            for pid, r in results.items() if isinstance(r, WindowResult)]
+    return [
+        WindowCheckpoint.model_validate_json(WindowCheckpoint.of(pid, r).model_dump_json())
+        for pid, r in results.items()
+        if isinstance(r, WindowResult)
+    ]
 
 
 def test_a_checkpoint_gives_back_the_window_it_was_made_from(solved):
@@ -41,8 +46,14 @@ def test_a_checkpoint_gives_back_the_window_it_was_made_from(solved):
         original, back = results[checkpoint.piece], checkpoint.result()
         pd.testing.assert_frame_equal(back.plan.shipments, original.plan.shipments, check_dtype=False)
         pd.testing.assert_frame_equal(back.plan.shares, original.plan.shares, check_dtype=False)
-        assert (back.state, back.start, back.window, back.value, back.chain, back.scenario) == \
-            (original.state, original.start, original.window, original.value, original.chain, original.scenario)
+        assert (back.state, back.start, back.window, back.value, back.chain, back.scenario) == (
+            original.state,
+            original.start,
+            original.window,
+            original.value,
+            original.chain,
+            original.scenario,
+        )
 
 
 def test_a_run_glued_from_checkpoints_is_the_run_itself(solved):
@@ -70,8 +81,12 @@ def test_a_window_solved_from_another_state_is_not_reused(solved):
     other_results = {}
     for piece in dag.pieces:
         if piece.kind == "window" and piece.chain == "main":
-            other_results[piece.id] = run_piece(piece, other, CONFIG.model_copy(update={"objective": Objective.PHI4}),
-                                                {d: other_results.get(d) or results[d] for d in piece.depends_on})
+            other_results[piece.id] = run_piece(
+                piece,
+                other,
+                CONFIG.model_copy(update={"objective": Objective.PHI4}),
+                {d: other_results.get(d) or results[d] for d in piece.depends_on},
+            )
     mixed = [c for c in checkpoints_of(results) if c.piece != "main/window1"]
     mixed += [c for c in checkpoints_of(other_results) if c.piece == "main/window1"]
     reused = reusable_windows(dag, inst, mixed)

@@ -61,7 +61,9 @@ def test_plan_with_a_violation_is_rejected(monkeypatch):
         make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
 
 
-@pytest.mark.parametrize(("value", "bound", "gap"), [(10, 9, 0.1), (0, 0, 0.0), (5, float("-inf"), float("inf")), (4, 5, 0.0)])
+@pytest.mark.parametrize(
+    ("value", "bound", "gap"), [(10, 9, 0.1), (0, 0, 0.0), (5, float("-inf"), float("inf")), (4, 5, 0.0)]
+)
 def test_relative_gap(value, bound, gap):
     assert relative_gap(value, bound) == pytest.approx(gap)
 

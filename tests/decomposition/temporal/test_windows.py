@@ -66,10 +66,16 @@ def test_split_by_count_covers_the_horizon_once():
     assert kept == list(range(10)) and len(windows) == 3
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"length": 0}, "subhorizon"), ({"count": 11}, "subhorizon count"), ({"length": 2, "lookahead": -1}, "lookahead"),
-    ({}, "subhorizon"), ({"length": 2, "count": 2}, "subhorizon"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"length": 0}, "subhorizon"),
+        ({"count": 11}, "subhorizon count"),
+        ({"length": 2, "lookahead": -1}, "lookahead"),
+        ({}, "subhorizon"),
+        ({"length": 2, "count": 2}, "subhorizon"),
+    ],
+)
 def test_split_rejects_bad_sizes_naming_the_option(kwargs, field):
     with pytest.raises(ValueError, match=field):
         split_horizon(10, **kwargs)
@@ -80,7 +86,8 @@ def test_split_rejects_bad_sizes_naming_the_option(kwargs, field):
 
 def test_equipment_in_transit_counts_on_arrival_and_as_in_transit_before():
     inst = Instance(
-        periods=["1", "2", "3"], units=[unit("a", 0), unit("b", 1)],
+        periods=["1", "2", "3"],
+        units=[unit("a", 0), unit("b", 1)],
         scenarios=one_scenario({"a": [1, 1, 1], "b": [0, 0, 0]}),
         in_transit=[InTransit(target="a", period=2, quantity=1)],
     )
@@ -93,7 +100,9 @@ def test_equipment_in_transit_counts_on_arrival_and_as_in_transit_before():
 def test_the_model_sees_equipment_in_transit():
     """b needs 2 on day 2; 1 is already on its way to b; a sends its 1 on day 1 (lag 1): NCD 0, not 1."""
     inst = Instance(
-        periods=["1", "2"], units=[unit("a", 1), unit("b", 0)], arcs=[Arc(source="a", target="b", days=1)],
+        periods=["1", "2"],
+        units=[unit("a", 1), unit("b", 0)],
+        arcs=[Arc(source="a", target="b", days=1)],
         scenarios=one_scenario({"a": [0, 0], "b": [0, 2]}),
         in_transit=[InTransit(target="b", period=2, quantity=1)],
     )
@@ -116,8 +125,10 @@ def test_in_transit_must_arrive_at_a_known_unit_within_the_horizon():
 def test_a_window_starts_from_the_state_and_sees_only_its_arrivals():
     inst = surge_after_window()
     window = Window(index=1, start=2, stop=4, end=5)
-    state = StartState(on_hand=[0, 1], arrivals=[InTransit(target="b", period=4, quantity=2),
-                                                 InTransit(target="b", period=6, quantity=1)])
+    state = StartState(
+        on_hand=[0, 1],
+        arrivals=[InTransit(target="b", period=4, quantity=2), InTransit(target="b", period=6, quantity=1)],
+    )
     sub = window_instance(inst, window, state)
     assert sub.periods == ["3", "4", "5"]
     assert [u.initial_stock for u in sub.units] == [0, 1]
@@ -168,16 +179,25 @@ def random_instance(seed: int, n_units=5, n_periods=8) -> Instance:
     """A small random network where the whole-horizon model solves to optimality in seconds."""
     rng = np.random.default_rng(seed)
     ids = [f"u{i}" for i in range(n_units)]
-    arcs = [Arc(source=a, target=b, days=float(rng.integers(1, 3))) for a in ids for b in ids
-            if a != b and rng.random() < 0.6]
+    arcs = [
+        Arc(source=a, target=b, days=float(rng.integers(1, 3)))
+        for a in ids
+        for b in ids
+        if a != b and rng.random() < 0.6
+    ]
     stock = rng.integers(0, 6, n_units)
     scenarios = []
     for w, p in enumerate((0.5, 0.3, 0.2)):
         demand = {u: np.clip(rng.normal(2 + w, 2, n_periods).round(), 0, None).tolist() for u in ids}
         scenarios.append(Scenario(id=f"w{w}", probability=p, demand=demand))
     units = [unit(u, int(s), max_per_delivery=3, max_deliveries=2, send_share=0.8) for u, s in zip(ids, stock)]
-    return Instance(name=f"random-{seed}", periods=[str(t) for t in range(1, n_periods + 1)], units=units,
-                    arcs=arcs, scenarios=scenarios)
+    return Instance(
+        name=f"random-{seed}",
+        periods=[str(t) for t in range(1, n_periods + 1)],
+        units=units,
+        arcs=arcs,
+        scenarios=scenarios,
+    )
 
 
 @pytest.mark.parametrize("objective", [Objective.PHI4, Objective.PHI1, Objective.PHI3_REGRET, Objective.PHI4_REGRET])
@@ -200,9 +220,13 @@ def test_glued_plans_are_feasible_and_no_better_than_the_optimum(seed, objective
 
 def test_scenario_ids_cannot_collide_with_the_main_chain():
     inst = random_instance(1)
-    renamed = [sc.model_copy(update={"id": new}) for sc, new in zip(inst.scenarios, ("main", "plain:main", "a/window0"))]
+    renamed = [
+        sc.model_copy(update={"id": new}) for sc, new in zip(inst.scenarios, ("main", "plain:main", "a/window0"))
+    ]
     inst = inst.with_changes(scenarios=renamed)
-    dag = plan_pieces(inst, DecompositionConfig(objective=Objective.PHI4_REGRET, subhorizon=3, lookahead=2, solver=HIGHS))
+    dag = plan_pieces(
+        inst, DecompositionConfig(objective=Objective.PHI4_REGRET, subhorizon=3, lookahead=2, solver=HIGHS)
+    )
     assert len({p.id for p in dag.pieces}) == len(dag.pieces)
     report = run_in_order(dag, inst)
     assert report.result.evaluation.feasible
@@ -277,10 +301,14 @@ def test_each_receiver_keeps_its_quickest_lanes_when_asked():
 
     # a, b, d hold 4 and need nothing; c is short on day 3. Into c: a 2.5 days, b 0.5, d 1.5.
     inst = Instance(
-        name="quickest", periods=["1", "2", "3", "4"],
+        name="quickest",
+        periods=["1", "2", "3", "4"],
         units=[unit("a", 4), unit("b", 4), unit("c", 0), unit("d", 4)],
-        arcs=[Arc(source="a", target="c", days=2.5), Arc(source="b", target="c", days=0.5),
-              Arc(source="d", target="c", days=1.5)],
+        arcs=[
+            Arc(source="a", target="c", days=2.5),
+            Arc(source="b", target="c", days=0.5),
+            Arc(source="d", target="c", days=1.5),
+        ],
         scenarios=one_scenario({"a": [0] * 4, "b": [0] * 4, "c": [0, 0, 2, 2], "d": [0] * 4}),
     )
     lanes = shipping_lanes(inst)
@@ -295,6 +323,7 @@ def test_each_receiver_keeps_its_quickest_lanes_when_asked():
     docked = inst.with_changes(units=[inst.units[0].model_copy(update={"cross_dock": True}), *inst.units[1:]])
     assert senders(candidate_lanes(docked, shipping_lanes(docked), per_receiver=1)) == ["a", "b"]  # a's kept
     # c a depot gathering exports: every hospital may send to it
-    gathering = inst.with_changes(units=[*inst.units[:2], inst.units[2].model_copy(update={"cross_dock": True}),
-                                         inst.units[3]])
+    gathering = inst.with_changes(
+        units=[*inst.units[:2], inst.units[2].model_copy(update={"cross_dock": True}), inst.units[3]]
+    )
     assert senders(candidate_lanes(gathering, shipping_lanes(gathering), per_receiver=1)) == ["a", "b", "d"]

@@ -33,8 +33,9 @@ def test_a_bound_lp_stopped_at_its_limit_is_printed_and_stored_as_unknown(tmp_pa
 
 
 def test_a_regret_says_when_its_phi_star_is_not_optimal(tmp_path: Path):
-    doc, printed = solve(tmp_path, 5, 8, "--objective", "phi4-regret", "--time-limit", "0.001",
-                         "--bound-time-limit", "60")
+    doc, printed = solve(
+        tmp_path, 5, 8, "--objective", "phi4-regret", "--time-limit", "0.001", "--bound-time-limit", "60"
+    )
     statuses = doc["best_per_scenario_status"]
     assert set(statuses) == set(doc["scenarios"])
     assert set(statuses.values()) != {"optimal"} and set(statuses.values()) <= {"optimal", "incumbent", "baseline"}

@@ -20,17 +20,36 @@ runner = CliRunner()
 
 def test_decomposed_solve_writes_a_checked_plan_with_figures_and_pieces(tmp_path: Path):
     out = tmp_path / "plan"
-    result = runner.invoke(app, ["solve", "example:three-hospitals", "--subhorizon", "2", "--lookahead", "1",
-                                 "--workers", "2", "--time-limit", "30", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            "example:three-hospitals",
+            "--subhorizon",
+            "2",
+            "--lookahead",
+            "1",
+            "--workers",
+            "2",
+            "--time-limit",
+            "30",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["decomposition"]["windows"] == [
-        {"periods": [1, 2], "solved_through": 3}, {"periods": [3, 4], "solved_through": 5},
-        {"periods": [5, 5], "solved_through": 5}]
+        {"periods": [1, 2], "solved_through": 3},
+        {"periods": [3, 4], "solved_through": 5},
+        {"periods": [5, 5], "solved_through": 5},
+    ]
     pieces = pd.read_csv(out / "pieces.csv")
     assert set(pieces["kind"]) == {"baseline", "window", "bound", "glue"} and (pieces["attempts"] >= 1).all()
-    plan = Plan(pd.read_csv(out / "shipments.csv", dtype={"source": str, "target": str}),
-                pd.read_csv(out / "shares.csv", dtype={"group": str, "unit": str}))
+    plan = Plan(
+        pd.read_csv(out / "shipments.csv", dtype={"source": str, "target": str}),
+        pd.read_csv(out / "shares.csv", dtype={"group": str, "unit": str}),
+    )
     replay = evaluate(load_instance("example:three-hospitals"), plan)
     assert replay.feasible and replay.phi["phi4"] == pytest.approx(summary["value"])
     assert summary["lower_bound"] <= summary["value"] + 1e-9 <= summary["baseline_value"] + 1e-9
@@ -41,8 +60,9 @@ def test_decomposed_solve_writes_a_checked_plan_with_figures_and_pieces(tmp_path
 
 @pytest.mark.parametrize("option, value", [("--subhorizon", "0"), ("--lookahead", "-1"), ("--workers", "0")])
 def test_bad_decomposition_options_exit_2_naming_the_option(tmp_path: Path, option, value):
-    result = runner.invoke(app, ["solve", "example:three-hospitals", "--subhorizon", "2", option, value,
-                                 "--out", str(tmp_path / "x")])
+    result = runner.invoke(
+        app, ["solve", "example:three-hospitals", "--subhorizon", "2", option, value, "--out", str(tmp_path / "x")]
+    )
     assert result.exit_code == 2
     assert option in result.output
     assert not (tmp_path / "x").exists()
@@ -50,9 +70,26 @@ def test_bad_decomposition_options_exit_2_naming_the_option(tmp_path: Path, opti
 
 def test_study_runs_every_configuration_and_writes_one_table(tmp_path: Path):
     out = tmp_path / "study"
-    result = runner.invoke(app, ["study", "--dataset", "example:three-hospitals", "--objective", "phi4",
-                                 "--objective", "phi2-regret", "--subhorizon", "2", "--workers", "2",
-                                 "--time-limit", "30", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "study",
+            "--dataset",
+            "example:three-hospitals",
+            "--objective",
+            "phi4",
+            "--objective",
+            "phi2-regret",
+            "--subhorizon",
+            "2",
+            "--workers",
+            "2",
+            "--time-limit",
+            "30",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "study.csv")
     assert table["configuration"].tolist() == ["example:three-hospitals/phi4", "example:three-hospitals/phi2-regret"]
@@ -75,9 +112,27 @@ def test_us_states_options_and_lambda_reach_the_decomposed_solve(tmp_path: Path)
     (tests/decomposition/datasets/test_us_states.py derives it from the data); then any transfer only costs
     lambda x units x days, so the plan moves nothing."""
     out = tmp_path / "us"
-    result = runner.invoke(app, ["solve", "us:states", "--federal-supply", "415", "--pooling-cap", "0.3",
-                                 "--transfer-weight", "0.01", "--subhorizon", "7", "--workers", "2",
-                                 "--time-limit", "30", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            "us:states",
+            "--federal-supply",
+            "415",
+            "--pooling-cap",
+            "0.3",
+            "--transfer-weight",
+            "0.01",
+            "--subhorizon",
+            "7",
+            "--workers",
+            "2",
+            "--time-limit",
+            "30",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["instance"] == "us-states-75pct-cap30-federal415" and summary["transfer_weight"] == 0.01

@@ -48,10 +48,16 @@ def test_a_non_empty_directory_is_kept_unless_overwrite(tmp_path: Path):
     assert not (out / "notes.txt").exists() and (out / "units.csv").exists()
 
 
-@pytest.mark.parametrize(("option", "value"), [
-    ("--hospitals", "49"), ("--seed", "-1"), ("--supply-share", "0"), ("--scenarios", "0"),
-    ("--stockpile-share", "1.5"),
-])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--hospitals", "49"),
+        ("--seed", "-1"),
+        ("--supply-share", "0"),
+        ("--scenarios", "0"),
+        ("--stockpile-share", "1.5"),
+    ],
+)
 def test_bad_options_exit_2_naming_the_option(option: str, value: str, tmp_path: Path):
     out = tmp_path / "never"
     result = runner.invoke(app, ["generate", "national", option, value, "--out", str(out)])

@@ -45,8 +45,10 @@ def test_solve_writes_a_plan_the_evaluator_accepts(example_dir: Path, tmp_path: 
     assert summary["plan"]["solver_status"] == "optimal"
     # The written plan, read back and replayed, gives the summary's figures again.
     instance = load_instance(str(example_dir))
-    plan = Plan(pd.read_csv(out / "shipments.csv", dtype={"source": str, "target": str}),
-                pd.read_csv(out / "shares.csv", dtype={"group": str, "unit": str}))
+    plan = Plan(
+        pd.read_csv(out / "shipments.csv", dtype={"source": str, "target": str}),
+        pd.read_csv(out / "shares.csv", dtype={"group": str, "unit": str}),
+    )
     replay = evaluate(instance, plan)
     assert replay.feasible
     assert replay.phi["phi1"] == pytest.approx(summary["value"])
@@ -58,8 +60,9 @@ def test_solve_writes_a_plan_the_evaluator_accepts(example_dir: Path, tmp_path: 
 
 def test_regret_on_a_builtin_with_cbc(tmp_path: Path):
     out = tmp_path / "regret"
-    result = runner.invoke(app, ["solve", "example:three-hospitals", "--objective", "phi2-regret",
-                                 "--solver", "cbc", "--out", str(out)])
+    result = runner.invoke(
+        app, ["solve", "example:three-hospitals", "--objective", "phi2-regret", "--solver", "cbc", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["best_per_scenario"]) == {"expected", "surge"}
@@ -67,12 +70,32 @@ def test_regret_on_a_builtin_with_cbc(tmp_path: Path):
 
 
 BAD_INPUTS = {
-    "negative stock": ("units.csv", lambda f: f.loc.__setitem__((0, "initial_stock"), "-3"), ["units.csv", "row 2", "initial_stock"]),
-    "non-integer stock": ("units.csv", lambda f: f.loc.__setitem__((1, "initial_stock"), "2.5"), ["units.csv", "row 3", "initial_stock"]),
-    "NaN stock": ("units.csv", lambda f: f.loc.__setitem__((1, "initial_stock"), "nan"), ["units.csv", "row 3", "initial_stock"]),
-    "arc to unknown unit": ("arcs.csv", lambda f: f.loc.__setitem__((1, "target"), "atlantis"), ["arcs.csv", "row 3", "target"]),
+    "negative stock": (
+        "units.csv",
+        lambda f: f.loc.__setitem__((0, "initial_stock"), "-3"),
+        ["units.csv", "row 2", "initial_stock"],
+    ),
+    "non-integer stock": (
+        "units.csv",
+        lambda f: f.loc.__setitem__((1, "initial_stock"), "2.5"),
+        ["units.csv", "row 3", "initial_stock"],
+    ),
+    "NaN stock": (
+        "units.csv",
+        lambda f: f.loc.__setitem__((1, "initial_stock"), "nan"),
+        ["units.csv", "row 3", "initial_stock"],
+    ),
+    "arc to unknown unit": (
+        "arcs.csv",
+        lambda f: f.loc.__setitem__((1, "target"), "atlantis"),
+        ["arcs.csv", "row 3", "target"],
+    ),
     "NaN demand": ("demand.csv", lambda f: f.loc.__setitem__((4, "demand"), "NaN"), ["demand.csv", "row 6", "demand"]),
-    "probabilities": ("scenarios.csv", lambda f: f.loc.__setitem__((1, "probability"), "0.5"), ["scenarios.csv", "probability"]),
+    "probabilities": (
+        "scenarios.csv",
+        lambda f: f.loc.__setitem__((1, "probability"), "0.5"),
+        ["scenarios.csv", "probability"],
+    ),
 }
 
 
@@ -120,7 +143,9 @@ def test_existing_output_is_kept_without_overwrite(tmp_path: Path):
 
 
 def test_bad_option_exits_2(tmp_path: Path):
-    result = runner.invoke(app, ["solve", "example:three-hospitals", "--objective", "phi9", "--out", str(tmp_path / "x")])
+    result = runner.invoke(
+        app, ["solve", "example:three-hospitals", "--objective", "phi9", "--out", str(tmp_path / "x")]
+    )
     assert result.exit_code == 2
 
 
@@ -128,12 +153,17 @@ def test_console_script_runs(tmp_path: Path):
     """The installed `surgeplan` command itself (not the in-process runner)."""
     exe = Path(sys.executable).with_name("surgeplan")
     out = tmp_path / "plan"
-    done = subprocess.run([str(exe), "solve", "example:three-hospitals", "--graph", "complete", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(exe), "solve", "example:three-hospitals", "--graph", "complete", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2  # --graph is for built-in datasets only; the example takes its arcs from the files
     assert "graph" in done.stderr
-    done = subprocess.run([str(exe), "solve", "example:three-hospitals", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(exe), "solve", "example:three-hospitals", "--out", str(out)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "feasible in every scenario" in done.stdout
     assert json.loads((out / "summary.json").read_text())["plan"]["feasible"]
@@ -174,7 +204,9 @@ def test_the_transfer_weight_reaches_the_solve(tmp_path: Path):
     values = {}
     for weight in ("0", "100"):
         out = tmp_path / f"lambda-{weight}"
-        result = runner.invoke(app, ["solve", "example:three-hospitals", "--transfer-weight", weight, "--out", str(out)])
+        result = runner.invoke(
+            app, ["solve", "example:three-hospitals", "--transfer-weight", weight, "--out", str(out)]
+        )
         assert result.exit_code == 0, result.output
         summary = json.loads((out / "summary.json").read_text())
         assert summary["transfer_weight"] == float(weight)
@@ -184,23 +216,27 @@ def test_the_transfer_weight_reaches_the_solve(tmp_path: Path):
 
 
 def test_validate_builds_us_states_with_its_options():
-    result = runner.invoke(app, ["validate", "us:states", "--supply-share", "0.5", "--pooling-cap", "0.1",
-                                 "--federal-supply", "25"])
+    result = runner.invoke(
+        app, ["validate", "us:states", "--supply-share", "0.5", "--pooling-cap", "0.1", "--federal-supply", "25"]
+    )
     assert result.exit_code == 0, result.output
     described = json.loads(result.stdout)
     assert described["instance"] == "us-states-50pct-cap10-federal25" and described["groups"] == 1
 
 
-@pytest.mark.parametrize("args, says", [
-    (["us:states", "--pooling-cap", "1.5"], "--pooling-cap 1.5"),
-    (["us:states", "--supply-share", "0"], "--supply-share 0"),
-    (["us:states", "--supply-share", "nan"], "--supply-share nan"),
-    (["us:states", "--federal-supply", "-3"], "--federal-supply -3"),
-    (["spain:madrid", "--federal-supply", "10"], "--federal-supply: spain:madrid"),
-    (["example:three-hospitals", "--pooling-cap", "0.2"], "only us:states takes it"),
-    (["us:states", "--transfer-weight", "-1"], "--transfer-weight -1"),
-    (["us:states", "--transfer-weight", "nan"], "--transfer-weight nan"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["us:states", "--pooling-cap", "1.5"], "--pooling-cap 1.5"),
+        (["us:states", "--supply-share", "0"], "--supply-share 0"),
+        (["us:states", "--supply-share", "nan"], "--supply-share nan"),
+        (["us:states", "--federal-supply", "-3"], "--federal-supply -3"),
+        (["spain:madrid", "--federal-supply", "10"], "--federal-supply: spain:madrid"),
+        (["example:three-hospitals", "--pooling-cap", "0.2"], "only us:states takes it"),
+        (["us:states", "--transfer-weight", "-1"], "--transfer-weight -1"),
+        (["us:states", "--transfer-weight", "nan"], "--transfer-weight nan"),
+    ],
+)
 def test_bad_dataset_options_and_lambda_exit_2_naming_the_option(args, says, tmp_path: Path):
     out = tmp_path / "never"
     result = runner.invoke(app, ["solve", *args, "--out", str(out)])

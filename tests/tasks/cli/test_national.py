@@ -13,8 +13,23 @@ from tasks.cli.main import app
 from tests.workers.test_two_level import three_towns
 
 runner = CliRunner()
-SMALL = ["--regions", "2", "--regions", "3", "--regions", "4", "--hubs", "2", "--subhorizon", "6",
-         "--time-limit", "20", "--workers", "2", "--plain"]
+SMALL = [
+    "--regions",
+    "2",
+    "--regions",
+    "3",
+    "--regions",
+    "4",
+    "--hubs",
+    "2",
+    "--subhorizon",
+    "6",
+    "--time-limit",
+    "20",
+    "--workers",
+    "2",
+    "--plain",
+]
 
 
 def test_a_national_run_writes_a_checked_plan_tables_and_figures(tmp_path: Path):
@@ -31,8 +46,10 @@ def test_a_national_run_writes_a_checked_plan_tables_and_figures(tmp_path: Path)
     assert regions["hospitals"].sum() == 15 and abs(regions["demand_share"].sum() - 1) < 1e-9
     hospitals = pd.read_csv(out / "hospitals.csv")  # one row per hospital, in its own town's region
     assert sorted(hospitals["hospital"]) == sorted(u.id for u in three_towns().units if u.kind == "hospital")
-    assert all(r.removeprefix("depot:").split("-")[0] == h.split("-")[0]
-               for h, r in zip(hospitals["hospital"], hospitals["region"]))
+    assert all(
+        r.removeprefix("depot:").split("-")[0] == h.split("-")[0]
+        for h, r in zip(hospitals["hospital"], hospitals["region"])
+    )
     assert hospitals["responsibility"].between(0.5, 1.0).all()  # towns 1,700 km apart: no doubt where each is
     per_day = pd.read_csv(out / "non_covered_per_day.csv")
     assert abs(per_day["with_plan"].sum() - doc["value"]) < 1e-6

@@ -86,10 +86,12 @@ def test_bad_submissions_exit_2_and_store_nothing(cli, tmp_path):
     solver = cli("submit", "example:three-hospitals", "--solver", "gurobi")
     assert solver.exit_code == 2 and "--solver" in solver.output
     example_json = str(EXAMPLES_DIR / "three-hospitals.json")
-    for args, says in ((["spain:madrid", "--federal-supply", "5"], "--federal-supply"),
-                       (["us:states", "--pooling-cap", "2"], "--pooling-cap 2"),
-                       (["us:states", "--transfer-weight", "-1"], "--transfer-weight"),
-                       ([example_json, "--supply-share", "0.5"], "--supply-share")):
+    for args, says in (
+        (["spain:madrid", "--federal-supply", "5"], "--federal-supply"),
+        (["us:states", "--pooling-cap", "2"], "--pooling-cap 2"),
+        (["us:states", "--transfer-weight", "-1"], "--transfer-weight"),
+        ([example_json, "--supply-share", "0.5"], "--supply-share"),
+    ):
         done = cli("submit", *args)
         assert done.exit_code == 2 and says in done.output, done.output
     assert cli("runs", "--limit", "1000").stdout.count("\n") == before
@@ -98,17 +100,19 @@ def test_bad_submissions_exit_2_and_store_nothing(cli, tmp_path):
 def test_bad_national_submissions_exit_2_naming_the_option(cli):
     before = cli("runs", "--limit", "1000").stdout.count("\n")
     national = ["us:national", "--hospitals", "60"]
-    for args, says in (([*national, "--national", "--regions", "0"], "--regions"),
-                       ([*national, "--national", "--hubs", "2", "--hubs", "-1"], "--hubs"),
-                       ([*national, "--national", "--clustering", "ward"], "--clustering"),
-                       ([*national, "--national", "--clustering-seed", "-1"], "--clustering-seed"),
-                       ([*national, "--national", "--lanes-per-receiver", "0"], "--lanes-per-receiver"),
-                       ([*national, "--national", "--regions", "61"], "--regions: us:national, field 'national.regions'"),
-                       ([*national, "--national", "--objective", "phi1"], "--objective: us:national, field 'objective'"),
-                       (["us:national", "--hospitals", "10", "--national"], "--hospitals"),
-                       (["spain:madrid", "--national"], "cannot be a national run: the instance already has arcs"),
-                       ([*national, "--regions", "2"], "--regions applies only to a national run: add --national"),
-                       (national, "--national on `surgeplan submit`")):
+    for args, says in (
+        ([*national, "--national", "--regions", "0"], "--regions"),
+        ([*national, "--national", "--hubs", "2", "--hubs", "-1"], "--hubs"),
+        ([*national, "--national", "--clustering", "ward"], "--clustering"),
+        ([*national, "--national", "--clustering-seed", "-1"], "--clustering-seed"),
+        ([*national, "--national", "--lanes-per-receiver", "0"], "--lanes-per-receiver"),
+        ([*national, "--national", "--regions", "61"], "--regions: us:national, field 'national.regions'"),
+        ([*national, "--national", "--objective", "phi1"], "--objective: us:national, field 'objective'"),
+        (["us:national", "--hospitals", "10", "--national"], "--hospitals"),
+        (["spain:madrid", "--national"], "cannot be a national run: the instance already has arcs"),
+        ([*national, "--regions", "2"], "--regions applies only to a national run: add --national"),
+        (national, "--national on `surgeplan submit`"),
+    ):
         done = cli("submit", *args)
         assert done.exit_code == 2 and says in done.output, (args, done.output)
     assert cli("runs", "--limit", "1000").stdout.count("\n") == before
@@ -195,13 +199,14 @@ def test_submit_still_reads_local_files_and_uploads_them(cli):
 def test_national_options_have_upper_limits(cli):
     before = cli("runs", "--limit", "1000").stdout.count("\n")
     national = ["us:national", "--hospitals", "60", "--national"]
-    for args, says in (([*national, "--regions", "201"], "--regions"),
-                       ([*national, *[f"--regions={k}" for k in range(2, 13)]],
-                        "--regions: List should have at most 10"),
-                       ([*national, "--hubs", "51"], "--hubs"),
-                       ([*national, "--clustering-seed", str(2**40)], "--clustering-seed"),
-                       ([*national, "--lanes-per-receiver", "100000"], "--lanes-per-receiver"),
-                       (["us:national", "--hospitals", "1000000000", "--national"], "--hospitals")):
+    for args, says in (
+        ([*national, "--regions", "201"], "--regions"),
+        ([*national, *[f"--regions={k}" for k in range(2, 13)]], "--regions: List should have at most 10"),
+        ([*national, "--hubs", "51"], "--hubs"),
+        ([*national, "--clustering-seed", str(2**40)], "--clustering-seed"),
+        ([*national, "--lanes-per-receiver", "100000"], "--lanes-per-receiver"),
+        (["us:national", "--hospitals", "1000000000", "--national"], "--hospitals"),
+    ):
         done = cli("submit", *args)
         assert done.exit_code == 2 and says in done.output, (args, done.output)
     assert cli("runs", "--limit", "1000").stdout.count("\n") == before

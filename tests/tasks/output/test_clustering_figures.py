@@ -24,8 +24,9 @@ def test_curves_and_map_are_written(tmp_path):
     curves = write_clustering_curves(tmp_path / "clustering_curves.png", mixtures, medoids)
     chosen = min(mixtures, key=lambda f: f.bic)
     depots = points[snap_to_sites(chosen, points)]
-    mapped = write_depot_map(tmp_path / "depots_map.png", points, demand, chosen.labels, depots, "synthetic: 3 areas",
-                             chosen)
+    mapped = write_depot_map(
+        tmp_path / "depots_map.png", points, demand, chosen.labels, depots, "synthetic: 3 areas", chosen
+    )
     for png, (width, height) in ((curves, (1440, 480)), (mapped, (960, 840))):
         with Image.open(png) as image:
             assert image.size == (width, height)

@@ -44,8 +44,19 @@ def interleaved_report() -> TwoLevelReport:
     baseline = evaluate(h.instance, Plan())
     flows = [Flow(period=2, source="stockpile", target="depot:east-0", quantity=3, arrival=3)]
     spatial = SpatialResult(areas, [], None, [], np.array([0, 0, 2]))
-    return TwoLevelReport(h, Plan(), baseline, baseline, bound=0.0, bound_status="optimal", flows=flows,
-                          planned_flows=3, rounds=1, spatial=spatial, bound_per_period=np.array([0.0, 1.0, 2.0]))
+    return TwoLevelReport(
+        h,
+        Plan(),
+        baseline,
+        baseline,
+        bound=0.0,
+        bound_status="optimal",
+        flows=flows,
+        planned_flows=3,
+        rounds=1,
+        spatial=spatial,
+        bound_per_period=np.array([0.0, 1.0, 2.0]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +89,13 @@ def test_each_region_row_sums_its_own_hospitals(tables):
 
 def test_flows_and_days_keep_their_columns(tables):
     flow = tables["national_flows"].iloc[0]
-    assert (flow["period"], flow["source"], flow["target"], flow["quantity"], flow["arrival"]) == \
-        (2, "stockpile", "depot:east-0", 3, 3)
+    assert (flow["period"], flow["source"], flow["target"], flow["quantity"], flow["arrival"]) == (
+        2,
+        "stockpile",
+        "depot:east-0",
+        3,
+        3,
+    )
     per_day = tables["non_covered_per_day"]
     assert per_day["period"].tolist() == [1, 2, 3] and per_day["lower_bound_split"].tolist() == [0.0, 1.0, 2.0]
     # no plan: every period is short by what exceeds the stock, hospital by hospital

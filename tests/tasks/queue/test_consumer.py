@@ -47,8 +47,14 @@ def redis_server(tmp_path_factory) -> RedisServer:
 
 @pytest.fixture(scope="module")
 def env(postgres_url, redis_server, tmp_path_factory) -> dict[str, str]:
-    with service_env(postgres_url, tmp_path_factory.mktemp("data"), broker_url=redis_server.url,
-                     visibility_timeout="600", run_time_limit="300", time_limit="60") as env:
+    with service_env(
+        postgres_url,
+        tmp_path_factory.mktemp("data"),
+        broker_url=redis_server.url,
+        visibility_timeout="600",
+        run_time_limit="300",
+        time_limit="60",
+    ) as env:
         yield env
 
 
@@ -74,13 +80,17 @@ def workers(env, tmp_path):
 
 
 def request(seed: int, periods: int = 8, objective=Objective.PHI4, subhorizon: int = 3, **kw) -> RunRequest:
-    return RunRequest(instance=random_instance(seed, n_units=8, n_periods=periods), objective=objective,
-                      subhorizon=subhorizon, **kw)
+    return RunRequest(
+        instance=random_instance(seed, n_units=8, n_periods=periods), objective=objective, subhorizon=subhorizon, **kw
+    )
 
 
 def ended(backend: Backend, run_id: str, timeout: float = 180):
-    return wait_for(lambda: (v := backend.view(run_id)).status in ("succeeded", "failed", "cancelled") and v,
-                    timeout, f"run {run_id} to end")
+    return wait_for(
+        lambda: (v := backend.view(run_id)).status in ("succeeded", "failed", "cancelled") and v,
+        timeout,
+        f"run {run_id} to end",
+    )
 
 
 def plan_tables(backend: Backend, run_id: str) -> dict[str, pd.DataFrame]:
@@ -134,8 +144,11 @@ def test_a_run_that_kills_its_worker_each_time_ends_failed_and_the_next_run_is_s
     poisoned = backend.submit(request(13, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
     for attempt in (1, 2):
         victim = workers.start(limit)
-        wait_for(lambda: (v := backend.view(poisoned)).status == "running" and v.attempts == attempt, 60,
-                 f"execution {attempt} of the poisoned run to start")
+        wait_for(
+            lambda attempt=attempt: (v := backend.view(poisoned)).status == "running" and v.attempts == attempt,
+            60,
+            f"execution {attempt} of the poisoned run to start",
+        )
         victim.kill9()
     survivor = workers.start(limit)  # its recovery pass finds the run lost a second time
     run = ended(backend, poisoned, timeout=60)
@@ -174,12 +187,29 @@ class _TouchOnUnpickle:
 def _push(env: dict[str, str], task: str, args: tuple, serializer: str) -> None:
     """A Celery (protocol 2) message written by hand onto the run queue."""
     task_id = str(uuid.uuid4())
-    headers = {"lang": "py", "task": task, "id": task_id, "root_id": task_id, "parent_id": None, "group": None,
-               "retries": 0, "eta": None, "expires": None, "argsrepr": "", "kwargsrepr": "", "origin": "test"}
+    headers = {
+        "lang": "py",
+        "task": task,
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "argsrepr": "",
+        "kwargsrepr": "",
+        "origin": "test",
+    }
     with Connection(env["SURGEPLAN_BROKER_URL"]) as conn:
         queue = Queue(env["SURGEPLAN_QUEUE"])
-        Producer(conn).publish((args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}),
-                               routing_key=queue.name, serializer=serializer, headers=headers, declare=[queue])
+        Producer(conn).publish(
+            (args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}),
+            routing_key=queue.name,
+            serializer=serializer,
+            headers=headers,
+            declare=[queue],
+        )
 
 
 def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers, tmp_path):
@@ -214,8 +244,11 @@ def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, wo
     wait_for(lambda: backend.view(run_id).pieces_done >= 3, 120, "the run to be under way")
     with Connection(env["SURGEPLAN_BROKER_URL"], transport_options={"visibility_timeout": 0}) as conn:
         restored = conn.default_channel.qos.restore_visible(num=100)  # as a worker does once the timeout passes
-    wait_for(lambda: "duplicate" in [e.kind for e in backend.store.events(run_id)], 60,
-             "the idle worker to receive the run again")
+    wait_for(
+        lambda: "duplicate" in [e.kind for e in backend.store.events(run_id)],
+        60,
+        "the idle worker to receive the run again",
+    )
     run = ended(backend, run_id)
     assert run.status == "succeeded" and run.attempts == 1, (restored, run)
     assert [e.kind for e in backend.store.events(run_id)].count("started") == 1
@@ -225,8 +258,9 @@ def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, wo
 
 def test_cancelling_a_running_run_stops_its_ray_pieces(backend, workers):
     workers.start()
-    long = RunRequest(dataset="spain:madrid", graph="complete", objective=Objective.PHI1, subhorizon=49,
-                      time_limit=120)  # one whole-horizon window: minutes of HiGHS
+    long = RunRequest(
+        dataset="spain:madrid", graph="complete", objective=Objective.PHI1, subhorizon=49, time_limit=120
+    )  # one whole-horizon window: minutes of HiGHS
     run_id = backend.submit(long).id
     wait_for(solver_processes, 120, "a piece to be solving")
     backend.cancel(run_id)
@@ -237,8 +271,11 @@ def test_cancelling_a_running_run_stops_its_ray_pieces(backend, workers):
 
 
 def test_the_worker_refuses_a_run_time_limit_not_below_the_visibility_timeout(env, tmp_path):
-    worker = Service(["worker"], {**env, "SURGEPLAN_RUN_TIME_LIMIT": "600", "SURGEPLAN_VISIBILITY_TIMEOUT": "600"},
-                     tmp_path / "refused.log")
+    worker = Service(
+        ["worker"],
+        {**env, "SURGEPLAN_RUN_TIME_LIMIT": "600", "SURGEPLAN_VISIBILITY_TIMEOUT": "600"},
+        tmp_path / "refused.log",
+    )
     assert worker.process.wait(60) == 2
     assert "SURGEPLAN_RUN_TIME_LIMIT (600 s) must be below SURGEPLAN_VISIBILITY_TIMEOUT (600 s)" in worker.output()
     worker.stop()

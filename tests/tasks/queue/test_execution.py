@@ -80,7 +80,9 @@ def test_a_piece_that_always_raises_fails_the_run_with_its_reason(settings, stor
 
 def test_a_piece_that_raises_once_is_retried_and_recorded(settings, store, local_ray, tmp_path):
     run_id = submitted(settings, store, tiny(seed=2))
-    assert execute_run(run_id, settings, store, compute=FailFirst("main/window1", tmp_path / "failed-once")) == "succeeded"
+    assert (
+        execute_run(run_id, settings, store, compute=FailFirst("main/window1", tmp_path / "failed-once")) == "succeeded"
+    )
     pieces = pd.read_parquet(Path(store.plans(run_id)[0].path) / "pieces.parquet").set_index("id")
     assert pieces.loc["main/window1", "attempts"] == 2 and (pieces.drop("main/window1")["attempts"] == 1).all()
     assert store.metrics(run_id)["retried_pieces"] == 1
@@ -100,8 +102,7 @@ class CrashEveryTime:
         return run_piece(piece, instance, config, inputs)
 
 
-def test_a_piece_whose_ray_worker_dies_each_time_fails_the_run_after_its_retries(settings, store, local_ray,
-                                                                                   tmp_path):
+def test_a_piece_whose_ray_worker_dies_each_time_fails_the_run_after_its_retries(settings, store, local_ray, tmp_path):
     attempts = tmp_path / "attempts"
     attempts.mkdir()
     run_id = submitted(settings, store, tiny(seed=3))
@@ -114,8 +115,9 @@ def test_a_piece_whose_ray_worker_dies_each_time_fails_the_run_after_its_retries
 
 
 def test_a_piece_at_its_time_limit_keeps_its_incumbent(settings, store, local_ray):
-    request = RunRequest(instance=random_instance(7, n_units=30, n_periods=10), objective=Objective.PHI1,
-                         subhorizon=10, time_limit=1)
+    request = RunRequest(
+        instance=random_instance(7, n_units=30, n_periods=10), objective=Objective.PHI1, subhorizon=10, time_limit=1
+    )
     run_id = submitted(settings, store, request)
     assert execute_run(run_id, settings, store) == "succeeded"
     pieces = pd.read_parquet(Path(store.plans(run_id)[0].path) / "pieces.parquet").set_index("id")
@@ -135,8 +137,9 @@ def test_the_stored_lambda_is_the_one_the_worker_solves_with(settings, store, lo
     """The example's shortage (0.6 ventilator-days) is worth moving units for free, not at 100 per unit x day."""
     shipped = {}
     for weight in (0.0, 100.0):
-        run_id = submitted(settings, store, RunRequest(dataset="example:three-hospitals", subhorizon=2,
-                                                       transfer_weight=weight))
+        run_id = submitted(
+            settings, store, RunRequest(dataset="example:three-hospitals", subhorizon=2, transfer_weight=weight)
+        )
         assert execute_run(run_id, settings, store) == "succeeded"
         summary = json.loads((Path(store.plans(run_id)[0].path) / "summary.json").read_text())
         assert summary["transfer_weight"] == weight
@@ -167,8 +170,14 @@ def solving(solver: str) -> bool:
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
 def test_cancelling_while_a_solver_runs_leaves_no_solver_behind(settings, store, local_ray, solver):
-    request = RunRequest(instance=random_instance(7, n_units=30, n_periods=10), objective=Objective.PHI1,
-                         subhorizon=10, time_limit=120, mip_gap=0, solver=solver)
+    request = RunRequest(
+        instance=random_instance(7, n_units=30, n_periods=10),
+        objective=Objective.PHI1,
+        subhorizon=10,
+        time_limit=120,
+        mip_gap=0,
+        solver=solver,
+    )
     run_id = submitted(settings, store, request)
     outcome: list[str] = []
     thread = threading.Thread(target=lambda: outcome.append(execute_run(run_id, settings, store)))
