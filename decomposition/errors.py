@@ -1,6 +1,15 @@
-"""Errors of our own, carrying where the problem is, so the CLI can answer with exit code 2."""
+"""The errors of the mathematics: every error the product raises derives from `SurgeplanError`.
+
+The workers' errors are in `workers.errors`, the edges' (settings, store, output) in `tasks.errors`; the
+CLI maps error classes to exit codes in one table, the API to HTTP status codes in another.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decomposition.evaluation.evaluator import Evaluation
 
 
 def shortened(text: str, limit: int = 60) -> str:
@@ -45,3 +54,15 @@ class InstanceError(SurgeplanError):
 
 class SolverError(SurgeplanError):
     """The solver could not be run or returned no usable plan."""
+
+
+class PlanRejected(SurgeplanError):
+    """The evaluator found violated constraints in a plan the solver returned."""
+
+    def __init__(self, evaluation: Evaluation):
+        self.evaluation = evaluation
+        first = evaluation.violations[0]
+        super().__init__(
+            f"the solver's plan violates {len(evaluation.violations)} constraint(s), first: "
+            f"{first.constraint} {first.detail}; the plan was not returned"
+        )

@@ -33,18 +33,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from decomposition.datasets import DatasetOptions
 from decomposition.errors import InstanceError, shortened
 from decomposition.problem.json_format import field_of, repeated_key
-from tasks.backend import (
-    PLAN_TABLES,
-    TABLES,
-    Backend,
-    RunView,
-    Submitted,
-    UnknownTable,
-    utc,
-)
+from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, utc
+from tasks.errors import RunStateError, UnknownRun, UnknownTable
 from tasks.national_options import NATIONAL_TABLES
 from tasks.settings import Settings, TokenRole, get_settings
-from tasks.store.run_store import RunStateError, UnknownRun
 from tasks.submission import RunRequest
 
 _bearer = HTTPBearer(auto_error=False, description="a token from SURGEPLAN_API_TOKENS")

@@ -12,21 +12,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from decomposition.errors import SurgeplanError
+from tasks.errors import RunStateError, UnknownTable
 from tasks.national_options import NATIONAL_TABLES
 from tasks.queue.celery_app import Broker
 from tasks.settings import Settings
 from tasks.store.models import SUCCEEDED, Run
-from tasks.store.run_store import RunStateError, RunStore
+from tasks.store.run_store import RunStore
 from tasks.submission import RunRequest, create_run
 
 PLAN_TABLES = ("shipments", "shares", "stock", "baseline_shares", "baseline_stock", "pieces")
 # every table some run may have: a national run has NATIONAL_TABLES, any other PLAN_TABLES (pieces if decomposed)
 TABLES = tuple(dict.fromkeys(PLAN_TABLES + NATIONAL_TABLES))
-
-
-class UnknownTable(SurgeplanError):
-    """The run's plan has no table of that name (a national run has other tables than an ordinary one)."""
 
 
 def utc(at: datetime | None) -> datetime | None:

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from decomposition.errors import SurgeplanError
+from tasks.errors import SettingsError
 
 ENV_PREFIX = "SURGEPLAN_"
 TokenRole = Literal["read", "submit"]  # read: list, status, events, plans; submit: also submit and cancel
@@ -33,10 +33,6 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<p
 def mask_url_passwords(text: str) -> str:
     """`text` with the password of every URL in it replaced by ***: redis://:pw@host -> redis://:***@host."""
     return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", text)
-
-
-class SettingsError(SurgeplanError):
-    """An environment variable holds a value the settings cannot take."""
 
 
 class Settings(BaseSettings):

@@ -46,6 +46,7 @@ from decomposition.temporal.pieces import (
     record_of,
     run_piece,
 )
+from workers.errors import PieceFailed, RunStopped, root_cause
 
 DEFAULT_RETRIES = 2
 POLL_SECONDS = 0.5  # how often a stop request is looked at while pieces run
@@ -54,27 +55,6 @@ PieceFunction = Callable[[Piece, Instance, DecompositionConfig, dict[str, Any]],
 PieceDone = Callable[[int, Piece, dict], None]
 # Called with (run index, piece, its result) for every window piece solved.
 WindowDone = Callable[[int, Piece, Any], None]
-
-
-class RunStopped(RuntimeError):
-    """The caller asked the walk to stop (a cancel, a deadline); the running pieces were cancelled."""
-
-
-class PieceFailed(RuntimeError):
-    """A piece raised on every attempt; the run cannot be completed."""
-
-    def __init__(self, piece: Piece, attempts: int, cause: BaseException):
-        self.piece, self.attempts, self.cause = piece, attempts, cause
-        super().__init__(f"piece '{piece.id}' failed {attempts} time(s); last error: {_root(cause)}")
-
-
-def _root(error: BaseException) -> str:
-    """The piece's own exception behind Ray's wrapper, or Ray's own error (a dead worker) by name."""
-    cause = getattr(error, "cause", None)
-    if cause is not None:
-        return f"{type(cause).__name__}: {cause}"
-    lines = str(error).strip().splitlines() or [""]
-    return f"{type(error).__name__}: {lines[-1]}" if isinstance(error, ray.exceptions.RayError) else lines[-1]
 
 
 @contextmanager
@@ -251,7 +231,7 @@ def run_many_on_ray(
             summary = ray.get(ready)
         except Exception as exc:  # the piece raised (RayTaskError) or its worker died (WorkerCrashedError): one attempt
             if job.attempt <= retries:
-                progress(len(done), total, f"{label} failed ({_root(exc)}); retrying, attempt {job.attempt + 1}")
+                progress(len(done), total, f"{label} failed ({root_cause(exc)}); retrying, attempt {job.attempt + 1}")
                 submit(job.job, job.piece, job.attempt + 1)
             else:
                 failed[job.job] = PieceFailed(job.piece, job.attempt, exc)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from decomposition.bounds.network import pooled_bound_on_network
-from decomposition.errors import SurgeplanError
+from decomposition.errors import PlanRejected, SurgeplanError
 from decomposition.evaluation.evaluator import evaluate
 from decomposition.problem.instance import Instance
 from decomposition.problem.objectives import Objective
@@ -57,7 +57,6 @@ from decomposition.temporal.pieces import (
     DecompositionConfig,
     plan_pieces,
 )
-from decomposition.temporal.whole_horizon import PlanRejected
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
 from workers.ray_runner import (
     DEFAULT_RETRIES,

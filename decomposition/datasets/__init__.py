@@ -3,12 +3,7 @@ generator, the examples; `load_instance` turns any reference (built-in name, CSV
 file) into an `Instance`.
 """
 
-from decomposition.datasets.catalogue import (
-    BUILTIN,
-    EXAMPLES_DIR,
-    DatasetOptions,
-    load_instance,
-)
+from decomposition.datasets.catalogue import BUILTIN, EXAMPLES_DIR, DatasetOptions, load_instance
 from decomposition.datasets.national import (
     CITY_SCATTER_KM,
     GEOGRAPHIC_CENTRES,
@@ -21,12 +16,7 @@ from decomposition.datasets.national import (
     split_by_largest_remainder,
 )
 from decomposition.datasets.spain import DATA_DIR, GRAPHS, spain_instance
-from decomposition.datasets.us_states import (
-    DATA,
-    DEFAULT_SUPPLY_SHARE,
-    state_supply,
-    us_states_instance,
-)
+from decomposition.datasets.us_states import DATA, DEFAULT_SUPPLY_SHARE, state_supply, us_states_instance
 
 __all__ = [
     "BUILTIN",

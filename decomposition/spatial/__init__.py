@@ -36,12 +36,7 @@ from decomposition.spatial.national_level import (
     node_days,
     typical_hops,
 )
-from decomposition.spatial.regional_level import (
-    deliverable,
-    imports_of,
-    region_instance,
-    stitch,
-)
+from decomposition.spatial.regional_level import deliverable, imports_of, region_instance, stitch
 from decomposition.spatial.shortcuts import shortcut_cross_docks, straight_plan
 from decomposition.spatial.splitting import (
     DEFAULT_HUBS,

@@ -22,18 +22,8 @@ from decomposition.temporal.pieces import (
     run_piece,
 )
 from decomposition.temporal.report import stock_table, summary
-from decomposition.temporal.study import (
-    SPAIN_DATASETS,
-    SPAIN_GRAPHS,
-    study_grid,
-    study_row,
-)
-from decomposition.temporal.whole_horizon import (
-    PlanRejected,
-    PlanReport,
-    make_plan,
-    solve_checked,
-)
+from decomposition.temporal.study import SPAIN_DATASETS, SPAIN_GRAPHS, study_grid, study_row
+from decomposition.temporal.whole_horizon import PlanReport, make_plan, solve_checked
 from decomposition.temporal.windows import (
     StartState,
     Window,
@@ -56,7 +46,6 @@ __all__ = [
     "PieceBudget",
     "PieceProgress",
     "PieceRecord",
-    "PlanRejected",
     "PlanReport",
     "SPAIN_DATASETS",
     "SPAIN_GRAPHS",

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from decomposition.bounds.pooled import pooled_bound
-from decomposition.errors import SolverError
+from decomposition.errors import PlanRejected, SolverError
 from decomposition.evaluation.evaluator import evaluate
 from decomposition.model.formulation import ModelOptions
 from decomposition.model.solvers import SolveOutcome, SolverOptions
@@ -39,13 +39,7 @@ from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import Lanes, shipping_lanes
 from decomposition.problem.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.problem.plan import Plan
-from decomposition.temporal.whole_horizon import (
-    CheckedPlan,
-    PlanRejected,
-    PlanReport,
-    solve_baseline,
-    solve_checked,
-)
+from decomposition.temporal.whole_horizon import CheckedPlan, PlanReport, solve_baseline, solve_checked
 from decomposition.temporal.windows import (
     DEFAULT_LOOKAHEAD,
     StartState,

@@ -16,7 +16,7 @@ import pyomo.environ as pyo
 
 from decomposition.bounds.pooled import pooled_bound
 from decomposition.bounds.relaxation import lp_relaxation_bound
-from decomposition.errors import SolverError, SurgeplanError
+from decomposition.errors import PlanRejected, SolverError
 from decomposition.evaluation.evaluator import Evaluation, evaluate
 from decomposition.model.formulation import ModelOptions, build_model
 from decomposition.model.solvers import SolveOutcome, SolverOptions, extract_plan, solve
@@ -27,18 +27,6 @@ from decomposition.problem.plan import Plan
 
 # Called with a short description of the step that starts now.
 Progress = Callable[[str], None]
-
-
-class PlanRejected(SurgeplanError):
-    """The evaluator found violated constraints in a plan the solver returned."""
-
-    def __init__(self, evaluation: Evaluation):
-        self.evaluation = evaluation
-        first = evaluation.violations[0]
-        super().__init__(
-            f"the solver's plan violates {len(evaluation.violations)} constraint(s), first: "
-            f"{first.constraint} {first.detail}; the plan was not returned"
-        )
 
 
 @dataclass

@@ -22,7 +22,8 @@ from decomposition.problem.csv_format import save_csv_instance
 from decomposition.problem.instance import Instance
 from decomposition.problem.json_format import save_json_instance
 from tasks.cli.terminal import fail
-from tasks.output.plan_files import OutputError, atomic_directory, check_output_dir
+from tasks.errors import OutputError
+from tasks.output.plan_files import atomic_directory, check_output_dir
 
 generate_app = typer.Typer(
     help="Build synthetic instances and write them as files (CSV directory or JSON).",

@@ -18,12 +18,12 @@ from rich.table import Table
 
 from decomposition.datasets import BUILTIN, load_instance
 from decomposition.datasets.spain import GRAPHS
-from decomposition.errors import InstanceError, SolverError
+from decomposition.errors import InstanceError, PlanRejected, SolverError
 from decomposition.model.solvers import SOLVERS, SolverOptions
 from decomposition.problem.objectives import Objective
 from decomposition.temporal.pieces import DecompositionConfig, plan_pieces
 from decomposition.temporal.study import SPAIN_DATASETS
-from decomposition.temporal.whole_horizon import PlanRejected, PlanReport, make_plan
+from decomposition.temporal.whole_horizon import PlanReport, make_plan
 from tasks.cli.generate import generate_app
 from tasks.cli.national import register_national_command
 from tasks.cli.options import (
@@ -37,13 +37,9 @@ from tasks.cli.options import (
 )
 from tasks.cli.runs import register_run_commands
 from tasks.cli.terminal import fail, piece_display, step_display
-from tasks.output.plan_files import (
-    OutputError,
-    check_output_dir,
-    write_plan,
-    write_study,
-)
-from tasks.settings import Settings, SettingsError, get_settings
+from tasks.errors import OutputError, SettingsError
+from tasks.output.plan_files import check_output_dir, write_plan, write_study
+from tasks.settings import Settings, get_settings
 
 app = typer.Typer(
     help="surgeplan: plan how scarce medical equipment is shared between hospitals, depots and stockpiles.",

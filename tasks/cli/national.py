@@ -32,8 +32,9 @@ from tasks.cli.options import (
     national_request,
 )
 from tasks.cli.terminal import console, fail, piece_display
-from tasks.output.plan_files import OutputError, check_output_dir
-from tasks.settings import SettingsError, get_settings
+from tasks.errors import OutputError, SettingsError
+from tasks.output.plan_files import check_output_dir
+from tasks.settings import get_settings
 
 
 def register_national_command(app: typer.Typer) -> None:
@@ -85,10 +86,8 @@ def national(
 
     Example: surgeplan national us:national --hospitals 5000 --time-limit 20 --out out/national
     """
-    from workers.ray_runner import (  # Ray loads in seconds: only when used
-        PieceFailed,
-        ray_session,
-    )
+    from workers.errors import PieceFailed
+    from workers.ray_runner import ray_session
     from workers.two_level import solve_national
 
     try:

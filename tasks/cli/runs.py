@@ -47,7 +47,8 @@ def _backend():
     from sqlalchemy.exc import SQLAlchemyError
 
     from tasks.backend import Backend
-    from tasks.settings import SettingsError, get_settings
+    from tasks.errors import SettingsError
+    from tasks.settings import get_settings
 
     try:
         return Backend(get_settings())
@@ -63,7 +64,7 @@ def _backend():
 
 
 def _run_errors():
-    from tasks.store.run_store import RunStateError, UnknownRun
+    from tasks.errors import RunStateError, UnknownRun
 
     return UnknownRun, RunStateError
 
@@ -249,7 +250,8 @@ def result(
     """A finished run's checked plan: Phi, non-covered demand per scenario with and without reallocation, bound and gap."""
     import pandas as pd
 
-    from tasks.output.plan_files import OutputError, atomic_directory, check_output_dir
+    from tasks.errors import OutputError
+    from tasks.output.plan_files import atomic_directory, check_output_dir
 
     backend = _backend()
     unknown, state_error = _run_errors()
@@ -335,8 +337,9 @@ def worker(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tasks.errors import SettingsError
     from tasks.queue.consumer import start_worker
-    from tasks.settings import SettingsError, get_settings
+    from tasks.settings import get_settings
 
     try:
         start_worker(get_settings(), loglevel.upper())
@@ -357,7 +360,8 @@ def api(
     """Serve the REST API (OpenAPI docs at /docs). Needs SURGEPLAN_API_TOKENS."""
     import uvicorn
 
-    from tasks.settings import SettingsError, get_settings
+    from tasks.errors import SettingsError
+    from tasks.settings import get_settings
 
     try:
         settings = get_settings()

@@ -14,16 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from decomposition.errors import SurgeplanError
 from decomposition.problem.instance import Instance
 from decomposition.temporal.pieces import DecomposedReport
 from decomposition.temporal.report import stock_table, summary
 from decomposition.temporal.whole_horizon import PlanReport
+from tasks.errors import OutputError
 from tasks.output.figures import write_figures
-
-
-class OutputError(SurgeplanError):
-    """The output directory cannot be written as asked."""
 
 
 def check_output_dir(out: Path, overwrite: bool) -> None:

@@ -33,20 +33,16 @@ from decomposition.problem.instance import Instance
 from decomposition.spatial.two_level import TwoLevelReport
 from decomposition.temporal.checkpoints import WindowCheckpoint, reusable_windows
 from decomposition.temporal.pieces import Piece, plan_pieces, run_piece
+from tasks.errors import UnknownRun
 from tasks.national_options import NationalRequest
 from tasks.output.national_files import write_stored_national
 from tasks.output.plan_files import write_stored_plan
 from tasks.settings import Settings
 from tasks.store.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, TERMINAL
-from tasks.store.run_store import Progress, RunStore, UnknownRun
+from tasks.store.run_store import Progress, RunStore
 from tasks.submission import decomposition_config, load_stored_instance
-from workers.ray_runner import (
-    PieceFailed,
-    PieceFunction,
-    RunStopped,
-    ensure_ray,
-    run_on_ray,
-)
+from workers.errors import PieceFailed, RunStopped
+from workers.ray_runner import PieceFunction, ensure_ray, run_on_ray
 from workers.two_level import solve_national
 
 log = logging.getLogger(__name__)

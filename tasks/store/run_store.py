@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, event, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from decomposition.errors import SurgeplanError
+from tasks.errors import RunStateError, UnknownRun
 from tasks.store.models import (
     CANCELLED,
     FAILED,
@@ -40,14 +40,6 @@ from tasks.store.models import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x5E_9A_1A_17  # any constant: PostgreSQL's advisory lock for schema upgrades
-
-
-class UnknownRun(SurgeplanError):
-    """No run has this id."""
-
-
-class RunStateError(SurgeplanError):
-    """The run is not in a state that allows what was asked (cancelling a finished run, say)."""
 
 
 @dataclass(frozen=True)

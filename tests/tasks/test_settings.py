@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tasks.cli.main import app
-from tasks.settings import Settings, SettingsError, get_settings, mask_url_passwords
+from tasks.errors import SettingsError
+from tasks.settings import Settings, get_settings, mask_url_passwords
 
 runner = CliRunner()
 

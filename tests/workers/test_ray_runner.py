@@ -21,7 +21,8 @@ from decomposition.temporal.pieces import (
     run_piece,
 )
 from tests.decomposition.temporal.test_windows import random_instance
-from workers.ray_runner import PieceFailed, _levels, ray_session, run_on_ray
+from workers.errors import PieceFailed
+from workers.ray_runner import _levels, ray_session, run_on_ray
 
 HIGHS = SolverOptions("highs", time_limit=60)
 

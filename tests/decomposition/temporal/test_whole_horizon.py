@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 import decomposition.temporal.whole_horizon as planning
-from decomposition.errors import SolverError
+from decomposition.errors import PlanRejected, SolverError
 from decomposition.model.solvers import SolverOptions
 from decomposition.problem.objectives import Objective, relative_gap
 from decomposition.problem.plan import Plan
 from decomposition.temporal.report import summary
-from decomposition.temporal.whole_horizon import PlanRejected, make_plan
+from decomposition.temporal.whole_horizon import make_plan
 from tests.decomposition.temporal.test_windows import random_instance
 from tests.decomposition.tiny_instances import (
     half_share_donor,

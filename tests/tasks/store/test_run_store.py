@@ -10,8 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from tasks.errors import RunStateError, UnknownRun
 from tasks.store.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Base
-from tasks.store.run_store import RunStateError, RunStore, UnknownRun
+from tasks.store.run_store import RunStore
 
 CONFIG = {"objective": "phi4", "subhorizon": 7}
 ATTEMPTS = 3  # SURGEPLAN_MAX_RUN_ATTEMPTS
