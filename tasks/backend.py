@@ -16,7 +16,7 @@ from tasks.errors import RunStateError, UnknownTable
 from tasks.national_options import NATIONAL_TABLES
 from tasks.queue.celery_app import Broker
 from tasks.settings import Settings
-from tasks.store.models import SUCCEEDED, Run
+from tasks.store.models import Run, RunStatus
 from tasks.store.run_store import RunStore
 from tasks.submission import RunRequest, create_run
 
@@ -100,7 +100,7 @@ class Backend:
         """The directory of the run's newest plan; RunStateError while there is none."""
         run = self.store.get(run_id)
         plans = self.store.plans(run_id)
-        if run.status != SUCCEEDED or not plans:
+        if run.status != RunStatus.SUCCEEDED or not plans:
             detail = f": {run.error}" if run.error else ""
             raise RunStateError(
                 f"run {run_id} is {run.status}{detail}; it has no plan"

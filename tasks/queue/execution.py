@@ -38,7 +38,7 @@ from tasks.national_options import NationalRequest
 from tasks.output.national_files import write_stored_national
 from tasks.output.plan_files import write_stored_plan
 from tasks.settings import Settings
-from tasks.store.models import CANCELLED, FAILED, RUNNING, SUCCEEDED, TERMINAL
+from tasks.store.models import TERMINAL, RunStatus
 from tasks.store.run_store import Progress, RunStore
 from tasks.submission import decomposition_config, load_stored_instance
 from workers.errors import PieceFailed, RunStopped
@@ -99,10 +99,10 @@ class Heartbeat:
 
     def stop_reason(self) -> tuple[str, str]:
         if self.cancelled.is_set():
-            return CANCELLED, "cancelled on request; its Ray pieces were stopped"
+            return RunStatus.CANCELLED, "cancelled on request; its Ray pieces were stopped"
         if self.lost.is_set():
-            return FAILED, "this execution lost its lease (the store was unreachable); another one took over"
-        return FAILED, "run time limit exceeded (SURGEPLAN_RUN_TIME_LIMIT); its Ray pieces were stopped"
+            return RunStatus.FAILED, "this execution lost its lease (the store was unreachable); another one took over"
+        return RunStatus.FAILED, "run time limit exceeded (SURGEPLAN_RUN_TIME_LIMIT); its Ray pieces were stopped"
 
     def _beat(self) -> None:
         interval = min(self.lease / 3, 2.0)
@@ -142,7 +142,7 @@ def _not_claimed(run_id: str, store: RunStore) -> str:
     run = store.get(run_id)
     if run.status in TERMINAL:
         return f"already {run.status}"
-    if run.status == RUNNING:  # a second delivery (visibility timeout, requeue) while the first still solves
+    if run.status == RunStatus.RUNNING:  # a second delivery (visibility timeout, requeue) while the first still solves
         store.add_event(run_id, "duplicate", f"a second delivery while {run.owner} holds the lease; not executed")
         return "held elsewhere"
     return f"not claimable ({run.status})"
@@ -171,21 +171,27 @@ def _solve_and_store(
             doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
             metrics = _metrics(doc, report)
         written = store.finish(
-            run_id, owner, SUCCEEDED, plan_path=str(out), value=report.value, metrics=metrics, progress=heartbeat.latest
+            run_id,
+            owner,
+            RunStatus.SUCCEEDED,
+            plan_path=str(out),
+            value=report.value,
+            metrics=metrics,
+            progress=heartbeat.latest,
         )
         if written:
             shutil.rmtree(checkpoints, ignore_errors=True)
-        return SUCCEEDED, None, written
+        return RunStatus.SUCCEEDED, None, written
     except RunStopped as exc:
         status, error = heartbeat.stop_reason()
         error = f"{error} ({exc})"
     except PieceFailed as exc:
-        status, error = FAILED, str(exc)
+        status, error = RunStatus.FAILED, str(exc)
     except SurgeplanError as exc:  # a bad stored instance, a solver error, a plan the evaluator rejected
-        status, error = FAILED, f"{type(exc).__name__}: {exc}"
+        status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - record it: a run never stays running because of a bug
         log.error("run %s failed: %s", run_id, settings.redact(traceback.format_exc()))
-        status, error = FAILED, f"internal error {type(exc).__name__}: {exc}"
+        status, error = RunStatus.FAILED, f"internal error {type(exc).__name__}: {exc}"
     error = settings.redact(error)  # every token holder reads it (a database error may name its URL)
     return status, error, store.finish(run_id, owner, status, error=error, progress=heartbeat.latest)
 

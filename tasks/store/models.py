@@ -7,6 +7,7 @@ code reads and writes. Times are naive UTC (SQLite keeps no time zones; PostgreS
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
 
 from sqlalchemy import (
     JSON,
@@ -20,9 +21,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# A run moves queued -> running -> succeeded | failed | cancelled; a lost worker's run goes back to queued.
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
-TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
+
+class RunStatus(str, Enum):
+    """Where a run is: queued -> running -> succeeded | failed | cancelled; a lost worker's run goes back to queued.
+
+    A str, so a member compares equal to the text stored in `runs.status` and sent in JSON."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """The run will not change again."""
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
 def utcnow() -> datetime:

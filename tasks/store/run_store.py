@@ -25,16 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.errors import RunStateError, UnknownRun
 from tasks.store.models import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    RUNNING,
     TERMINAL,
     Event,
     Metric,
     PlanVersion,
     Run,
     RunKey,
+    RunStatus,
     utcnow,
 )
 
@@ -113,11 +110,11 @@ class RunStore:
                     existing = s.execute(select(RunKey).where(RunKey.key == key).with_for_update()).scalar_one_or_none()
                     if existing is not None and not force:
                         run = s.get(Run, existing.run_id)
-                        if run.status not in (FAILED, CANCELLED):
+                        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
                             return run, False
                     run = Run(
                         id=str(uuid.uuid4()),
-                        status=QUEUED,
+                        status=RunStatus.QUEUED,
                         source=source,
                         instance_name=instance_name,
                         fingerprint=fingerprint,
@@ -147,7 +144,7 @@ class RunStore:
         with self.session() as s, s.begin():
             if self.engine.dialect.name == "postgresql":
                 s.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            s.execute(update(Run).where(Run.id == run_id, Run.status == QUEUED).values(broker_epoch=epoch))
+            s.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.QUEUED).values(broker_epoch=epoch))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -195,7 +192,7 @@ class RunStore:
         claimable = (
             Run.id == run_id,
             Run.cancel_requested.is_(False),
-            or_(Run.status == QUEUED, (Run.status == RUNNING) & (Run.lease_until < now)),
+            or_(Run.status == RunStatus.QUEUED, (Run.status == RunStatus.RUNNING) & (Run.lease_until < now)),
         )
         with self.session() as s, s.begin():
             taken = (
@@ -203,7 +200,7 @@ class RunStore:
                     update(Run)
                     .where(*claimable, Run.attempts < max_attempts)
                     .values(
-                        status=RUNNING,
+                        status=RunStatus.RUNNING,
                         owner=owner,
                         lease_until=now + timedelta(seconds=lease),
                         attempts=Run.attempts + 1,
@@ -236,7 +233,9 @@ class RunStore:
         with self.session() as s, s.begin():
             held = (
                 s.execute(
-                    update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == RUNNING).values(**values)
+                    update(Run)
+                    .where(Run.id == run_id, Run.owner == owner, Run.status == RunStatus.RUNNING)
+                    .values(**values)
                 ).rowcount
                 == 1
             )
@@ -272,7 +271,9 @@ class RunStore:
         with self.session() as s, s.begin():
             written = (
                 s.execute(
-                    update(Run).where(Run.id == run_id, Run.owner == owner, Run.status == RUNNING).values(**values)
+                    update(Run)
+                    .where(Run.id == run_id, Run.owner == owner, Run.status == RunStatus.RUNNING)
+                    .values(**values)
                 ).rowcount
                 == 1
             )
@@ -298,8 +299,8 @@ class RunStore:
             if run.status in TERMINAL:
                 raise RunStateError(f"run {run_id} is already {run.status}; nothing to cancel")
             run.cancel_requested = True
-            if run.status == QUEUED:
-                run.status, run.finished_at, run.error = CANCELLED, now, "cancelled before it started"
+            if run.status == RunStatus.QUEUED:
+                run.status, run.finished_at, run.error = RunStatus.CANCELLED, now, "cancelled before it started"
             s.add(Event(run_id=run_id, at=now, kind="cancel", message=f"cancel requested while {run.status}"))
         return run
 
@@ -316,10 +317,10 @@ class RunStore:
                     select(Run)
                     .where(
                         or_(
-                            (Run.status == QUEUED)
+                            (Run.status == RunStatus.QUEUED)
                             & (Run.created_at < settled)
                             & or_(Run.broker_epoch.is_(None), Run.broker_epoch != epoch),
-                            (Run.status == RUNNING) & (Run.lease_until < now),
+                            (Run.status == RunStatus.RUNNING) & (Run.lease_until < now),
                         )
                     )
                     .with_for_update(skip_locked=True)
@@ -329,20 +330,20 @@ class RunStore:
             for run in lost:
                 was = run.status
                 if run.cancel_requested:
-                    run.status, run.finished_at, run.error = CANCELLED, now, "cancelled; its worker was lost"
-                    s.add(Event(run_id=run.id, at=now, kind=CANCELLED, message=run.error))
+                    run.status, run.finished_at, run.error = RunStatus.CANCELLED, now, "cancelled; its worker was lost"
+                    s.add(Event(run_id=run.id, at=now, kind=RunStatus.CANCELLED, message=run.error))
                     continue
-                if was == RUNNING and run.attempts >= max_attempts:
+                if was == RunStatus.RUNNING and run.attempts >= max_attempts:
                     _fail_poisoned(s, run, max_attempts, now)
                     continue
-                run.status, run.owner, run.lease_until, run.broker_epoch = QUEUED, None, None, None
+                run.status, run.owner, run.lease_until, run.broker_epoch = RunStatus.QUEUED, None, None, None
                 s.add(
                     Event(
                         run_id=run.id,
                         at=now,
                         kind="requeued",
                         message="its worker stopped renewing the lease"
-                        if was == RUNNING
+                        if was == RunStatus.RUNNING
                         else "its message was not on the broker (Redis restarted?)",
                     )
                 )
@@ -352,10 +353,10 @@ class RunStore:
 
 def _fail_poisoned(s: Session, run: Run, max_attempts: int, now: datetime) -> None:
     """End a run whose every execution was lost: retrying it would only take down another worker."""
-    run.status, run.finished_at, run.owner, run.lease_until = FAILED, now, None, None
+    run.status, run.finished_at, run.owner, run.lease_until = RunStatus.FAILED, now, None, None
     run.error = (
         f"its worker died during each of its {run.attempts} attempts (no heartbeat until the lease ran "
         f"out); not retried again (SURGEPLAN_MAX_RUN_ATTEMPTS={max_attempts}). The run may crash the "
         "solver or exhaust the worker's memory; submitting it again makes a new run"
     )
-    s.add(Event(run_id=run.id, at=now, kind=FAILED, message=run.error))
+    s.add(Event(run_id=run.id, at=now, kind=RunStatus.FAILED, message=run.error))

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from tasks.errors import RunStateError, UnknownRun
-from tasks.store.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Base
+from tasks.store.models import Base, RunStatus
 from tasks.store.run_store import RunStore
 
 CONFIG = {"objective": "phi4", "subhorizon": 7}
@@ -53,7 +53,7 @@ def test_the_same_instance_and_config_give_the_same_run_unless_forced(store):
 def test_a_failed_run_is_not_returned_to_a_new_submission(store):
     run, _ = submit(store)
     assert store.claim(run.id, "w1", lease=30, max_attempts=ATTEMPTS)
-    assert store.finish(run.id, "w1", FAILED, error="boom")
+    assert store.finish(run.id, "w1", RunStatus.FAILED, error="boom")
     again, created = submit(store)
     assert created and again.id != run.id
 
@@ -71,11 +71,11 @@ def test_only_one_execution_holds_a_run(store):
     assert not store.claim(run.id, "w2", lease=30, max_attempts=ATTEMPTS)  # a second delivery of the message
     assert store.renew(run.id, "w2", lease=30) is None  # not its lease
     assert store.renew(run.id, "w1", lease=30) is False  # held, no cancel asked
-    assert not store.finish(run.id, "w2", SUCCEEDED, plan_path="/x", value=1.0)
-    assert store.finish(run.id, "w1", SUCCEEDED, plan_path="/p", value=2.0, metrics={"gap": 0.01})
-    assert not store.finish(run.id, "w1", SUCCEEDED, plan_path="/p", value=2.0)  # written once
+    assert not store.finish(run.id, "w2", RunStatus.SUCCEEDED, plan_path="/x", value=1.0)
+    assert store.finish(run.id, "w1", RunStatus.SUCCEEDED, plan_path="/p", value=2.0, metrics={"gap": 0.01})
+    assert not store.finish(run.id, "w1", RunStatus.SUCCEEDED, plan_path="/p", value=2.0)  # written once
     assert [(p.version, p.path) for p in store.plans(run.id)] == [(1, "/p")]
-    assert store.get(run.id).status == SUCCEEDED and store.metrics(run.id) == {"gap": 0.01}
+    assert store.get(run.id).status == RunStatus.SUCCEEDED and store.metrics(run.id) == {"gap": 0.01}
 
 
 def test_an_expired_lease_can_be_taken_over_and_fences_the_old_owner(store):
@@ -85,14 +85,14 @@ def test_an_expired_lease_can_be_taken_over_and_fences_the_old_owner(store):
     assert store.claim(run.id, "w2", lease=30, max_attempts=ATTEMPTS)
     assert store.get(run.id).attempts == 2
     assert store.renew(run.id, "w1", lease=30) is None
-    assert not store.finish(run.id, "w1", SUCCEEDED, plan_path="/old", value=1.0)
-    assert store.finish(run.id, "w2", SUCCEEDED, plan_path="/new", value=1.0)
+    assert not store.finish(run.id, "w1", RunStatus.SUCCEEDED, plan_path="/old", value=1.0)
+    assert store.finish(run.id, "w2", RunStatus.SUCCEEDED, plan_path="/new", value=1.0)
     assert [p.path for p in store.plans(run.id)] == ["/new"]
 
 
 def test_cancelling(store):
     queued, _ = submit(store)
-    assert store.request_cancel(queued.id).status == CANCELLED
+    assert store.request_cancel(queued.id).status == RunStatus.CANCELLED
     assert not store.claim(queued.id, "w1", lease=30, max_attempts=ATTEMPTS)  # its message arrives later: nothing runs
     with pytest.raises(RunStateError, match="already cancelled"):
         store.request_cancel(queued.id)
@@ -100,9 +100,9 @@ def test_cancelling(store):
         store.request_cancel("nope")
     running, _ = submit(store, fingerprint="e" * 64)
     assert store.claim(running.id, "w1", lease=30, max_attempts=ATTEMPTS)
-    assert store.request_cancel(running.id).status == RUNNING
+    assert store.request_cancel(running.id).status == RunStatus.RUNNING
     assert store.renew(running.id, "w1", lease=30) is True  # the worker learns it at its next heartbeat
-    assert store.finish(running.id, "w1", CANCELLED, error="cancelled")
+    assert store.finish(running.id, "w1", RunStatus.CANCELLED, error="cancelled")
 
 
 def test_lost_runs_go_back_to_the_queue(store):
@@ -117,7 +117,7 @@ def test_lost_runs_go_back_to_the_queue(store):
     store.request_cancel(dead_cancelled.id)
     time.sleep(0.05)
     assert set(store.lost_runs("redis-1", grace=0, max_attempts=ATTEMPTS)) == {unpublished.id, dead.id}
-    assert store.get(dead.id).status == QUEUED and store.get(dead_cancelled.id).status == CANCELLED
+    assert store.get(dead.id).status == RunStatus.QUEUED and store.get(dead_cancelled.id).status == RunStatus.CANCELLED
     # Redis restarted: what was published to the old one is gone
     assert set(store.lost_runs("redis-2", grace=0, max_attempts=ATTEMPTS)) == {published.id, unpublished.id, dead.id}
 
@@ -134,13 +134,13 @@ def test_a_run_whose_worker_died_in_each_attempt_is_failed_by_its_next_claim(sto
         _die(store, run.id, owner)
     assert not store.claim(run.id, "w4", lease=30, max_attempts=ATTEMPTS)  # what a redelivered message does
     failed = store.get(run.id)
-    assert failed.status == FAILED and failed.attempts == ATTEMPTS and failed.owner is None
+    assert failed.status == RunStatus.FAILED and failed.attempts == ATTEMPTS and failed.owner is None
     assert "its worker died during each of its 3 attempts" in failed.error
     assert "SURGEPLAN_MAX_RUN_ATTEMPTS=3" in failed.error
     events = store.events(run.id)
-    assert [e.kind for e in events].count("started") == 3 and events[-1].kind == FAILED
+    assert [e.kind for e in events].count("started") == 3 and events[-1].kind == RunStatus.FAILED
     assert events[-1].message == failed.error
-    assert not store.finish(run.id, "w3", SUCCEEDED, plan_path="/late", value=1.0)  # fenced
+    assert not store.finish(run.id, "w3", RunStatus.SUCCEEDED, plan_path="/late", value=1.0)  # fenced
     assert not store.claim(run.id, "w5", lease=30, max_attempts=ATTEMPTS)  # one more message: nothing changes
     assert len(store.events(run.id)) == len(events)
     again, created = submit(store)
@@ -152,7 +152,7 @@ def test_a_run_that_died_fewer_times_than_the_limit_is_claimed_again(store):
     _die(store, run.id, "w1")
     _die(store, run.id, "w2")
     assert store.claim(run.id, "w3", lease=30, max_attempts=ATTEMPTS)  # the third and last attempt
-    assert store.finish(run.id, "w3", SUCCEEDED, plan_path="/p", value=1.0)
+    assert store.finish(run.id, "w3", RunStatus.SUCCEEDED, plan_path="/p", value=1.0)
     assert store.get(run.id).attempts == 3
 
 
@@ -167,9 +167,9 @@ def test_the_recovery_pass_fails_a_poisoned_run_instead_of_queueing_it_again(sto
         _die(store, run.id, "w")
     store.request_cancel(cancelled.id)
     assert store.lost_runs("redis-1", grace=0, max_attempts=ATTEMPTS) == []
-    assert store.get(cancelled.id).status == CANCELLED  # asked to stop: that is what it ends as
+    assert store.get(cancelled.id).status == RunStatus.CANCELLED  # asked to stop: that is what it ends as
     failed = store.get(poisoned.id)
-    assert failed.status == FAILED and "died during each of its 3 attempts" in failed.error
+    assert failed.status == RunStatus.FAILED and "died during each of its 3 attempts" in failed.error
     assert [e.kind for e in store.events(poisoned.id)].count("requeued") == ATTEMPTS - 1
     assert store.lost_runs("redis-1", grace=0, max_attempts=ATTEMPTS) == []  # and never again
 
