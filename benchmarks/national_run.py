@@ -27,6 +27,7 @@ from decomposition.datasets.national import national_instance
 from decomposition.model.solvers import SolverOptions
 from decomposition.temporal.pieces import DecompositionConfig
 from tasks.output.national_files import write_national
+from workers.hooks import ProgressHooks
 from workers.ray_runner import ray_session
 from workers.two_level import NationalConfig, solve_national
 
@@ -74,11 +75,10 @@ def one_run(args: argparse.Namespace, repeat: int) -> dict:
         instance = national_instance(hospitals=args.hospitals, seed=args.seed)
         built = time.perf_counter() - started
         with ray_session(args.workers):
-            report = solve_national(
-                instance,
-                config,
-                lambda s: console.print(f"[{time.perf_counter() - started:7.1f} s] {s}", highlight=False),
+            hooks = ProgressHooks(
+                step=lambda s: console.print(f"[{time.perf_counter() - started:7.1f} s] {s}", highlight=False)
             )
+            report = solve_national(instance, config, hooks=hooks)
         wall = time.perf_counter() - started
     if args.out:
         write_national(args.out / f"run{repeat}", instance, report)

@@ -19,6 +19,7 @@ import time
 
 import pandas as pd
 import psutil
+from printed_progress import PrintProgress
 
 from decomposition.datasets import load_instance
 from decomposition.model.solvers import SolverOptions
@@ -41,16 +42,9 @@ def run_study(configs, instances, options, args, lookahead: int, workers: int) -
             objective=c.objective, subhorizon=args.subhorizon, lookahead=lookahead, solver=options
         )
         jobs.append((plan_pieces(inst, config), inst))
-    done = [0]
-
-    def progress(n, total, message):
-        if n > done[0]:
-            done[0] = n
-            print(f"  [{time.perf_counter() - started:7.0f} s] {n}/{total} {message}", flush=True)
-
     started = time.perf_counter()
     with ray_session(workers=workers):
-        outcomes = run_many_on_ray(jobs, progress=progress)
+        outcomes = run_many_on_ray(jobs, hooks=PrintProgress(started))
     return outcomes, time.perf_counter() - started
 
 

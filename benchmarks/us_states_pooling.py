@@ -31,6 +31,7 @@ matplotlib.use("Agg")  # files only, no screen
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from printed_progress import PrintProgress  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -103,15 +104,8 @@ def solve_all(configs: list[Configuration], instances: dict, args) -> tuple[list
         )
         jobs.append((plan_pieces(instances[c.pooling_cap], config), instances[c.pooling_cap]))
     started = time.perf_counter()
-    shown = [0]
-
-    def progress(done: int, total: int, message: str) -> None:
-        if done > shown[0]:
-            shown[0] = done
-            print(f"  [{time.perf_counter() - started:6.0f} s] {done}/{total} {message}", flush=True)
-
     with ray_session(workers=args.workers):
-        outcomes = run_many_on_ray(jobs, progress=progress)
+        outcomes = run_many_on_ray(jobs, hooks=PrintProgress(started))
     return outcomes, time.perf_counter() - started
 
 

@@ -1,1 +1,1 @@
-"""The product's edges: settings, the CLI (and, later, the Celery queue, the run store and the REST API)."""
+"""The product's edges: settings, the CLI, the REST API, the Celery queue, the run store and the files a run leaves."""

@@ -5,7 +5,7 @@ SURGEPLAN_API_TOKENS: a `read` token lists runs and reads their status, events a
 `submit` token may also submit and cancel (403 for a read token). The OpenAPI docs (/docs, /redoc,
 /openapi.json) need a token too unless SURGEPLAN_API_PUBLIC_DOCS is true. Bodies larger than
 SURGEPLAN_MAX_UPLOAD_MB are refused (413) before they are read whole; a submission's body is
-parsed and validated in a worker thread, so a large upload never holds up the event loop (other
+parsed and validated in a thread of a pool, so a large upload never holds up the event loop (other
 requests, /health, are answered meanwhile). Bad input is a 422 whose `field` names what is wrong.
 Datasets are built-in names only: the API reads no file or directory a client names.
 """
@@ -31,12 +31,13 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from decomposition.datasets import DatasetOptions
-from decomposition.errors import InstanceError, shortened
+from decomposition.errors import InstanceError, SurgeplanError, shortened
 from decomposition.problem.json_format import field_of, repeated_key
 from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, utc
-from tasks.errors import RunStateError, UnknownRun, UnknownTable
+from tasks.errors import BrokerUnreachable, RunStateError, UnknownRun, UnknownTable
 from tasks.national_options import NATIONAL_TABLES
 from tasks.settings import Settings, TokenRole, get_settings
+from tasks.store.status import RunStatus
 from tasks.submission import RunRequest
 
 _bearer = HTTPBearer(auto_error=False, description="a token from SURGEPLAN_API_TOKENS")
@@ -113,6 +114,11 @@ READ_ONLY = {403: _refusal("a read-only token: it may not submit nor cancel")}
 NO_RUN = {404: _refusal("no run with that id")}
 NO_PLAN = {409: _refusal("the run has no plan (yet)")}
 TOO_LARGE = {413: _refusal("body over SURGEPLAN_MAX_UPLOAD_MB")}
+# The HTTP status of each product error a route lets through, answered {"detail": <its message>} by one handler
+# (`error_response`); an error of a class not here is a 500. InstanceError is not here: POST /runs answers it
+# itself, as a 422 in the shape of every other 422, whose field is named from the request (`_request_field`:
+# a dataset option, the dataset or the uploaded instance's field), which the error alone does not know.
+ERROR_STATUS: dict[type[SurgeplanError], int] = {UnknownRun: 404, UnknownTable: 404, RunStateError: 409}
 RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -128,7 +134,7 @@ RunId = Annotated[str, Depends(known_run_id)]
 
 def parse_run_request(body: bytes) -> RunRequest:
     """The request body as a RunRequest, or RequestValidationError located in the body (as FastAPI's own).
-    Called in a worker thread: a big instance takes seconds to validate."""
+    Called in a thread of a pool (off the event loop): a big instance takes seconds to validate."""
     key = repeated_key(body)  # pydantic keeps the later of two values: which one was meant is unknown
     if key is not None:
         raise RequestValidationError(
@@ -146,6 +152,12 @@ def parse_run_request(body: bytes) -> RunRequest:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)], body=None
         ) from None
+
+
+async def error_response(_request: Request, exc: SurgeplanError) -> JSONResponse:
+    """A product error answered with its class's status in ERROR_STATUS (or its nearest base's) and its message."""
+    status = next(ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS)
+    return JSONResponse(status_code=status, content={"detail": str(exc)})
 
 
 def _request_field(error: InstanceError, request: RunRequest) -> str:
@@ -224,17 +236,8 @@ def create_app(settings: Settings) -> FastAPI:
             )
         return await http_exception_handler(request, exc)
 
-    @app.exception_handler(UnknownRun)
-    async def _unknown(_request: Request, exc: UnknownRun) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(UnknownTable)
-    async def _no_table(_request: Request, exc: UnknownTable) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(RunStateError)
-    async def _state(_request: Request, exc: RunStateError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
+    for error in ERROR_STATUS:
+        app.add_exception_handler(error, error_response)
 
     @app.get("/health", summary="Is the store and the broker reachable?", response_model=Health)
     def health() -> Health:
@@ -242,7 +245,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             backend.broker.ping()
             broker = "ok"
-        except ConnectionError:  # unauthenticated: say no more (the message names the broker's address)
+        except BrokerUnreachable:  # unauthenticated: say no more (the message names the broker's address)
             broker = "unreachable"
         return Health(store="ok", broker=broker)
 
@@ -282,7 +285,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/runs", dependencies=read, response_model=list[RunView], responses=reading, summary="Runs, newest first")
     def runs(
-        status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+        status: RunStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> list[RunView]:
         return backend.runs(status, limit)

@@ -16,8 +16,9 @@ from tasks.errors import RunStateError, UnknownTable
 from tasks.national_options import NATIONAL_TABLES
 from tasks.queue.celery_app import Broker
 from tasks.settings import Settings
-from tasks.store.models import Run, RunStatus
+from tasks.store.models import Run
 from tasks.store.run_store import RunStore
+from tasks.store.status import RunStatus
 from tasks.submission import RunRequest, create_run
 
 PLAN_TABLES = ("shipments", "shares", "stock", "baseline_shares", "baseline_stock", "pieces")
@@ -34,7 +35,7 @@ class RunView(BaseModel):
     """A run as the API and `surgeplan status` show it."""
 
     id: str
-    status: str
+    status: RunStatus
     source: str
     instance: str
     config: dict
@@ -72,7 +73,7 @@ class RunView(BaseModel):
 
 class Submitted(RunView):
     created: bool  # False: the same instance and config already had this run
-    published: bool  # False: Redis was unreachable; a worker's recovery pass queues it once Redis is back
+    published: bool  # False: Redis was unreachable; a queue consumer's recovery pass queues it once Redis is back
 
 
 class Backend:
@@ -90,7 +91,7 @@ class Backend:
     def view(self, run_id: str) -> RunView:
         return RunView.of(self.store.get(run_id))
 
-    def runs(self, status: str | None = None, limit: int = 50) -> list[RunView]:
+    def runs(self, status: RunStatus | None = None, limit: int = 50) -> list[RunView]:
         return [RunView.of(r) for r in self.store.runs(status, limit)]
 
     def cancel(self, run_id: str) -> RunView:
@@ -102,10 +103,8 @@ class Backend:
         plans = self.store.plans(run_id)
         if run.status != RunStatus.SUCCEEDED or not plans:
             detail = f": {run.error}" if run.error else ""
-            raise RunStateError(
-                f"run {run_id} is {run.status}{detail}; it has no plan"
-                + (" yet" if run.status in ("queued", "running") else "")
-            )
+            yet = "" if run.status.terminal else " yet"
+            raise RunStateError(f"run {run_id} is {run.status}{detail}; it has no plan{yet}")
         return Path(plans[-1].path)
 
     def summary(self, run_id: str) -> dict:

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         7200.0,
         gt=0,
         allow_inf_nan=False,
-        description="seconds before Redis hands an unacknowledged run to another worker",
+        description="seconds before Redis hands an unacknowledged run to another queue consumer",
     )
     run_time_limit: float = Field(
         3600.0,
@@ -96,15 +96,15 @@ class Settings(BaseSettings):
         ge=1,
         allow_inf_nan=False,
         description="seconds a running run is held without a heartbeat (sent every 2 s at most); "
-        "a worker silent that long is presumed dead and its run queued again",
+        "a queue consumer silent that long is presumed dead and its run queued again",
     )
     reaper_interval: float = Field(
-        10.0, gt=0, allow_inf_nan=False, description="seconds between a worker's checks for lost runs"
+        10.0, gt=0, allow_inf_nan=False, description="seconds between a queue consumer's checks for lost runs"
     )
     max_run_attempts: int = Field(
         3,
         ge=1,
-        description="executions a run may start; one whose worker died (or lost "
+        description="executions a run may start; one whose queue consumer died (or lost "
         "its lease) during each of them ends failed instead of being queued again",
     )
 

@@ -1,10 +1,11 @@
-"""The errors a walk on Ray raises: every one derives from `decomposition.errors.SurgeplanError`."""
+"""The errors a walk on Ray raises: every one derives from `decomposition.errors.SurgeplanError`.
+
+Light to import (Ray is imported only to name a Ray error): the CLI maps these classes to exit codes.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-import ray
 
 from decomposition.errors import SurgeplanError
 
@@ -30,4 +31,6 @@ def root_cause(error: BaseException) -> str:
     if cause is not None:
         return f"{type(cause).__name__}: {cause}"
     lines = str(error).strip().splitlines() or [""]
-    return f"{type(error).__name__}: {lines[-1]}" if isinstance(error, ray.exceptions.RayError) else lines[-1]
+    from ray.exceptions import RayError  # loaded already: the error came from a walk on Ray
+
+    return f"{type(error).__name__}: {lines[-1]}" if isinstance(error, RayError) else lines[-1]

@@ -14,10 +14,11 @@ Only as many pieces as the session has CPUs are submitted at once, longest remai
 a run is gated by its chain of windows, so those go before the baseline and the bound.
 
 Pieces already solved (a resumed run's checkpointed windows) can be handed in as `reuse`: they are
-not run again, and their records show 0 attempts. `on_window` receives every window solved here,
-for the caller to checkpoint.
+not run again, and their records show 0 attempts. The caller's hooks (`workers.hooks.WalkHooks`) hear
+each piece's progress and summary, and every window solved here (`window_done`, for the caller to
+checkpoint).
 
-A caller's `should_stop` is polled while pieces run; when it answers true every running piece is
+The hooks' `should_stop` is polled while pieces run; when it answers true every running piece is
 cancelled (its worker process killed, the solver with it) and RunStopped is raised.
 
 Local Ray with `workers` CPUs when no address is given; `address` (or RAY_ADDRESS) joins a cluster.
@@ -39,22 +40,18 @@ from decomposition.temporal.pieces import (
     BaselineResult,
     DecomposedReport,
     DecompositionConfig,
-    DecompositionPlan,
     Piece,
-    PieceProgress,
+    PieceDag,
     PieceRecord,
     record_of,
     run_piece,
 )
 from workers.errors import PieceFailed, RunStopped, root_cause
+from workers.hooks import NO_HOOKS, WalkHooks
 
 DEFAULT_RETRIES = 2
 POLL_SECONDS = 0.5  # how often a stop request is looked at while pieces run
 PieceFunction = Callable[[Piece, Instance, DecompositionConfig, dict[str, Any]], Any]
-# Called with (run index, piece, its summary: status, seconds, and value when the piece has one).
-PieceDone = Callable[[int, Piece, dict], None]
-# Called with (run index, piece, its result) for every window piece solved.
-WindowDone = Callable[[int, Piece, Any], None]
 
 
 @contextmanager
@@ -131,32 +128,20 @@ class _Running:
 
 
 def run_on_ray(
-    dag: DecompositionPlan,
+    dag: PieceDag,
     instance: Instance,
     *,
     retries: int = DEFAULT_RETRIES,
-    progress: PieceProgress = lambda *_: None,
     compute: PieceFunction = run_piece,
-    should_stop: Callable[[], bool] = lambda: False,
-    on_piece: PieceDone = lambda *_: None,
     reuse: dict[str, Any] | None = None,
-    on_window: WindowDone | None = None,
+    hooks: WalkHooks = NO_HOOKS,
 ) -> DecomposedReport:
     """Compute every piece of `dag` on the Ray session in force; return the final report.
 
     `compute` is what a piece runs (`run_piece`; tests wrap it to inject faults). Raises
-    PieceFailed when a piece fails on every attempt, RunStopped when `should_stop` says so.
+    PieceFailed when a piece fails on every attempt, RunStopped when `hooks.should_stop` says so.
     """
-    outcomes = run_many_on_ray(
-        [(dag, instance)],
-        retries=retries,
-        progress=progress,
-        compute=compute,
-        should_stop=should_stop,
-        on_piece=on_piece,
-        reuse=[reuse or {}],
-        on_window=on_window,
-    )
+    outcomes = run_many_on_ray([(dag, instance)], retries=retries, compute=compute, reuse=[reuse or {}], hooks=hooks)
     [report] = reports_or_raise(outcomes)
     return report
 
@@ -170,15 +155,12 @@ def reports_or_raise(outcomes: list[DecomposedReport | PieceFailed]) -> list[Dec
 
 
 def run_many_on_ray(
-    jobs: list[tuple[DecompositionPlan, Instance]],
+    jobs: list[tuple[PieceDag, Instance]],
     *,
     retries: int = DEFAULT_RETRIES,
-    progress: PieceProgress = lambda *_: None,
     compute: PieceFunction = run_piece,
-    should_stop: Callable[[], bool] = lambda: False,
-    on_piece: PieceDone = lambda *_: None,
     reuse: list[dict[str, Any]] | None = None,
-    on_window: WindowDone | None = None,
+    hooks: WalkHooks = NO_HOOKS,
 ) -> list[DecomposedReport | PieceFailed]:
     """Several runs as one job: all their pieces share the workers, whichever is ready goes next.
 
@@ -214,12 +196,13 @@ def run_many_on_ray(
         for key in ready[: max(slots - len(running), 0)]:
             submit(key[0], waiting.pop(key), 1)
 
+    hears_windows = hooks.hears_windows()  # else no window's result is fetched to the driver
     started = time.perf_counter()
     finished: dict[int, float] = {}
     submit_ready()
     while running:
         finished_refs, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
-        if should_stop():
+        if hooks.should_stop():
             _cancel(list(running))
             raise RunStopped(f"stopped with {len(done)} of {total} pieces done")
         if not finished_refs:
@@ -231,21 +214,23 @@ def run_many_on_ray(
             summary = ray.get(ready)
         except Exception as exc:  # the piece raised (RayTaskError) or its worker died (WorkerCrashedError): one attempt
             if job.attempt <= retries:
-                progress(len(done), total, f"{label} failed ({root_cause(exc)}); retrying, attempt {job.attempt + 1}")
+                hooks.progress(
+                    len(done), total, f"{label} failed ({root_cause(exc)}); retrying, attempt {job.attempt + 1}"
+                )
                 submit(job.job, job.piece, job.attempt + 1)
             else:
                 failed[job.job] = PieceFailed(job.piece, job.attempt, exc)
                 _drop_run(job.job, waiting, running)
-                progress(len(done), total, f"{label} failed for good: {failed[job.job]}")
+                hooks.progress(len(done), total, f"{label} failed for good: {failed[job.job]}")
             continue
         done[job.job, job.piece.id] = job.result_ref
         records[job.job, job.piece.id] = PieceRecord(
             job.piece.id, job.piece.kind, summary["status"], summary["seconds"], job.attempt
         )
-        on_piece(job.job, job.piece, summary)
-        if on_window is not None and job.piece.kind == "window":
-            on_window(job.job, job.piece, ray.get(job.result_ref))
-        progress(len(done), total, f"{label}: {summary['status']} in {summary['seconds']:.1f} s")
+        hooks.piece_done(job.job, job.piece, summary)
+        if hears_windows and job.piece.kind == "window":
+            hooks.window_done(job.job, job.piece, ray.get(job.result_ref))
+        hooks.progress(len(done), total, f"{label}: {summary['status']} in {summary['seconds']:.1f} s")
         if job.piece.id == jobs[job.job][0].final:
             finished[job.job] = time.perf_counter() - started
         submit_ready()
@@ -267,7 +252,7 @@ def _one_thread(config: DecompositionConfig) -> DecompositionConfig:
     return config.model_copy(update={"solver": replace(config.solver, threads=1)})
 
 
-def _levels(dag: DecompositionPlan) -> dict[str, int]:
+def _levels(dag: PieceDag) -> dict[str, int]:
     """Each piece's number of pieces on the longest path from it to the end of its run."""
     level: dict[str, int] = {}
     for piece in reversed(dag.pieces):  # dependencies come first, so every dependant is known

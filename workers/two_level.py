@@ -12,7 +12,6 @@ is still spare anywhere where it is still short (`decomposition.spatial.top_up`)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,15 +57,13 @@ from decomposition.temporal.pieces import (
     plan_pieces,
 )
 from workers.fits import bayesian_on_ray, medoids_on_ray, mixtures_on_ray
+from workers.hooks import NO_HOOKS, WalkHooks
 from workers.ray_runner import (
     DEFAULT_RETRIES,
-    PieceProgress,
     reports_or_raise,
     run_many_on_ray,
     run_on_ray,
 )
-
-Step = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -116,9 +113,7 @@ def solve_regions(
     h: Hierarchy,
     flows: list[Flow],
     config: NationalConfig,
-    step: Step,
-    progress: PieceProgress = lambda *_: None,
-    should_stop: Callable[[], bool] = lambda: False,
+    hooks: WalkHooks,
     retries: int = DEFAULT_RETRIES,
 ) -> tuple[list[Flow], dict[int, DecomposedReport], int]:
     """Every region with the national flows fixed, again where imports were cut; (flows, reports, rounds)."""
@@ -127,12 +122,12 @@ def solve_regions(
     pending = list(range(len(h.regions)))
     for round_ in range(1, config.max_rounds + 2):
         if round_ > config.max_rounds:  # still cascading: drop the national level, every region alone
-            step(f"regions still short of imports after {config.max_rounds} rounds: solving them without flows")
+            hooks.step(f"regions still short of imports after {config.max_rounds} rounds: solving them without flows")
             flows, pending = [], list(range(len(h.regions)))
-        step(f"round {round_}: solving {len(pending)} region(s)")
+        hooks.step(f"round {round_}: solving {len(pending)} region(s)")
         instances = {r: region_instance(h, h.regions[r], flows) for r in pending}
         jobs = [(plan_pieces(inst, config.decomposition), inst) for inst in instances.values()]
-        outcomes = run_many_on_ray(jobs, retries=retries, progress=progress, should_stop=should_stop)
+        outcomes = run_many_on_ray(jobs, retries=retries, hooks=hooks)
         for r, report in zip(instances, reports_or_raise(outcomes)):
             reports[r] = report
             solved_with[r] = sorted(imports_of(flows, h.regions[r].depot))
@@ -149,17 +144,17 @@ def solve_regions(
 def solve_national(
     instance: Instance,
     config: NationalConfig,
-    step: Step = lambda _: None,
-    progress: PieceProgress = lambda *_: None,
-    should_stop: Callable[[], bool] = lambda: False,
+    *,
+    hooks: WalkHooks = NO_HOOKS,
     retries: int = DEFAULT_RETRIES,
 ) -> TwoLevelReport:
     """Cluster, build the network, solve both levels, stitch and check the plan over the whole
     network, then top it up with what is still spare (`decomposition.spatial.top_up`).
 
-    `step` hears each step as it starts; `progress` (done, total, message) each MILP piece;
-    `should_stop` is polled while the national model and the regions solve (RunStopped if it
-    answers true: their Ray pieces are cancelled); `retries` is each MILP piece's (SURGEPLAN_PIECE_RETRIES)."""
+    `hooks.step` hears each step as it starts; the rest of `hooks` is the walks' (the national model's,
+    then each round of regions'): `progress` hears each MILP piece, `should_stop` is polled while they
+    solve (RunStopped if it answers true: their Ray pieces are cancelled); `retries` is each MILP
+    piece's (SURGEPLAN_PIECE_RETRIES)."""
     if config.decomposition.objective is not Objective.PHI4:
         raise SurgeplanError("the two-level solve minimises the expected non-covered demand (phi4) only")
     timings: dict[str, float] = {}
@@ -171,35 +166,33 @@ def solve_national(
         timings[name] = now - clock
         clock = now
 
-    step("clustering hospitals into regions and depots into hubs")
+    hooks.step("clustering hospitals into regions and depots into hubs")
     spatial = cluster_regions(instance, config, retries)
     lap("clustering")
     h = build_hierarchy(instance, spatial.areas, spatial.hub_of, config.speeds)
     lap("network")
-    step(f"solving the national model ({len(h.regions)} regions, {len(h.hubs)} hubs)")
+    hooks.step(f"solving the national model ({len(h.regions)} regions, {len(h.hubs)} hubs)")
     national = aggregated_instance(h)
     weight = max(config.decomposition.transfer_weight, config.national_transfer_weight)
     national_config = config.decomposition.model_copy(update={"transfer_weight": weight})
-    national_report = run_on_ray(
-        plan_pieces(national, national_config), national, retries=retries, progress=progress, should_stop=should_stop
-    )
+    national_report = run_on_ray(plan_pieces(national, national_config), national, retries=retries, hooks=hooks)
     planned = national_flows(h, national_report.result.plan)
     lap("national")
-    flows, reports, rounds = solve_regions(h, planned, config, step, progress, should_stop, retries)
+    flows, reports, rounds = solve_regions(h, planned, config, hooks, retries)
     lap("regions")
-    step("stitching and checking the plan over the whole network")
+    hooks.step("stitching and checking the plan over the whole network")
     plan = stitch(flows, [reports[r].result.plan for r in sorted(reports)])
     evaluation = evaluate(h.instance, plan)
     if not evaluation.feasible:
         raise PlanRejected(evaluation)
     plan, evaluation = straight_plan(h.instance, plan, evaluation)
     lap("stitch_and_check")
-    step("topping up: spare equipment anywhere to where it is still short")
+    hooks.step("topping up: spare equipment anywhere to where it is still short")
     topped, evaluation = top_up(h.instance, plan, evaluation, config.decomposition.transfer_weight)
     topped_up, plan = topped.units_shipped - plan.units_shipped, topped
     baseline = evaluate(h.instance, Plan())
     lap("top_up")
-    step("solving the pooled flow relaxation on the network for a lower bound")
+    hooks.step("solving the pooled flow relaxation on the network for a lower bound")
     bound = pooled_bound_on_network(h)
     lap("bound")
     return TwoLevelReport(

@@ -1,4 +1,13 @@
-"""The pooled bound on a national network: a min-cost flow over regions' distance classes."""
+"""The pooled bound on a national network: a lower bound on the Phi4 of any plan, as one min-cost flow.
+
+A two-level run (`decomposition.spatial.two_level`) compares its stitched plan with it. The full
+model's LP relaxation is far too large at national size, so `pooled_bound_on_network` pools the
+units of each region by road days to or from its depot (`_PoolLags`: a few distance classes per
+region, lags never longer than a real shipment's), keeps of C1-C6 only what is data (what a unit
+may send in period 1, `_most_sent`) and prices shortage as a convex cost (`_shortage_segments`):
+a time-expanded min-cost flow that OR-Tools solves in seconds. `NetworkBound` is its optimum and
+how one optimal solution spreads over the periods.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +22,6 @@ from decomposition.problem.lanes import arc_graph, lag_of
 from decomposition.spatial.flow_network import FlowArcs, NodeBlocks
 from decomposition.spatial.hierarchy import Hierarchy
 from decomposition.spatial.national_level import node_days
-
-# --- the lower bound -----------------------------------------------------------------------------
-
 
 BOUND_CLASSES = 8  # classes of distance to the depot in each region, for the bound's local lags
 EXPORT_GROUP = 1  # source classes grouped towards other regions (3: fewer arcs, a bound 45 lower on seed 1)

@@ -33,11 +33,11 @@ from decomposition.errors import SolverError
 from decomposition.model.formulation import (
     ModelData,
     ModelOptions,
-    _send_capacity,
     define_non_covered_demand,
     define_objective,
     define_share_extra_stock_c4,
     define_storage_c6,
+    send_capacity,
 )
 from decomposition.model.solvers import SolverOptions, solve
 from decomposition.problem.instance import Instance
@@ -110,7 +110,7 @@ def _send_and_receive(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     m.c1_send_share = pyo.Constraint(m.S, m.T, rule=share)
     m.c1_send_capacity = pyo.Constraint(
-        m.S, m.T, rule=lambda m, i, t: m.out[i, t] <= _send_capacity(data, i) * m.u[i, t]
+        m.S, m.T, rule=lambda m, i, t: m.out[i, t] <= send_capacity(data, i) * m.u[i, t]
     )
 
     def receive(m, j, t):

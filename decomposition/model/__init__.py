@@ -1,43 +1,16 @@
-"""The reallocation model of `model.md`: its Pyomo formulation, one function per constraint family and
-objective, and the solvers (HiGHS, CBC) it runs through.
+"""The reallocation model of `model.md`: its Pyomo formulation (one function per constraint family and
+objective), the solvers it runs through (HiGHS, CBC) and the launcher that ties a CBC process to its parent.
+
+The names below are loaded on first use (lazy_loader), so importing one module of the package does not
+import the others and their dependencies.
 """
 
-from decomposition.model.formulation import (
-    ModelData,
-    ModelOptions,
-    build_model,
-    define_non_covered_demand,
-    define_objective,
-    define_share_extra_stock_c4,
-    define_storage_c6,
-    relax_to_criterion,
-)
-from decomposition.model.solver_launcher import dies_with_parent
-from decomposition.model.solvers import (
-    SOLVERS,
-    SolveOutcome,
-    SolverOptions,
-    cbc_executable,
-    extract_plan,
-    proven_bound,
-    solve,
-)
+import lazy_loader
 
-__all__ = [
-    "ModelData",
-    "ModelOptions",
-    "SOLVERS",
-    "SolveOutcome",
-    "SolverOptions",
-    "build_model",
-    "cbc_executable",
-    "define_non_covered_demand",
-    "define_objective",
-    "define_share_extra_stock_c4",
-    "define_storage_c6",
-    "dies_with_parent",
-    "extract_plan",
-    "proven_bound",
-    "relax_to_criterion",
-    "solve",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "formulation": ["ModelOptions", "build_model"],
+        "solvers": ["SOLVERS", "SolveOutcome", "SolverOptions", "extract_plan", "solve"],
+    },
+)

@@ -1,7 +1,7 @@
 """The reallocation model of `model.md` in Pyomo: one function per constraint family and objective.
 
 Index conventions: units by position i (as in `Instance.units`), lanes of W by position l
-(`network.Lanes`), periods t = 1..q, scenarios by position w.
+(`decomposition.problem.lanes.Lanes`), periods t = 1..q, scenarios by position w.
 
 One exact reformulation keeps the model small: the on-hand stock after sending,
 H^t_i = S^t_i + R^t_i - D^t_i, is a variable defined by a stock balance, instead of re-summing
@@ -37,7 +37,7 @@ class ModelOptions:
     best_per_scenario: tuple[float, ...] | None = None  # Phi*(w), needed by regret objectives
     # (unit position, period, ceiling): H^t_i plus inbound shipments still travelling <= ceiling. A
     # sub-horizon uses them so that the stock it leaves still fits the stores after it
-    # (see temporal.storage_ceilings).
+    # (see `decomposition.temporal.windows.storage_ceilings`).
     stock_ceilings: tuple[tuple[int, int, float], ...] = ()
     # lambda of the pooling setting: the objective adds lambda x the transfer effort, sum of x^t_l
     # times the lane's lag tau_l (units x days on the road); 0: transfers cost nothing.
@@ -159,7 +159,7 @@ def define_non_covered_demand(m: pyo.ConcreteModel, data: ModelData) -> None:
     )
 
 
-def _send_capacity(data: ModelData, i: int) -> float:
+def send_capacity(data: ModelData, i: int) -> float:
     """g_i Q_i: the most a unit can send in one period (Q unlimited: one full delivery per lane)."""
     unit = data.instance.units[i]
     deliveries = len(data.outgoing.get(i, ()))
@@ -188,7 +188,7 @@ def define_send_share_c1(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     m.c1_send_share = pyo.Constraint(m.S, m.T, rule=share)
     m.c1_send_capacity = pyo.Constraint(
-        m.S, m.T, rule=lambda m, i, t: _sent(m, data, i, t) <= _send_capacity(data, i) * m.u[i, t]
+        m.S, m.T, rule=lambda m, i, t: _sent(m, data, i, t) <= send_capacity(data, i) * m.u[i, t]
     )
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-
-from decomposition.problem.instance import Instance
 
 SHIPMENT_COLUMNS = ["period", "source", "target", "quantity"]
 SHARE_COLUMNS = ["period", "group", "unit", "quantity"]
@@ -39,34 +36,6 @@ class Plan:
         """This plan with the shipment rows `extra` (SHIPMENT_COLUMNS) added: one row per lane and period."""
         merged = pd.concat([self.shipments, extra], ignore_index=True)
         return Plan(merged.groupby(SHIPMENT_COLUMNS[:-1], as_index=False)["quantity"].sum(), self.shares)
-
-    def shipment_array(self, instance: Instance) -> np.ndarray:
-        """x as a dense array [source, target, period] over unit positions (for the evaluator)."""
-        n, q = len(instance.units), instance.n_periods
-        x = np.zeros((n, n, q))
-        if len(self.shipments):
-            idx = instance.unit_index
-            s = self.shipments["source"].map(idx).to_numpy()
-            d = self.shipments["target"].map(idx).to_numpy()
-            np.add.at(x, (s, d, self.shipments["period"].to_numpy() - 1), self.shipments["quantity"].to_numpy())
-        return x
-
-    def share_array(self, instance: Instance) -> np.ndarray:
-        """s as a dense array [group, unit, period]."""
-        q = instance.n_periods
-        s = np.zeros((len(instance.groups), len(instance.units), q))
-        if len(self.shares):
-            gidx = {g.id: k for k, g in enumerate(instance.groups)}
-            np.add.at(
-                s,
-                (
-                    self.shares["group"].map(gidx).to_numpy(),
-                    self.shares["unit"].map(instance.unit_index).to_numpy(),
-                    self.shares["period"].to_numpy() - 1,
-                ),
-                self.shares["quantity"].to_numpy(),
-            )
-        return s
 
 
 def _tidy(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

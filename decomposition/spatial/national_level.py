@@ -1,8 +1,11 @@
 """The national level of a two-level run: regions as single units, and the flows between them.
 
-Every region becomes one unit at its depot (its hospitals' stock summed, their demand in bands
-that price what one plan cannot split across scenarios, `demand_bands`); the model of that
-instance decides the flows between regions and from the stockpiles (`national_flows`).
+`aggregated_instance` makes every region one unit at its depot (its hospitals' stock summed, their
+demand in bands that price what one plan cannot split across scenarios, `demand_bands`); the model
+of that instance decides the flows between regions and from the stockpiles, and `national_flows`
+reads its plan back as `Flow`s on the whole network. A lane between regions is timed by the days
+between their depots (`node_days`, which the network bound uses too) and their hospitals' road days
+to them (`typical_hops`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""The regional level of a two-level run: each region with the national flows fixed, and the stitch."""
+"""The regional level of a two-level run: each region with the national flows fixed, and the stitch.
+
+`region_instance` is one region's instance: its hospitals and depot, the direct imports held by
+copies of their origins with lanes to every member, the other imports in transit to the depot,
+the exports as the depot's demand. `deliverable` cuts a depot's exports to what its region's plan
+holds there when they leave; `stitch` joins the regions' plans and the national flows into the
+plan of the whole network.
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,12 @@ typical hospital of one region to one of the other.
 A region that could not gather all its exports in time sends what it held (`deliverable`); the
 regions that expected more are solved again. The stitched plan is then checked over the whole
 network in every scenario, like any other plan, topped up with what is still spare where it is
-still short (`decomposition.spatial.top_up`), and compared with `pooled_bound_on_network`.
+still short (`decomposition.spatial.top_up`), and compared with a lower bound on the whole network
+(`decomposition.bounds.network`).
+
+This module holds the overview above and what a run returns (`TwoLevelReport`). The national level
+is `decomposition.spatial.national_level`, the regional level and the stitch
+`decomposition.spatial.regional_level`; `workers.two_level` runs the steps, in parallel on Ray.
 """
 
 from __future__ import annotations
@@ -34,8 +39,6 @@ from decomposition.problem.objectives import relative_gap
 from decomposition.problem.plan import Plan
 from decomposition.spatial.hierarchy import Hierarchy, SpatialResult
 from decomposition.spatial.national_level import Flow
-
-# --- what a two-level run returns ------------------------------------------------------------------
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from decomposition.problem.instance import Instance
 from decomposition.problem.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
-from decomposition.temporal.pieces import DecompositionPlan, WindowResult
+from decomposition.temporal.pieces import PieceDag, WindowResult
 from decomposition.temporal.windows import StartState, Window
 
 
@@ -59,9 +59,7 @@ class WindowCheckpoint(BaseModel):
         )
 
 
-def reusable_windows(
-    dag: DecompositionPlan, instance: Instance, checkpoints: list[WindowCheckpoint]
-) -> dict[str, WindowResult]:
+def reusable_windows(dag: PieceDag, instance: Instance, checkpoints: list[WindowCheckpoint]) -> dict[str, WindowResult]:
     """The checkpointed windows of `dag` a resumed run can take as solved, by piece id."""
     by_piece = {c.piece: c for c in checkpoints}
     reused: dict[str, WindowResult] = {}

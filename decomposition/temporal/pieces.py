@@ -14,7 +14,7 @@ Pieces of one run:
   the reference Phi*(w) of the whole horizon (the best known; see `assemble_report`).
 - with a lookahead other than the seed's overlap, the same chains again with plain gluing
   (names prefixed "plain:"), independent of the others;
-- `bound`: the pooled relaxation's LP bound on the whole horizon (`bounds.py`);
+- `bound`: the pooled relaxation's LP bound on the whole horizon (`decomposition.bounds.pooled`);
 - `glue`: glue each main chain, evaluate it over the whole horizon in every scenario, keep the
   best of them and the baseline, and report.
 """
@@ -98,7 +98,7 @@ class Piece(BaseModel):
     window: Window | None = None
 
 
-class DecompositionPlan(BaseModel):
+class PieceDag(BaseModel):
     """The whole DAG of a run, pieces in an order where every dependency comes first."""
 
     config: DecompositionConfig
@@ -171,7 +171,7 @@ def lookahead_variants(config: DecompositionConfig) -> list[tuple[str, int]]:
     return variants
 
 
-def plan_pieces(instance: Instance, config: DecompositionConfig) -> DecompositionPlan:
+def plan_pieces(instance: Instance, config: DecompositionConfig) -> PieceDag:
     """The DAG of a decomposed run of `config` on `instance`."""
     pieces = [Piece(id="baseline", kind="baseline")]
     for prefix, lookahead in lookahead_variants(config):
@@ -181,7 +181,7 @@ def plan_pieces(instance: Instance, config: DecompositionConfig) -> Decompositio
     references = [p.id for p in pieces if p.scenario is not None]
     pieces.append(Piece(id="bound", kind="bound", depends_on=references))
     pieces.append(Piece(id="glue", kind="glue", depends_on=["baseline", "bound", *window_pieces]))
-    return DecompositionPlan(config=config, pieces=pieces)
+    return PieceDag(config=config, pieces=pieces)
 
 
 def _variant_chains(prefix: str, windows: list[Window], instance: Instance, regret: bool) -> list[Piece]:
@@ -356,7 +356,7 @@ def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np
 def _lower_bound(
     instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float
 ) -> BoundResult:
-    """The pooled relaxation's LP bound on the whole horizon (see `bounds.py`): seconds, not hours.
+    """The pooled relaxation's LP bound on the whole horizon (`decomposition.bounds.pooled`): seconds, not hours.
 
     For regret, it is built with the reference chains' Phi*(w); any plan's Phi(w) is at least the
     true Phi*(w), so this bounds the regret relative to any smaller reference too (the final
@@ -463,9 +463,7 @@ def _chain_status(statuses: list[str]) -> str:
 PieceProgress = Callable[[int, int, str], None]
 
 
-def run_in_order(
-    dag: DecompositionPlan, instance: Instance, progress: PieceProgress = lambda *_: None
-) -> DecomposedReport:
+def run_in_order(dag: PieceDag, instance: Instance, progress: PieceProgress = lambda *_: None) -> DecomposedReport:
     """Compute every piece in turn in this process; the reference for the parallel walk."""
     results: dict[str, Any] = {}
     records = []

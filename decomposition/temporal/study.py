@@ -54,11 +54,6 @@ def study_grid(instances: list[tuple[str, str | None]], objectives: list[Objecti
     return [StudyConfiguration(dataset=d, graph=g, objective=o) for (d, g), o in product(instances, objectives)]
 
 
-def spain_study(objectives: list[Objective] | None = None) -> list[StudyConfiguration]:
-    """The seed paper's study: both regions x both graphs x all eight objectives."""
-    return study_grid(list(product(SPAIN_DATASETS, SPAIN_GRAPHS)), objectives or list(Objective))
-
-
 def study_row(config: StudyConfiguration, scenarios: list[str], outcome: DecomposedReport | Exception) -> dict:
     """One row of the results table (the report's figures, or the error that stopped the run)."""
     if isinstance(outcome, Exception):

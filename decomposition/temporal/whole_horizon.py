@@ -49,7 +49,7 @@ class PlanReport:
     result: CheckedPlan
     baseline: CheckedPlan
     best_per_scenario: np.ndarray | None  # Phi*(w), regret objectives only: the reference of the regret
-    lp_bound: float  # LP relaxation (whole model, or pooled: bounds.py), criterion only (-inf if not solved)
+    lp_bound: float  # LP relaxation (whole or pooled model: `decomposition.bounds`), criterion only; -inf: unknown
     lp_status: str  # "optimal", or why there is no LP bound ("time_limit", ...)
     timings: dict[str, float] = field(default_factory=dict)
     transfer_weight: float = 0.0  # lambda the plan was solved with (its value is the criterion alone)

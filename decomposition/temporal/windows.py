@@ -76,10 +76,6 @@ class StartState(BaseModel):
         """`lent`, with 0 for every unit when nothing has been lent yet."""
         return self.lent or [0] * len(self.on_hand)
 
-    @property
-    def travelling(self) -> int:
-        return sum(a.quantity for a in self.arrivals)
-
 
 def split_horizon(
     n_periods: int, *, length: int | None = None, count: int | None = None, lookahead: int = DEFAULT_LOOKAHEAD

@@ -17,12 +17,12 @@ from rich.table import Table
 
 from decomposition.datasets.national import national_instance
 from decomposition.datasets.us_states import DEFAULT_SUPPLY_SHARE
-from decomposition.errors import InstanceError
+from decomposition.errors import InstanceError, SurgeplanError
 from decomposition.problem.csv_format import save_csv_instance
 from decomposition.problem.instance import Instance
 from decomposition.problem.json_format import save_json_instance
-from tasks.cli.terminal import fail
-from tasks.errors import OutputError
+from tasks.cli.errors import exit_on_error
+from tasks.cli.options import DatasetSeed, Hospitals, Out, Overwrite, SupplyShare, flag
 from tasks.output.plan_files import atomic_directory, check_output_dir
 
 generate_app = typer.Typer(
@@ -34,11 +34,6 @@ generate_app = typer.Typer(
 class FileFormat(str, Enum):
     csv = "csv"
     json = "json"
-
-
-def option_name(field: str) -> str:
-    """The command-line option of a generator argument: supply_share -> --supply-share."""
-    return "--" + field.replace("_", "-")
 
 
 def write_instance(instance: Instance, out: Path, file_format: FileFormat) -> Path:
@@ -57,18 +52,15 @@ def write_instance(instance: Instance, out: Path, file_format: FileFormat) -> Pa
 
 @generate_app.command()
 def national(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the instance to.")],
-    hospitals: Annotated[
-        int, typer.Option(help="Hospitals in all, split over the 50 states by population (at least 50).")
-    ] = 5000,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed and options give the same instance.")] = 0,
-    supply_share: Annotated[
-        float, typer.Option(help="Share of each state's 2019 ventilators its hospitals hold, in (0, 1].")
-    ] = DEFAULT_SUPPLY_SHARE,
+    out: Out,
+    hospitals: Hospitals = 5000,  # the generator's own defaults, shown: us:national's are the same
+    seed: DatasetSeed = 0,
+    supply_share: SupplyShare = DEFAULT_SUPPLY_SHARE,
     scenarios: Annotated[
         int,
         typer.Option(
-            help="Demand scenarios: 3 = low/projected/high (x0.8/1/1.25, probabilities 0.25/0.5/0.25); others spread evenly over x0.8..1.25."
+            help="Demand scenarios: 3 = low/projected/high (x0.8/1/1.25, probabilities 0.25/0.5/0.25); others "
+            "spread evenly over x0.8..1.25."
         ),
     ] = 3,
     stockpile_share: Annotated[
@@ -77,15 +69,15 @@ def national(
     file_format: Annotated[
         FileFormat, typer.Option("--format", help="csv: a directory of CSV files; json: one .json file in --out.")
     ] = FileFormat.csv,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """A synthetic US instance: hospitals placed and sized from the state figures, with a federal stockpile.
 
-    Hospitals per state follow population; they hold the state's ventilators (as us:states does) and share its DELPHI projected demand over 47 days, per scenario. No arcs: the network (depots, hubs, links) is built later from the hospitals' positions.
+    Hospitals per state follow population; they hold the state's ventilators (as us:states does) and share its DELPHI projected demand over 47 days, per scenario. No arcs: the network (depots, hubs, links) is built later from the hospitals' positions. Written to --out as CSV files or one .json file (--format).
 
     Example: surgeplan generate national --hospitals 5000 --seed 0 --out out/national-5000
-    """
-    try:
+    """  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
+    with exit_on_error(describe=_generator_message):
         check_output_dir(out, overwrite)
         started = time.perf_counter()
         instance = national_instance(
@@ -96,12 +88,15 @@ def national(
             stockpile_share=stockpile_share,
         )
         seconds = time.perf_counter() - started
-    except InstanceError as exc:
-        raise fail(f"{option_name(exc.field)}: {exc.problem}" if exc.field else str(exc), 2) from None
-    except OutputError as exc:
-        raise fail(str(exc), 2) from None
     written = write_instance(instance, out, file_format)
     _print_summary(instance, written, seconds)
+
+
+def _generator_message(error: SurgeplanError) -> str:
+    """A generator argument out of range, named as the option typed: every one of them is an option."""
+    if isinstance(error, InstanceError) and error.field:
+        return f"{flag(error.field)}: {error.problem}"
+    return str(error)
 
 
 def _print_summary(instance: Instance, written: Path, seconds: float) -> None:

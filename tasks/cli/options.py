@@ -1,22 +1,25 @@
-"""Command-line options that several commands share: a built-in dataset's options, lambda, and a
-national run's settings.
+"""The command-line options and arguments that several commands share, each declared once.
 
-Declared once so that `solve`, `validate`, `submit` and `national` say the same thing; their values
-are checked by the same models the API uses (DatasetOptions, DecompositionConfig, NationalRequest),
-and a bad value exits 2 naming the option as typed on the command line.
+So `solve`, `study`, `validate`, `submit`, `national`, `result` and `generate national` spell, limit and
+explain an option alike. A command whose default differs gives it where it uses the option (say why there);
+values the models check (DatasetOptions, NationalRequest) exit 2 naming the option as typed on the command line.
 """
 
 from __future__ import annotations
 
 import math
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional, get_args
 
 import typer
 from pydantic import ValidationError
 
 from decomposition.datasets import DatasetOptions
-from decomposition.errors import InstanceError
+from decomposition.datasets.spain import GRAPHS
+from decomposition.datasets.us_states import DEFAULT_SUPPLY_SHARE
+from decomposition.model.solvers import SOLVERS
+from decomposition.problem.objectives import Objective
 from decomposition.spatial.splitting import (
     MAX_HUBS,
     MAX_LANES_PER_RECEIVER,
@@ -24,14 +27,107 @@ from decomposition.spatial.splitting import (
     MAX_SEED,
     Clustering,
 )
-from tasks.cli.terminal import fail
+from tasks.cli.terminal import BAD_INPUT, fail
 from tasks.national_options import NationalRequest
 
+# Typer shows and checks choices from Enums; these are built from the lists the math defines.
+Graph = Enum("Graph", {g: g for g in GRAPHS}, type=str)
+SolverChoice = Enum("SolverChoice", {s: s for s in SOLVERS}, type=str)
+ClusteringMethod = Enum("ClusteringMethod", {c: c for c in get_args(Clustering)}, type=str)
+
+# what is solved and where it goes
+InstanceArgument = Annotated[
+    str,
+    typer.Argument(
+        help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file "
+        "(`submit` reads a file here and uploads it)."
+    ),
+]
+Out = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--out", "-o", help="Directory to write to (what goes in it: see above); new or empty, unless --overwrite."
+    ),
+]
+Overwrite = Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")]
+_OBJECTIVES = (
+    "phi1 worst unit, phi2 worst unit-day, phi3 worst region, phi4 total; -regret versions minimise the worst "
+    "regret over scenarios"
+)
+ObjectiveOption = Annotated[Objective, typer.Option("--objective", help=f"Fairness criterion: {_OBJECTIVES}.")]
+Objectives = Annotated[  # `study` takes several
+    Optional[list[Objective]],
+    typer.Option("--objective", help=f"Fairness criteria (repeat): {_OBJECTIVES}. Default: all eight."),
+]
+_GRAPHS = "complete graph (C-graph) or through logistic centers (LC-graph)"
+GraphOption = Annotated[
+    Optional[Graph], typer.Option("--graph", help=f"Built-in datasets only: {_GRAPHS}. Default: complete.")
+]
+Graphs = Annotated[  # `study` takes several
+    Optional[list[Graph]],
+    typer.Option(
+        "--graph",
+        help=f"Built-in datasets that have several graphs only: {_GRAPHS} (repeat). Default: all of them.",
+    ),
+]
+
+# how each MILP is solved; None leaves the settings' default
+Solver = Annotated[Optional[SolverChoice], typer.Option(help="MILP solver. Default: SURGEPLAN_SOLVER or highs.")]
+TimeLimit = Annotated[
+    Optional[float],
+    typer.Option(
+        help="Seconds per solve (per piece of a decomposed run); the best plan found by then is kept and marked "
+        "time_limit. Default: SURGEPLAN_TIME_LIMIT (`national`: 20).",
+        min=0.001,
+    ),
+]
+BoundTimeLimit = Annotated[
+    Optional[float],
+    typer.Option(
+        help="Seconds for the LP relaxation that gives the lower bound (default: --time-limit); past it the gap "
+        "is reported as unknown.",
+        min=0.001,
+    ),
+]
+MipGap = Annotated[
+    Optional[float],
+    typer.Option(help="Relative MIP gap at which a solve stops. Default: SURGEPLAN_MIP_GAP.", min=0.0, max=0.999),
+]
+
+# the decomposition in time and its workers
+Subhorizon = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued "
+        "(in a national run: in the national model and in every region). Without it `solve` solves the whole "
+        "horizon in one model; give it beyond ~20 units or ~2 weeks.",
+        min=1,
+    ),
+]
+Lookahead = Annotated[
+    int,
+    typer.Option(
+        help="Periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed "
+        "paper's overlap; any other value also runs that plain gluing beside it, in parallel, and keeps the "
+        "better plan.",
+        min=0,
+    ),
+]
+Workers = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Pieces of a decomposed run solved at once on a local Ray (default: SURGEPLAN_WORKERS or all CPUs); "
+        "RAY_ADDRESS joins a cluster instead.",
+        min=1,
+    ),
+]
+
+# a built-in dataset's options (DatasetOptions) and lambda; None leaves the dataset's default
 SupplyShare = Annotated[
     Optional[float],
     typer.Option(
-        help="us:states and us:national: share of each state's ventilators it can use for COVID-19 patients, in (0, 1]. "
-        "Default: 0.75."
+        help="us:states, us:national and `generate national`: share of each state's ventilators its hospitals can "
+        f"use for COVID-19 patients, in (0, 1]. Default: {DEFAULT_SUPPLY_SHARE:g}."
     ),
 ]
 PoolingCap = Annotated[
@@ -48,13 +144,20 @@ FederalSupply = Annotated[
         "no state needs). Default: 0, no stockpile."
     ),
 ]
-Hospitals = Annotated[Optional[int], typer.Option(help="us:national only: hospitals to draw. Default 5,000.")]
+Hospitals = Annotated[
+    Optional[int],
+    typer.Option(
+        help="us:national and `generate national`: hospitals to draw, split over the 50 states by population "
+        "(at least 50). Default 5,000."
+    ),
+]
 DatasetSeed = Annotated[
     Optional[int],
     typer.Option(
         "--seed",
-        help="us:national only: seed of the drawn hospitals (which hospitals, where, how large). Default 0. "
-        "Not the clustering's: that is --clustering-seed.",
+        help="us:national and `generate national`: seed of the drawn hospitals (which hospitals, where, how "
+        "large); the same seed and options give the same instance. Default 0. Not the clustering's: that is "
+        "--clustering-seed.",
     ),
 ]
 TransferWeight = Annotated[
@@ -65,9 +168,7 @@ TransferWeight = Annotated[
     ),
 ]
 
-
 # a national run's settings (NationalRequest); None leaves its default
-ClusteringMethod = Enum("ClusteringMethod", {c: c for c in get_args(Clustering)}, type=str)
 Regions = Annotated[
     Optional[list[int]],
     typer.Option(
@@ -122,6 +223,9 @@ NATIONAL_FLAGS = {
     "lanes_per_receiver": "--lanes-per-receiver",
 }
 
+# a run of the queue
+RunId = Annotated[str, typer.Argument(help="The run's id (from `surgeplan submit` or `surgeplan runs`).")]
+
 
 def national_request(
     regions: list[int] | None = None,
@@ -142,7 +246,7 @@ def national_request(
         return NationalRequest(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise fail(f"{NATIONAL_FLAGS[str(first['loc'][0])]}: {first['msg']}", 2) from None
+        raise fail(f"{NATIONAL_FLAGS[str(first['loc'][0])]}: {first['msg']}", BAD_INPUT) from None
 
 
 def flag(field: str) -> str:
@@ -156,22 +260,12 @@ def dataset_options(**given: float | int | None) -> DatasetOptions | None:
         options = DatasetOptions(**given)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise fail(f"{flag(str(first['loc'][0]))} {first['input']}: {first['msg']}", 2) from None
+        raise fail(f"{flag(str(first['loc'][0]))} {first['input']}: {first['msg']}", BAD_INPUT) from None
     return options if options.given() else None
-
-
-def instance_failure(exc: InstanceError) -> typer.Exit:
-    """Exit 2 with the instance error; one about a dataset option, the objective or a national setting
-    names it as the option typed."""
-    if exc.field in DatasetOptions.model_fields or exc.field == "objective":
-        return fail(f"{flag(exc.field)}: {exc}", 2)
-    if exc.field and exc.field.startswith("national."):
-        return fail(f"{NATIONAL_FLAGS.get(exc.field.removeprefix('national.'), '--national')}: {exc}", 2)
-    return fail(str(exc), 2)
 
 
 def check_transfer_weight(value: float) -> float:
     """lambda as given, or exit 2: it must be a finite number >= 0 (typer lets NaN through a minimum)."""
     if not (math.isfinite(value) and value >= 0):
-        raise fail(f"--transfer-weight {value}: lambda must be a finite number >= 0", 2)
+        raise fail(f"--transfer-weight {value}: lambda must be a finite number >= 0", BAD_INPUT)
     return value

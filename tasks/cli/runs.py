@@ -19,25 +19,39 @@ from rich.console import Console
 from rich.table import Table
 
 from decomposition.datasets import BUILTIN, load_instance
-from decomposition.errors import InstanceError
 from decomposition.problem.objectives import Objective
+from tasks.cli.errors import exit_on_error
 from tasks.cli.options import (
+    BoundTimeLimit,
     ClusteringOption,
     ClusteringSeed,
     DatasetSeed,
     FederalSupply,
+    GraphOption,
     Hospitals,
     Hubs,
+    InstanceArgument,
     LanesPerReceiver,
+    Lookahead,
+    MipGap,
+    ObjectiveOption,
+    Out,
+    Overwrite,
     PoolingCap,
     Regions,
+    RunId,
+    Solver,
+    Subhorizon,
     SupplyShare,
+    TimeLimit,
     TransferWeight,
     dataset_options,
-    instance_failure,
     national_request,
 )
-from tasks.cli.terminal import console, fail, piece_display
+from tasks.cli.summaries import print_national, print_summary
+from tasks.cli.terminal import BAD_INPUT, WORK_FAILED, console, fail, piece_display
+from tasks.errors import RunStateError
+from tasks.store.status import RunStatus
 
 WAIT_POLL_SECONDS = 1.0
 
@@ -47,47 +61,30 @@ def _backend():
     from sqlalchemy.exc import SQLAlchemyError
 
     from tasks.backend import Backend
-    from tasks.errors import SettingsError
     from tasks.settings import get_settings
 
     try:
-        return Backend(get_settings())
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
+        with exit_on_error():
+            return Backend(get_settings())
     except (SQLAlchemyError, OSError) as exc:  # OSError: the SQLite file's directory cannot be made
         first_line = get_settings().redact(str(exc).splitlines()[0])
         raise fail(
             f"cannot open the run store ({type(exc).__name__}: {first_line}); check "
             "SURGEPLAN_DATABASE_URL (or SURGEPLAN_DATA_DIR) and that the database is running",
-            2,
+            BAD_INPUT,
         ) from None
 
 
-def _run_errors():
-    from tasks.errors import RunStateError, UnknownRun
-
-    return UnknownRun, RunStateError
-
-
 def submit(
-    instance: Annotated[
-        str,
-        typer.Argument(
-            help="A built-in dataset (see `surgeplan datasets`), a CSV directory or a .json file; files are read here and uploaded."
-        ),
-    ],
-    objective: Annotated[
-        Objective, typer.Option(help="Fairness criterion (see `surgeplan solve --help`).")
-    ] = Objective.PHI4,
-    graph: Annotated[Optional[str], typer.Option(help="Built-in datasets only: complete or logistic.")] = None,
-    subhorizon: Annotated[int, typer.Option(help="Periods per sub-horizon.", min=1)] = 7,
-    lookahead: Annotated[int, typer.Option(help="Periods solved past each sub-horizon, then dropped.", min=0)] = 1,
-    solver: Annotated[Optional[str], typer.Option(help="highs or cbc. Default: SURGEPLAN_SOLVER.")] = None,
-    time_limit: Annotated[
-        Optional[float], typer.Option(help="Seconds per piece. Default: SURGEPLAN_TIME_LIMIT.", min=0.001)
-    ] = None,
-    bound_time_limit: Annotated[Optional[float], typer.Option(help="Seconds for the LP bound.", min=0.001)] = None,
-    mip_gap: Annotated[Optional[float], typer.Option(help="Relative MIP gap.", min=0.0, max=0.999)] = None,
+    instance: InstanceArgument,
+    objective: ObjectiveOption = Objective.PHI4,
+    graph: GraphOption = None,
+    subhorizon: Subhorizon = 7,
+    lookahead: Lookahead = 1,
+    solver: Solver = None,
+    time_limit: TimeLimit = None,
+    bound_time_limit: BoundTimeLimit = None,
+    mip_gap: MipGap = None,
     force: Annotated[
         bool, typer.Option(help="Solve again even if this instance and config already has a run.")
     ] = False,
@@ -102,7 +99,10 @@ def submit(
         bool,
         typer.Option(
             "--national",
-            help="A national run: hospitals with coordinates and no arcs (us:national, or a file written by `surgeplan generate national`), split into regions and solved in two levels, as `surgeplan national` does (phi4 only); --regions, --hubs, --clustering, --clustering-seed and --lanes-per-receiver apply to it.",
+            help="A national run: hospitals with coordinates and no arcs (us:national, or a file written by "
+            "`surgeplan generate national`), split into regions and solved in two levels, as `surgeplan national` "
+            "does (phi4 only); --regions, --hubs, --clustering, --clustering-seed and --lanes-per-receiver apply "
+            "to it.",
         ),
     ] = False,
     regions: Regions = None,
@@ -111,14 +111,14 @@ def submit(
     clustering_seed: ClusteringSeed = None,
     lanes_per_receiver: LanesPerReceiver = None,
 ) -> None:
-    """Queue a run for the workers (`surgeplan worker`); print its id. The same instance and config twice gives the same run.
+    """Queue a run for the workers (`surgeplan worker`), print its id; the same instance and config give the same run.
 
     Example: surgeplan submit spain:madrid --graph logistic --objective phi4 --wait
 
     Example: surgeplan submit us:states --pooling-cap 0.2 --federal-supply 100 --transfer-weight 0.01
 
     Example: surgeplan submit us:national --hospitals 300 --national --regions 4 --regions 8 --hubs 2 --hubs 3 --wait
-    """
+    """  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
     from pydantic import ValidationError
 
     from tasks.submission import RunRequest
@@ -132,7 +132,7 @@ def submit(
     }
     if not national and any(v is not None for v in national_given.values()):
         given = next(name for name, v in national_given.items() if v is not None)
-        raise fail(f"{given} applies only to a national run: add --national", 2)
+        raise fail(f"{given} applies only to a national run: add --national", BAD_INPUT)
     national_settings = (
         national_request(regions, hubs, clustering, clustering_seed, lanes_per_receiver) if national else None
     )
@@ -144,31 +144,32 @@ def submit(
         seed=seed,
     )
     backend = _backend()
+    graph_name = graph.value if graph else None
     try:
-        source = (
-            {"dataset": instance, "graph": graph, "options": options}
-            if instance in BUILTIN
-            else {"instance": load_instance(instance, graph, options)}
-        )
-        request = RunRequest(
-            **source,
-            objective=objective,
-            subhorizon=subhorizon,
-            lookahead=lookahead,
-            solver=solver,
-            time_limit=time_limit,
-            bound_time_limit=bound_time_limit,
-            mip_gap=mip_gap,
-            transfer_weight=transfer_weight,
-            national=national_settings,
-            force=force,
-        )
-        submitted = backend.submit(request)
-    except InstanceError as exc:
-        raise instance_failure(exc) from None
-    except ValidationError as exc:
+        with exit_on_error():
+            source = (
+                {"dataset": instance, "graph": graph_name, "options": options}
+                if instance in BUILTIN
+                else {"instance": load_instance(instance, graph_name, options)}
+            )
+            request = RunRequest(
+                **source,
+                objective=objective,
+                subhorizon=subhorizon,
+                lookahead=lookahead,
+                solver=solver.value if solver else None,
+                time_limit=time_limit,
+                bound_time_limit=bound_time_limit,
+                mip_gap=mip_gap,
+                transfer_weight=transfer_weight,
+                national=national_settings,
+                force=force,
+            )
+            submitted = backend.submit(request)
+    except ValidationError as exc:  # the request's own checks, named as the option typed
         first = exc.errors()[0]
-        raise fail(f"--{'-'.join(map(str, first['loc'])).replace('_', '-') or 'options'}: {first['msg']}", 2) from None
+        option = "-".join(map(str, first["loc"])).replace("_", "-") or "options"
+        raise fail(f"--{option}: {first['msg']}", BAD_INPUT) from None
     state = "queued" if submitted.created else f"already submitted ({submitted.status}); --force solves it again"
     if not submitted.published:
         state = (
@@ -187,7 +188,7 @@ def _follow(backend, run_id: str) -> None:
     view = backend.view(run_id)
     try:
         with piece_display(max(view.pieces_total, 1)) as progress:
-            while view.status in ("queued", "running"):
+            while not RunStatus(view.status).terminal:
                 best = "" if view.best_value is None else f" (best so far {view.best_value:,.2f})"
                 progress(view.pieces_done, max(view.pieces_total, 1), f"{view.status}: {view.message or ''}{best}")
                 time.sleep(WAIT_POLL_SECONDS)
@@ -196,31 +197,29 @@ def _follow(backend, run_id: str) -> None:
         raise fail(
             f"stopped waiting; run {run_id} goes on: `surgeplan status {run_id}` follows it, "
             f"`surgeplan cancel {run_id}` stops it",
-            130,
+            130,  # as a shell reports Ctrl-C
         ) from None
-    if view.status != "succeeded":
-        raise fail(f"run {run_id} {view.status}: {view.error}", 1)
+    if view.status != RunStatus.SUCCEEDED:
+        raise fail(f"run {run_id} {view.status}: {view.error}", WORK_FAILED)
     _print_result(backend.summary(run_id), run_id)
 
 
 def status(
-    run_id: Annotated[str, typer.Argument(help="The run's id (from `surgeplan submit` or `surgeplan runs`).")],
+    run_id: RunId,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
     events: Annotated[bool, typer.Option(help="Also list what happened to the run.")] = False,
 ) -> None:
     """A run's status and progress: pieces done of total, the best checked value so far, the last step."""
     backend = _backend()
-    unknown, _ = _run_errors()
-    try:
+    with exit_on_error():
         view = backend.view(run_id)
-    except unknown as exc:
-        raise fail(str(exc), 2) from None
     if as_json:
         print(view.model_dump_json(indent=2))
         return
+    cancelling = view.cancel_requested and view.status == RunStatus.RUNNING
     table = Table(title=f"run {view.id}", show_header=False)
     rows = [
-        ("status", view.status + (" (cancel requested)" if view.cancel_requested and view.status == "running" else "")),
+        ("status", view.status + (" (cancel requested)" if cancelling else "")),
         ("instance", f"{view.instance} ({view.source})"),
         ("config", json.dumps(view.config)),
         ("progress", f"{view.pieces_done}/{view.pieces_total} pieces"),
@@ -240,30 +239,22 @@ def status(
             Console().print(f"{e.at:%H:%M:%S} {e.kind:<12} {e.message}", highlight=False)
 
 
-def result(
-    run_id: Annotated[str, typer.Argument(help="The run's id.")],
-    out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Also write the plan here as CSV files and summary.json.")
-    ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
-) -> None:
-    """A finished run's checked plan: Phi, non-covered demand per scenario with and without reallocation, bound and gap."""
+def result(run_id: RunId, out: Out = None, overwrite: Overwrite = False) -> None:
+    """A finished run's checked plan: Phi, non-covered demand per scenario with and without reallocation, bound and gap.
+
+    With --out, also writes the plan there as CSV files and summary.json.
+    """
     import pandas as pd
 
-    from tasks.errors import OutputError
     from tasks.output.plan_files import atomic_directory, check_output_dir
 
     backend = _backend()
-    unknown, state_error = _run_errors()
-    try:
+    # a run without a plan (yet) failed or was cancelled, or still runs: not a bad request
+    with exit_on_error(codes={RunStateError: WORK_FAILED}):
         if out is not None:
             check_output_dir(out, overwrite)
         doc = backend.summary(run_id)
         plan_dir = backend.plan_dir(run_id)
-    except (unknown, OutputError) as exc:
-        raise fail(str(exc), 2) from None
-    except state_error as exc:
-        raise fail(str(exc), 1) from None
     if out is not None:
         with atomic_directory(out) as staging:
             for table in sorted(plan_dir.glob("*.parquet")):
@@ -273,9 +264,6 @@ def result(
 
 
 def _print_result(doc: dict, run_id: str, out: Path | None = None) -> None:
-    from tasks.cli.main import print_summary
-    from tasks.cli.national import print_national
-
     footer = (
         f"Plan written to {out}/"
         if out is not None
@@ -287,29 +275,21 @@ def _print_result(doc: dict, run_id: str, out: Path | None = None) -> None:
         print_national(doc, footer)
 
 
-def cancel(run_id: Annotated[str, typer.Argument(help="The run's id.")]) -> None:
+def cancel(run_id: RunId) -> None:
     """Cancel a run: a queued one at once; a running one within a heartbeat, its Ray pieces stopped."""
     backend = _backend()
-    unknown, state_error = _run_errors()
-    try:
+    with exit_on_error():
         view = backend.cancel(run_id)
-    except (unknown, state_error) as exc:
-        raise fail(str(exc), 2) from None
-    said = "cancelled" if view.status == "cancelled" else "cancel requested; its worker stops it within seconds"
+    said = "cancelled" if view.status == RunStatus.CANCELLED else "cancel requested; its worker stops it within seconds"
     console.print(f"run {run_id}: {said}", highlight=False)
 
 
 def runs(
-    state: Annotated[
-        Optional[str],
-        typer.Option("--status", help="Only runs in this state: queued, running, succeeded, failed, cancelled."),
-    ] = None,
+    state: Annotated[Optional[RunStatus], typer.Option("--status", help="Only runs in this state.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
 ) -> None:
     """List runs, newest first, with their progress and value."""
-    if state not in (None, "queued", "running", "succeeded", "failed", "cancelled"):
-        raise fail(f"--status {state}: choose queued, running, succeeded, failed or cancelled", 2)
-    views = _backend().runs(state, limit)
+    views = _backend().runs(state.value if state else None, limit)
     table = Table(title=f"{len(views)} run(s)")
     for column in ("id", "status", "instance", "objective", "pieces", "value", "submitted (UTC)"):
         table.add_column(column, no_wrap=column in ("id", "status"))
@@ -334,22 +314,20 @@ def worker(
     """Start a queue worker: it takes runs one at a time and solves each on Ray (local, or RAY_ADDRESS).
 
     Start as many as you like, on as many machines; they share the store and the queue. The worker refuses to start when SURGEPLAN_RUN_TIME_LIMIT is not below SURGEPLAN_VISIBILITY_TIMEOUT.
-    """
+    """  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tasks.errors import SettingsError
     from tasks.queue.consumer import start_worker
     from tasks.settings import get_settings
 
     try:
-        start_worker(get_settings(), loglevel.upper())
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
-    except ConnectionError as exc:
-        raise fail(get_settings().redact(str(exc)), 2) from None
+        with exit_on_error():
+            start_worker(get_settings(), loglevel.upper())
+    except ConnectionError as exc:  # one the broker's check did not name (BrokerUnreachable is one too)
+        raise fail(get_settings().redact(str(exc)), BAD_INPUT) from None
     except SQLAlchemyError as exc:
         first_line = get_settings().redact(str(exc).splitlines()[0])
-        raise fail(f"cannot open the run store ({first_line}); check SURGEPLAN_DATABASE_URL", 2) from None
+        raise fail(f"cannot open the run store ({first_line}); check SURGEPLAN_DATABASE_URL", BAD_INPUT) from None
 
 
 def api(
@@ -360,18 +338,15 @@ def api(
     """Serve the REST API (OpenAPI docs at /docs). Needs SURGEPLAN_API_TOKENS."""
     import uvicorn
 
-    from tasks.errors import SettingsError
     from tasks.settings import get_settings
 
-    try:
+    with exit_on_error():
         settings = get_settings()
-    except SettingsError as exc:
-        raise fail(str(exc), 2) from None
     if not settings.tokens:
         raise fail(
             "no API tokens: set SURGEPLAN_API_TOKENS to one or more comma-separated secrets "
             "(clients send 'Authorization: Bearer <token>')",
-            2,
+            BAD_INPUT,
         )
     _backend()  # a store that cannot be opened is exit 2 naming the setting, not a traceback from every process
     uvicorn.run(
@@ -382,8 +357,3 @@ def api(
         workers=processes,
         log_level="info",
     )
-
-
-def register_run_commands(app: typer.Typer) -> None:
-    for command in (submit, status, result, cancel, runs, worker, api):
-        app.command()(command)

@@ -18,9 +18,13 @@ from rich.progress import (
 
 console = Console(stderr=True)
 
+# the exit codes of a failure (tasks.cli.errors.EXIT_CODES gives each error class one of them)
+BAD_INPUT = 2  # an instance, an option, an output directory, a setting or a run id the user can fix
+WORK_FAILED = 1  # the solver, the evaluator or a run could not produce a plan worth returning
+
 
 def fail(message: str, code: int) -> typer.Exit:
-    """Print the error and return the exit to raise: 2 for bad input, 1 when the work itself failed."""
+    """Print the error and return the exit to raise: BAD_INPUT or WORK_FAILED (130: the user interrupted)."""
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 

@@ -1,18 +1,16 @@
-"""What a run leaves for a planner: the plan's files, written all or nothing, and the figures."""
+"""What a run leaves for a planner: the files of a plan, a study or a national run, written all or nothing
+(with their figures, or as the store keeps them).
 
-from tasks.output.clustering_figures import write_clustering_curves, write_depot_map
-from tasks.output.national_files import national_tables, write_national, write_stored_national
-from tasks.output.plan_files import atomic_directory, check_output_dir, write_plan, write_stored_plan, write_study
+The names below are loaded on first use (lazy_loader), so importing one module of the package does not
+import the others and their dependencies.
+"""
 
-__all__ = [
-    "atomic_directory",
-    "check_output_dir",
-    "national_tables",
-    "write_clustering_curves",
-    "write_depot_map",
-    "write_national",
-    "write_plan",
-    "write_stored_national",
-    "write_stored_plan",
-    "write_study",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "national_files": ["write_national", "write_stored_national"],
+        "plan_files": ["atomic_directory", "check_output_dir", "write_plan", "write_stored_plan", "write_study"],
+    },
+)

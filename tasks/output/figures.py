@@ -19,8 +19,6 @@ import numpy as np  # noqa: E402
 from decomposition.evaluation.evaluator import Evaluation  # noqa: E402
 from decomposition.problem.instance import Instance  # noqa: E402
 
-FIGURES = ("non_covered_demand.png", "idle_stock.png")
-
 
 def write_figures(
     directory: Path, instance: Instance, plan: Evaluation, baseline: Evaluation, title: str

@@ -1,9 +1,17 @@
 """The queue: the Celery app over Redis, the queue consumer (a Celery worker process, a Ray driver)
 and the execution of one stored run.
+
+The names below are loaded on first use (lazy_loader), so importing one module of the package does not
+import the others and their dependencies.
 """
 
-from tasks.queue.celery_app import Broker
-from tasks.queue.consumer import start_worker
-from tasks.queue.execution import METRIC_NAME_LENGTH, execute_run
+import lazy_loader
 
-__all__ = ["Broker", "METRIC_NAME_LENGTH", "execute_run", "start_worker"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "celery_app": ["Broker"],
+        "consumer": ["start_worker"],
+        "execution": ["METRIC_NAME_LENGTH", "execute_run"],
+    },
+)

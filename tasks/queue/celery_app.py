@@ -1,7 +1,8 @@
-"""The Celery app over Redis, and publishing runs onto it.
+"""The Celery app over Redis, and publishing runs onto it; the queue consumer (`tasks.queue.consumer`, the
+Celery worker process of `surgeplan worker`) takes them off.
 
 Messages are JSON only (a pickle is refused unread). A run is acknowledged late, after its result
-is stored, and handed back to the queue if its worker process dies; the visibility timeout in
+is stored, and handed back to the queue if its consumer process dies; the visibility timeout in
 force is the settings' (a run must end before it, see Settings.check_worker_limits). The store,
 not the broker, decides whether a delivered run is executed (store.claim).
 """
@@ -14,6 +15,7 @@ from functools import cached_property
 import redis
 from celery import Celery
 
+from tasks.errors import BrokerUnreachable
 from tasks.settings import Settings
 from tasks.store.run_store import RunStore
 
@@ -30,13 +32,13 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,  # results live in the run store
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,  # a worker holds one run at a time; the rest stay on the queue
+        worker_prefetch_multiplier=1,  # a consumer holds one run at a time; the rest stay on the queue
         task_default_queue=settings.queue,
         broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,  # Ray needs the real stdout and stderr of its driver
+        worker_redirect_stdouts=False,  # Ray needs the real stdout and stderr of its driver (the consumer)
     )
     return app
 
@@ -58,7 +60,7 @@ class Broker:
 
     def publish(self, run_id: str) -> bool:
         """Put the run on the queue and record where; False (and an event) if the broker is unreachable:
-        the run stays queued in the store and a worker's recovery pass publishes it later."""
+        the run stays queued in the store and a queue consumer's recovery pass publishes it later."""
         try:
             epoch = self.epoch()
             self.app.send_task(
@@ -81,18 +83,18 @@ class Broker:
         return True
 
     def requeue_lost_runs(self) -> list[str]:
-        """Publish again every run whose message is gone (Redis restarted, a worker died)."""
+        """Publish again every run whose message is gone (Redis restarted, a queue consumer died)."""
         lost = self.store.lost_runs(self.epoch(), max_attempts=self.settings.max_run_attempts)
         for run_id in lost:
             self.publish(run_id)
         return lost
 
     def ping(self) -> None:
-        """Raise a ConnectionError naming the broker (its password masked) when Redis cannot be reached."""
+        """Raise BrokerUnreachable naming the broker (its password masked) when Redis cannot be reached."""
         try:
             self._redis.ping()
         except redis.RedisError as exc:
-            raise ConnectionError(
+            raise BrokerUnreachable(
                 self.settings.redact(
                     f"cannot reach the broker at {self.settings.broker_url} "
                     f"({exc}); start Redis or set SURGEPLAN_BROKER_URL"

@@ -1,9 +1,10 @@
-"""`surgeplan worker`: a Celery worker that executes runs, one at a time, as a Ray driver.
+"""The queue consumer (`surgeplan worker`): the Celery worker process that executes runs, one at a time, each
+as a Ray driver. ("Worker" alone, elsewhere, means a Ray worker: one of the processes a run's pieces go to.)
 
-The pool is `solo`: the run executes in the worker process itself, which drives Ray (Ray does
-the parallel work). So a killed worker takes its local Ray, and the solvers in it, down with it,
-and nothing is left orphaned. A recovery thread publishes again the runs whose message is gone:
-a dead worker's (its lease stops being renewed) and those a restarted Redis forgot.
+The pool is `solo`: the run executes in the consumer process itself, which drives Ray (Ray does the
+parallel work). So a killed consumer takes its local Ray, and the solvers in it, down with it, and
+nothing is left orphaned. A recovery thread publishes again the runs whose message is gone: a dead
+consumer's (its lease stops being renewed) and those a restarted Redis forgot.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from tasks.store.run_store import RunStore
 log = logging.getLogger(__name__)
 
 
-def worker_app(settings: Settings, store: RunStore, broker: Broker) -> Celery:
-    """The Celery app with the run task registered (only workers register it; publishers send by name)."""
+def consumer_app(settings: Settings, store: RunStore, broker: Broker) -> Celery:
+    """The Celery app with the run task registered (only the consumer registers it; publishers send it by name)."""
     app = broker.app
 
     @app.task(name=RUN_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -52,13 +53,14 @@ def recovery_loop(broker: Broker, interval: float, stopped: threading.Event) -> 
 
 
 def start_worker(settings: Settings, loglevel: str = "INFO") -> None:
-    """Check the setup, migrate the store, start the recovery thread and consume runs until stopped."""
+    """Run the queue consumer (`surgeplan worker`): check the setup, migrate the store, start the recovery thread
+    and execute runs from the queue until stopped."""
     settings.check_worker_limits()
     store = RunStore(settings.database_url)
     store.migrate()
     broker = Broker(settings, store)
     broker.ping()
-    app = worker_app(settings, store, broker)
+    app = consumer_app(settings, store, broker)
     stopped = threading.Event()
     threading.Thread(
         target=recovery_loop, args=(broker, settings.reaper_interval, stopped), daemon=True, name="recovery"

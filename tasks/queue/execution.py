@@ -38,10 +38,11 @@ from tasks.national_options import NationalRequest
 from tasks.output.national_files import write_stored_national
 from tasks.output.plan_files import write_stored_plan
 from tasks.settings import Settings
-from tasks.store.models import TERMINAL, RunStatus
 from tasks.store.run_store import Progress, RunStore
+from tasks.store.status import RunStatus
 from tasks.submission import decomposition_config, load_stored_instance
 from workers.errors import PieceFailed, RunStopped
+from workers.hooks import WalkHooks
 from workers.ray_runner import PieceFunction, ensure_ray, run_on_ray
 from workers.two_level import solve_national
 
@@ -97,7 +98,7 @@ class Heartbeat:
     def should_stop(self) -> bool:
         return self.cancelled.is_set() or self.lost.is_set() or time.monotonic() > self.deadline
 
-    def stop_reason(self) -> tuple[str, str]:
+    def stop_reason(self) -> tuple[RunStatus, str]:
         if self.cancelled.is_set():
             return RunStatus.CANCELLED, "cancelled on request; its Ray pieces were stopped"
         if self.lost.is_set():
@@ -140,7 +141,7 @@ def execute_run(run_id: str, settings: Settings, store: RunStore, compute: Piece
 
 def _not_claimed(run_id: str, store: RunStore) -> str:
     run = store.get(run_id)
-    if run.status in TERMINAL:
+    if run.status.terminal:
         return f"already {run.status}"
     if run.status == RunStatus.RUNNING:  # a second delivery (visibility timeout, requeue) while the first still solves
         store.add_event(run_id, "duplicate", f"a second delivery while {run.owner} holds the lease; not executed")
@@ -157,7 +158,7 @@ def _solve_and_store(
     heartbeat: Heartbeat,
     run_dir: Path,
     out: Path,
-) -> tuple[str, str | None, bool]:
+) -> tuple[RunStatus, str | None, bool]:
     checkpoints = run_dir / "checkpoints"
     try:
         run = store.get(run_id)
@@ -210,29 +211,11 @@ def _solve_windows(
     dag = plan_pieces(instance, decomposition_config(config))
     heartbeat.progress(0, len(dag.pieces), "starting Ray")
     ensure_ray(settings.workers, settings.ray_address)
-
-    def on_piece(_job: int, _piece: Piece, summary: dict) -> None:
-        heartbeat.offer(summary.get("value"))
-
     reuse = reusable_windows(dag, instance, _load_checkpoints(checkpoints))
     if reuse:
         store.add_event(run_id, "resumed", f"{len(reuse)} solved window(s) taken from checkpoints")
-
-    def on_window(_job: int, piece: Piece, result) -> None:
-        if not heartbeat.lost.is_set():  # an execution that lost the run writes nothing for it
-            _save_checkpoint(checkpoints, WindowCheckpoint.of(piece.id, result))
-
-    return run_on_ray(
-        dag,
-        instance,
-        retries=settings.piece_retries,
-        progress=heartbeat.progress,
-        compute=compute,
-        should_stop=heartbeat.should_stop,
-        on_piece=on_piece,
-        reuse=reuse,
-        on_window=on_window,
-    )
+    hooks = _WindowRunHooks(heartbeat, checkpoints)
+    return run_on_ray(dag, instance, retries=settings.piece_retries, compute=compute, reuse=reuse, hooks=hooks)
 
 
 def _solve_national(
@@ -243,31 +226,59 @@ def _solve_national(
     run executed again, after its worker died, starts over. Every step is an event and prefixes the
     progress message; a cancel or the run time limit stops it at the next step or piece."""
     national = NationalRequest.model_validate(config["national"]).config(decomposition_config(config))
-    current = [""]
-
-    def step(message: str) -> None:
-        if heartbeat.should_stop():  # clustering, stitching and the bound poll nothing themselves
-            raise RunStopped(f"stopped before: {message}")
-        current[0] = message
-        store.add_event(run_id, "step", message)
-        latest = heartbeat.latest
-        heartbeat.progress(latest.done, latest.total, message)
-
-    def progress(done: int, total: int, message: str) -> None:
-        heartbeat.progress(done, total, f"{current[0]}: {message}")
-
-    step("starting Ray")
+    hooks = _NationalRunHooks(heartbeat, store, run_id)
+    hooks.step("starting Ray")
     ensure_ray(settings.workers, settings.ray_address)
-    report = solve_national(
-        instance,
-        national,
-        step=step,
-        progress=progress,
-        should_stop=heartbeat.should_stop,
-        retries=settings.piece_retries,
-    )
-    step("storing the plan")
+    report = solve_national(instance, national, hooks=hooks, retries=settings.piece_retries)
+    hooks.step("storing the plan")
     return report
+
+
+class _HeartbeatHooks(WalkHooks):
+    """A queue run's walk: its progress goes to the heartbeat, which also says when to stop."""
+
+    def __init__(self, heartbeat: Heartbeat):
+        self.heartbeat = heartbeat
+
+    def progress(self, done: int, total: int, message: str) -> None:
+        self.heartbeat.progress(done, total, message)
+
+    def should_stop(self) -> bool:
+        return self.heartbeat.should_stop()
+
+
+class _WindowRunHooks(_HeartbeatHooks):
+    """An ordinary run's walk: each piece's value offered as the best so far, each solved window checkpointed."""
+
+    def __init__(self, heartbeat: Heartbeat, checkpoints: Path):
+        super().__init__(heartbeat)
+        self.checkpoints = checkpoints
+
+    def piece_done(self, run: int, piece: Piece, summary: dict) -> None:
+        self.heartbeat.offer(summary.get("value"))
+
+    def window_done(self, run: int, piece: Piece, result) -> None:
+        if not self.heartbeat.lost.is_set():  # an execution that lost the run writes nothing for it
+            _save_checkpoint(self.checkpoints, WindowCheckpoint.of(piece.id, result))
+
+
+class _NationalRunHooks(_HeartbeatHooks):
+    """A national run's steps: each one an event of the run, and the prefix of the progress messages after it."""
+
+    def __init__(self, heartbeat: Heartbeat, store: RunStore, run_id: str):
+        super().__init__(heartbeat)
+        self.store, self.run_id, self.current = store, run_id, ""
+
+    def step(self, message: str) -> None:
+        if self.heartbeat.should_stop():  # clustering, stitching and the bound poll nothing themselves
+            raise RunStopped(f"stopped before: {message}")
+        self.current = message
+        self.store.add_event(self.run_id, "step", message)
+        latest = self.heartbeat.latest
+        self.heartbeat.progress(latest.done, latest.total, message)
+
+    def progress(self, done: int, total: int, message: str) -> None:
+        self.heartbeat.progress(done, total, f"{self.current}: {message}")
 
 
 def _save_checkpoint(directory: Path, checkpoint: WindowCheckpoint) -> None:

@@ -7,7 +7,6 @@ code reads and writes. Times are naive UTC (SQLite keeps no time zones; PostgreS
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import Enum
 
 from sqlalchemy import (
     JSON,
@@ -17,29 +16,22 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-class RunStatus(str, Enum):
-    """Where a run is: queued -> running -> succeeded | failed | cancelled; a lost worker's run goes back to queued.
-
-    A str, so a member compares equal to the text stored in `runs.status` and sent in JSON."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        """The run will not change again."""
-        return self in TERMINAL
+from tasks.store.status import RunStatus
 
 
-TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+class StatusColumn(TypeDecorator):
+    """`runs.status`: stored as its text (a plain VARCHAR, as the migrations made it), read back as a RunStatus."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect) -> RunStatus | None:
+        return None if value is None else RunStatus(value)
 
 
 def utcnow() -> datetime:
@@ -54,7 +46,7 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[RunStatus] = mapped_column(StatusColumn, index=True)
     source: Mapped[str] = mapped_column(String(200))  # the dataset named, or "upload"
     instance_name: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the canonical instance
@@ -62,7 +54,7 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    # executions started: a lost worker's run starts again, up to SURGEPLAN_MAX_RUN_ATTEMPTS times in all
+    # executions started: a lost execution's run starts again, up to SURGEPLAN_MAX_RUN_ATTEMPTS times in all
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str | None] = mapped_column(String(200))  # the execution holding the lease
     lease_until: Mapped[datetime | None]

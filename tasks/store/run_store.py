@@ -2,8 +2,8 @@
 
 A run is executed by whoever holds its lease (`claim`); the lease is renewed while it runs and
 checked again when the result is written (`finish`), so a second delivery of the same message,
-or a worker that lost its lease, can neither start a second solve nor store a second plan.
-A run whose execution was lost (its worker died) in each of its `max_attempts` attempts is poisoned:
+or a queue consumer that lost its lease, can neither start a second solve nor store a second plan.
+A run whose execution was lost (its consumer died) in each of its `max_attempts` attempts is poisoned:
 the next claim or recovery pass ends it failed instead of starting it again.
 PostgreSQL in production; SQLite (one file, writers serialised) as the embedded default.
 """
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.errors import RunStateError, UnknownRun
 from tasks.store.models import (
-    TERMINAL,
     Event,
     Metric,
     PlanVersion,
@@ -85,7 +84,7 @@ class RunStore:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":  # an API and workers starting at once migrate in turn
+            if connection.dialect.name == "postgresql":  # an API and consumers starting at once migrate in turn
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
@@ -155,7 +154,7 @@ class RunStore:
             raise UnknownRun(f"no run with id '{run_id}'; `surgeplan runs` lists them")
         return run
 
-    def runs(self, status: str | None = None, limit: int = 50) -> list[Run]:
+    def runs(self, status: RunStatus | None = None, limit: int = 50) -> list[Run]:
         query = select(Run).order_by(Run.created_at.desc()).limit(limit)
         if status:
             query = query.where(Run.status == status)
@@ -222,24 +221,9 @@ class RunStore:
 
     def renew(self, run_id: str, owner: str, lease: float, progress: Progress | None = None) -> bool | None:
         """Extend the lease and record progress. Returns whether a cancel was asked, None if the lease was lost."""
-        values: dict = {"lease_until": utcnow() + timedelta(seconds=lease)}
-        if progress is not None:
-            values.update(
-                pieces_done=progress.done,
-                pieces_total=progress.total,
-                message=progress.message[:2000],
-                best_value=progress.best_value,
-            )
+        values: dict = {"lease_until": utcnow() + timedelta(seconds=lease), **_progress_columns(progress)}
         with self.session() as s, s.begin():
-            held = (
-                s.execute(
-                    update(Run)
-                    .where(Run.id == run_id, Run.owner == owner, Run.status == RunStatus.RUNNING)
-                    .values(**values)
-                ).rowcount
-                == 1
-            )
-            if not held:
+            if not _update_if_held(s, run_id, owner, values):
                 return None
             return s.get(Run, run_id).cancel_requested
 
@@ -247,7 +231,7 @@ class RunStore:
         self,
         run_id: str,
         owner: str,
-        status: str,
+        status: RunStatus,
         *,
         error: str | None = None,
         plan_path: str | None = None,
@@ -256,28 +240,14 @@ class RunStore:
         progress: Progress | None = None,
     ) -> bool:
         """End the run (fenced by the lease: an execution that lost it writes nothing). True if written."""
-        assert status in TERMINAL
+        assert status.terminal
         now = utcnow()
         values: dict = {"status": status, "finished_at": now, "error": error, "lease_until": None}
-        if progress is not None:
-            values.update(
-                pieces_done=progress.done,
-                pieces_total=progress.total,
-                message=progress.message[:2000],
-                best_value=progress.best_value,
-            )
+        values.update(_progress_columns(progress))
         if value is not None:
             values["best_value"] = value
         with self.session() as s, s.begin():
-            written = (
-                s.execute(
-                    update(Run)
-                    .where(Run.id == run_id, Run.owner == owner, Run.status == RunStatus.RUNNING)
-                    .values(**values)
-                ).rowcount
-                == 1
-            )
-            if not written:
+            if not _update_if_held(s, run_id, owner, values):
                 return False
             if plan_path is not None:
                 version = len(s.execute(select(PlanVersion.id).where(PlanVersion.run_id == run_id)).all()) + 1
@@ -290,13 +260,14 @@ class RunStore:
     # --- cancelling and recovering ---------------------------------------------------------------
 
     def request_cancel(self, run_id: str) -> Run:
-        """A queued run is cancelled at once; a running one is asked to stop (its worker sees it within a heartbeat)."""
+        """A queued run is cancelled at once; a running one is asked to stop (its queue consumer sees it within a
+        heartbeat)."""
         now = utcnow()
         with self.session() as s, s.begin():
             run = s.get(Run, run_id, with_for_update=True)
             if run is None:
                 raise UnknownRun(f"no run with id '{run_id}'; `surgeplan runs` lists them")
-            if run.status in TERMINAL:
+            if run.status.terminal:
                 raise RunStateError(f"run {run_id} is already {run.status}; nothing to cancel")
             run.cancel_requested = True
             if run.status == RunStatus.QUEUED:
@@ -306,8 +277,8 @@ class RunStore:
 
     def lost_runs(self, epoch: str, grace: float = 5.0, *, max_attempts: int) -> list[str]:
         """Runs whose message is gone: queued but published to another Redis (it restarted) or not at all,
-        or running under a lease that ran out (the worker died). They go back to queued; the caller
-        publishes them again. A lost run that was asked to stop is cancelled instead, and one whose worker
+        or running under a lease that ran out (its queue consumer died). They go back to queued; the caller
+        publishes them again. A lost run that was asked to stop is cancelled instead, and one whose consumer
         died in each of its `max_attempts` attempts is failed instead (it would only kill the next one)."""
         now = utcnow()
         settled = now - timedelta(seconds=grace)  # a submission publishes right after it commits
@@ -352,7 +323,7 @@ class RunStore:
 
 
 def _fail_poisoned(s: Session, run: Run, max_attempts: int, now: datetime) -> None:
-    """End a run whose every execution was lost: retrying it would only take down another worker."""
+    """End a run whose every execution was lost: retrying it would only take down another queue consumer."""
     run.status, run.finished_at, run.owner, run.lease_until = RunStatus.FAILED, now, None, None
     run.error = (
         f"its worker died during each of its {run.attempts} attempts (no heartbeat until the lease ran "
@@ -360,3 +331,21 @@ def _fail_poisoned(s: Session, run: Run, max_attempts: int, now: datetime) -> No
         "solver or exhaust the worker's memory; submitting it again makes a new run"
     )
     s.add(Event(run_id=run.id, at=now, kind=RunStatus.FAILED, message=run.error))
+
+
+def _progress_columns(progress: Progress | None) -> dict:
+    """The run's columns that record progress (none if there is no progress to record)."""
+    if progress is None:
+        return {}
+    return {
+        "pieces_done": progress.done,
+        "pieces_total": progress.total,
+        "message": progress.message[:2000],
+        "best_value": progress.best_value,
+    }
+
+
+def _update_if_held(s: Session, run_id: str, owner: str, values: dict) -> bool:
+    """Write `values` to the run only while `owner` holds it running (the fence of a lost lease)."""
+    held = Run.id == run_id, Run.owner == owner, Run.status == RunStatus.RUNNING
+    return s.execute(update(Run).where(*held).values(**values)).rowcount == 1

@@ -1,5 +1,5 @@
 """The REST API: tokens, 422s that name the field, size limits, plans; and 200 concurrent submissions
-through a real server to a real worker."""
+through a real server to a real queue consumer."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from decomposition.problem.objectives import Objective
-from tasks.api import create_app
+from tasks.api import ERROR_STATUS, create_app, error_response
+from tasks.errors import RunStateError
 from tasks.store.run_store import RunStore
 from tasks.submission import RunRequest
 from tests.decomposition.temporal.test_windows import random_instance
@@ -162,7 +163,7 @@ def test_lambda_and_dataset_options_make_runs_of_their_own(client):
             client.get(f"/runs/{runs[3].json()['id']}", headers=AUTH).json()["instance"]
             == "us-states-75pct-cap20-federal50"
         )
-    finally:  # leave no us:states run queued for the worker of the tests below
+    finally:  # leave no us:states run queued for the queue consumer of the tests below
         for r in runs:
             client.post(f"/runs/{r.json()['id']}/cancel", headers=AUTH)
 
@@ -205,7 +206,7 @@ def test_national_settings_make_runs_of_their_own(client):
         assert runs[5].json()["config"]["national"]["regions"] == [16, 24, 32, 40, 48]
         ordinary = client.post("/runs", json={"dataset": "example:three-hospitals", "subhorizon": 3}, headers=AUTH)
         assert ordinary.status_code in (200, 201) and "national" not in ordinary.json()["config"]
-    finally:  # leave no national run queued for the worker of the tests below
+    finally:  # leave no national run queued for the queue consumer of the tests below
         for r in runs:
             client.post(f"/runs/{r.json()['id']}/cancel", headers=AUTH)
 
@@ -296,6 +297,27 @@ def test_unknown_runs_are_404_and_finished_ones_cannot_be_cancelled(client):
     assert no_plan.status_code == 409 and "no plan" in no_plan.json()["detail"]
 
 
+def test_product_errors_are_answered_from_the_one_table(client):
+    for error, status in ERROR_STATUS.items():
+        assert client.app.exception_handlers[error] is error_response
+        response = asyncio.run(error_response(None, error("what went wrong")))
+        assert response.status_code == status and json.loads(response.body) == {"detail": "what went wrong"}
+
+    class Derived(RunStateError):
+        pass
+
+    assert asyncio.run(error_response(None, Derived("x"))).status_code == 409  # its nearest base class's
+
+
+def test_runs_are_listed_by_status_and_an_unknown_status_is_a_422_naming_it(client):
+    run = client.post("/runs", json={"instance": instance_json(10), "force": True}, headers=AUTH).json()
+    client.post(f"/runs/{run['id']}/cancel", headers=AUTH)
+    cancelled = client.get("/runs", params={"status": "cancelled", "limit": 1000}, headers=AUTH).json()
+    assert run["id"] in {r["id"] for r in cancelled} and {r["status"] for r in cancelled} == {"cancelled"}
+    refused = client.get("/runs", params={"status": "done"}, headers=AUTH)
+    assert refused.status_code == 422 and [p["field"] for p in refused.json()["detail"]] == ["query.status"]
+
+
 def test_openapi_documents_the_routes(client):
     paths = client.get("/openapi.json", headers=READ).json()["paths"]
     assert {
@@ -317,7 +339,7 @@ def _free_port() -> int:
 def test_200_concurrent_submissions_are_all_accepted_finished_and_unique(env, tmp_path):
     port = _free_port()
     api = Service(["api", "--port", str(port)], env, tmp_path / "api.log")
-    worker = start_worker(env, tmp_path / "worker.log")
+    consumer = start_worker(env, tmp_path / "consumer.log")
     try:
         api.wait_for_output("Application startup complete")
         base = f"http://127.0.0.1:{port}"
@@ -355,7 +377,7 @@ def test_200_concurrent_submissions_are_all_accepted_finished_and_unique(env, tm
         assert pd.DataFrame(pieces)["attempts"].eq(1).all()
     finally:
         api.stop()
-        worker.stop()
+        consumer.stop()
 
 
 def run_count(client) -> int:
@@ -541,7 +563,7 @@ def big_instance(n_units: int, n_periods: int, n_scenarios: int = 3) -> dict:
 
 @pytest.mark.timeout(300)
 def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
-    """A ~30 MB instance (40,000 hospitals) is validated in a worker thread: /health, asked all the while, answers
+    """A ~30 MB instance (40,000 hospitals) is validated in a thread of a pool: /health, asked all the while, answers
     in well under half the upload's time each time (validating it in the event loop held every request for as
     long as the validation, most of the upload). A few hundred ms on a quiet machine; up to ~2 s on a slow one,
     where one long call into the JSON parser or pydantic holds the GIL."""

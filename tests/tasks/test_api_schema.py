@@ -4,7 +4,7 @@ status code, no response outside its declared schema, no request the document al
 for a reason the document could say, and no invalid request accepted. Nothing a rejected request sent is
 stored: afterwards the store holds exactly the runs the accepted submissions returned.
 
-Bounded so the suite stays short: a few examples per operation, a time budget, one worker-less test queue,
+Bounded so the suite stays short: a few examples per operation, a time budget, one test queue without a consumer,
 a fresh PostgreSQL database and data directory. This module is also the hooks module of that schemathesis
 process (SCHEMATHESIS_HOOKS): the two checks of our own below are registered there.
 """

@@ -22,6 +22,7 @@ from decomposition.temporal.pieces import (
 )
 from tests.decomposition.temporal.test_windows import random_instance
 from workers.errors import PieceFailed
+from workers.hooks import ProgressHooks, WalkHooks
 from workers.ray_runner import _levels, ray_session, run_on_ray
 
 HIGHS = SolverOptions("highs", time_limit=60)
@@ -121,7 +122,8 @@ def test_a_piece_that_raises_is_retried_and_its_attempts_recorded(local_ray, tmp
     inst = random_instance(4)
     dag = plan_pieces(inst, config(Objective.PHI4))
     messages = []
-    report = run_on_ray(dag, inst, compute=flaky(tmp_path), progress=lambda done, total, m: messages.append(m))
+    hooks = ProgressHooks(lambda done, total, m: messages.append(m))
+    report = run_on_ray(dag, inst, compute=flaky(tmp_path), hooks=hooks)
     windows = [r for r in report.pieces if r.kind == "window"]
     assert windows and all(r.attempts == 2 for r in windows)
     assert any("injected fault" in m and "retrying" in m for m in messages)
@@ -163,7 +165,9 @@ def test_a_piece_whose_worker_dies_each_time_is_attempted_once_plus_its_retries(
     dag = plan_pieces(inst, config(Objective.PHI4))
     messages = []
     with pytest.raises(PieceFailed, match=rf"'main/window0' failed {retries + 1} time\(s\).*WorkerCrashedError") as err:
-        run_on_ray(dag, inst, compute=dying(tmp_path), retries=retries, progress=lambda *a: messages.append(a[2]))
+        run_on_ray(
+            dag, inst, compute=dying(tmp_path), retries=retries, hooks=ProgressHooks(lambda *a: messages.append(a[2]))
+        )
     assert err.value.piece.id == "main/window0" and err.value.attempts == retries + 1
     assert len(list(tmp_path.iterdir())) == retries + 1  # one start per attempt, none hidden by Ray
     assert sum("main/window0 failed (WorkerCrashedError" in m and "retrying" in m for m in messages) == retries
@@ -252,13 +256,23 @@ class RefuseToSolve:
         return run_piece(piece, instance, config, inputs)
 
 
+class KeepWindows(WalkHooks):
+    """Every window solved, by piece id."""
+
+    def __init__(self):
+        self.solved = {}
+
+    def window_done(self, run, piece, result):
+        self.solved[piece.id] = result
+
+
 def test_reused_windows_are_not_solved_again(local_ray):
     inst = random_instance(3)
     dag = plan_pieces(inst, config())
-    solved = {}
-    full = run_on_ray(dag, inst, on_window=lambda _job, piece, result: solved.__setitem__(piece.id, result))
-    assert set(solved) == {p.id for p in dag.pieces if p.kind == "window"}
-    reuse = {pid: result for pid, result in solved.items() if pid.startswith("main/")}
+    kept = KeepWindows()
+    full = run_on_ray(dag, inst, hooks=kept)
+    assert set(kept.solved) == {p.id for p in dag.pieces if p.kind == "window"}
+    reuse = {pid: result for pid, result in kept.solved.items() if pid.startswith("main/")}
     resumed = run_on_ray(dag, inst, reuse=reuse, compute=RefuseToSolve(set(reuse)), retries=0)
     assert resumed.value == pytest.approx(full.value)
     assert {r.id for r in resumed.pieces if r.attempts == 0} == set(reuse)

@@ -7,6 +7,7 @@ import pytest
 from decomposition.model.solvers import SolverOptions
 from decomposition.temporal.pieces import DecompositionConfig
 from tests.decomposition.datasets.national_instances import TOWNS, towns_instance
+from workers.hooks import ProgressHooks
 from workers.ray_runner import ray_session
 from workers.two_level import NationalConfig, solve_national
 
@@ -33,7 +34,7 @@ def config(**kw) -> NationalConfig:
 
 def test_a_national_run_finds_the_towns_and_ships_to_the_short_one(local_ray):
     steps = []
-    report = solve_national(three_towns(), config(), steps.append)
+    report = solve_national(three_towns(), config(), hooks=ProgressHooks(step=steps.append))
     assert len(report.hierarchy.regions) == 3  # BIC finds the three towns
     assert {len({m.split("-")[0] for m in r.members}) for r in report.hierarchy.regions} == {1}
     assert len(report.hierarchy.hubs) == 2

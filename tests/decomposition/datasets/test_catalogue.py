@@ -58,7 +58,7 @@ def test_csv_directory_and_json_file(tmp_path):
     assert load_instance(EXAMPLES_DIR / "three-hospitals.json").name == "three-hospitals"
 
 
-def test_graph_is_refused_for_files(tmp_path):
+def test_graph_is_refused_for_files():
     error = error_of(EXAMPLES_DIR / "three-hospitals", graph="logistic")
     assert error.field == "graph" and "comes from its arcs" in str(error)
     assert "three-hospitals" in str(error)

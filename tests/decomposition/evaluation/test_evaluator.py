@@ -344,7 +344,7 @@ def test_replay_matches_the_definitions_on_a_random_instance():
     }
     s = {(str(i), int(t)): int(rng.integers(1, 3)) for i, t in zip(rng.choice(ids, 4), rng.integers(1, q + 1, 4))}
     e = evaluate(inst, plan([(t, i, j, v) for (i, j, t), v in x.items()], [(t, "G", i, v) for (i, t), v in s.items()]))
-    # lags from the shortest paths of network.py (a two-hop path may beat a direct arc)
+    # lags from the shortest paths of `decomposition.problem.lanes` (a two-hop path may beat a direct arc)
     on_hand, ncd_plus = _replay_by_definition(inst, x, s, _lags_of(inst))
     np.testing.assert_allclose(e.on_hand, on_hand)
     np.testing.assert_allclose(e.ncd_plus, ncd_plus)

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import decomposition.temporal.whole_horizon as planning
 from decomposition.errors import PlanRejected, SolverError
 from decomposition.model.solvers import SolverOptions
 from decomposition.problem.objectives import Objective, relative_gap
 from decomposition.problem.plan import Plan
+from decomposition.temporal import whole_horizon
 from decomposition.temporal.report import summary
 from decomposition.temporal.whole_horizon import make_plan
 from tests.decomposition.temporal.test_windows import random_instance
@@ -48,7 +48,7 @@ def test_regret_run_solves_best_per_scenario_first():
 
 
 def test_plan_with_a_violation_is_rejected(monkeypatch):
-    real_extract = planning.extract_plan
+    real_extract = whole_horizon.extract_plan
 
     def extract_and_break(model):
         plan = real_extract(model)
@@ -56,7 +56,7 @@ def test_plan_with_a_violation_is_rejected(monkeypatch):
         bad = pd.concat([plan.shipments, pd.DataFrame([[1, "a", "b", 1]], columns=plan.shipments.columns)])
         return Plan(bad, plan.shares)
 
-    monkeypatch.setattr(planning, "extract_plan", extract_and_break)
+    monkeypatch.setattr(whole_horizon, "extract_plan", extract_and_break)
     with pytest.raises(PlanRejected, match="C1"):
         make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
 
@@ -70,14 +70,14 @@ def test_relative_gap(value, bound, gap):
 
 def test_no_plan_in_time_keeps_the_checked_baseline(monkeypatch):
     """A solver that finds nothing for the full model (as HiGHS did on Andalucia in 600 s)."""
-    real_solve = planning.solve
+    real_solve = whole_horizon.solve
 
     def solve_without_finding_a_plan(model, options, **kw):
         if len(model.L) and not kw.get("linear_relaxation"):
             raise SolverError("HiGHS found no plan (maxTimeLimit)")
         return real_solve(model, options, **kw)
 
-    monkeypatch.setattr(planning, "solve", solve_without_finding_a_plan)
+    monkeypatch.setattr(whole_horizon, "solve", solve_without_finding_a_plan)
     report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
     assert report.result.solve.status == "baseline_kept"
     assert report.result.plan.shipments.empty
@@ -87,7 +87,7 @@ def test_no_plan_in_time_keeps_the_checked_baseline(monkeypatch):
 
 def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
     """A time-limited incumbent worse than shipping nothing (seen on Madrid) gives way to the baseline."""
-    real_solve = planning.solve
+    real_solve = whole_horizon.solve
 
     def solve_to_a_bad_incumbent(model, options, **kw):
         outcome = real_solve(model, options, **kw)
@@ -95,7 +95,7 @@ def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
             return replace(outcome, status="time_limit", objective=outcome.objective + 100.0)
         return outcome
 
-    monkeypatch.setattr(planning, "solve", solve_to_a_bad_incumbent)
+    monkeypatch.setattr(whole_horizon, "solve", solve_to_a_bad_incumbent)
     report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
     assert report.result.solve.status == "baseline_kept"
     assert report.value == pytest.approx(10.0)
@@ -151,7 +151,7 @@ def test_a_phi_star_from_a_stopped_solve_is_not_called_optimal():
 
 
 def test_the_pooled_bound_stands_in_when_the_full_lp_does_not_finish(monkeypatch):
-    monkeypatch.setattr(planning, "lp_relaxation_bound", lambda model, solver: (-math.inf, "time_limit"))
+    monkeypatch.setattr(whole_horizon, "lp_relaxation_bound", lambda model, solver: (-math.inf, "time_limit"))
     report = make_plan(three_units_one_donor(), Objective.PHI4, SolverOptions("highs"))
     assert report.lp_status == "pooled relaxation optimal"
     assert 0.0 < report.lp_bound <= report.value + 1e-9  # Phi4* = 2 by hand; a tight pooled bound is 2

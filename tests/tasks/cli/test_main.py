@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from decomposition.datasets import load_instance
 from decomposition.evaluation.evaluator import evaluate
 from decomposition.problem.plan import Plan
-from tasks.cli.main import app
+from tasks.cli.main import COMMANDS, app
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "decomposition" / "datasets" / "data" / "examples" / "three-hospitals"
 runner = CliRunner()
@@ -192,7 +192,7 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path: Path):
 def test_the_readme_settings_table_is_the_settings_class():
     from tasks.settings import settings_markdown
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "docs" / "operators.md").read_text()
     assert settings_markdown() in readme, "regenerate the table: surgeplan settings --markdown"
     shown = runner.invoke(app, ["settings", "--markdown"])
     assert shown.exit_code == 0 and shown.stdout == settings_markdown()
@@ -249,3 +249,10 @@ def test_options_are_refused_for_a_file_instance(example_dir: Path):
     result = runner.invoke(app, ["validate", str(example_dir), "--federal-supply", "5"])
     assert result.exit_code == 2
     assert "--federal-supply" in result.output and "only to built-in datasets" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("words", [[name] for name in COMMANDS] + [["generate", "national"]])
+def test_every_command_explains_itself(words):
+    shown = runner.invoke(app, [*words, "--help"], prog_name="surgeplan")
+    assert shown.exit_code == 0, shown.output
+    assert f"Usage: surgeplan {' '.join(words)} [OPTIONS]" in shown.output

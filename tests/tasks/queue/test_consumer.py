@@ -1,9 +1,10 @@
-"""The queue end to end: real Redis, a real PostgreSQL, real `surgeplan worker` processes driving Ray.
+"""The queue end to end: real Redis, a real PostgreSQL, real queue consumers (`surgeplan worker` processes)
+driving Ray.
 
 Every test here talks to a Redis of this module's own (a free port, no persistence), the only one
 it restarts: the machine's shared Redis on 6379 is never stopped or flushed.
 
-Faults: a worker killed with SIGKILL mid-run, a run whose worker is killed at each of its attempts,
+Faults: a consumer killed with SIGKILL mid-run, a run whose consumer is killed at each of its attempts,
 Redis restarted under a queued and under a running run, a pickle and an unknown task pushed onto the
 queue by hand, a second delivery while the first still solves (what an expired visibility timeout
 does), a cancel while pieces run. After each, no solver is left.
@@ -64,18 +65,18 @@ def backend(env) -> Backend:
 
 
 @pytest.fixture
-def workers(env, tmp_path):
-    """Start workers with `workers.start()`; all are stopped (process groups killed) after the test."""
+def consumers(env, tmp_path):
+    """Start queue consumers with `consumers.start()`; all are stopped (process groups killed) after the test."""
     started: list[Service] = []
 
-    class Workers:
+    class Consumers:
         def start(self, extra: dict[str, str] | None = None) -> Service:
-            started.append(start_worker({**env, **(extra or {})}, tmp_path / f"worker{len(started)}.log"))
+            started.append(start_worker({**env, **(extra or {})}, tmp_path / f"consumer{len(started)}.log"))
             return started[-1]
 
-    yield Workers()
-    for worker in started:
-        worker.stop()
+    yield Consumers()
+    for consumer in started:
+        consumer.stop()
     wait_for(lambda: not solver_processes(), 30, "no solver processes after the test")
 
 
@@ -87,7 +88,7 @@ def request(seed: int, periods: int = 8, objective=Objective.PHI4, subhorizon: i
 
 def ended(backend: Backend, run_id: str, timeout: float = 180):
     return wait_for(
-        lambda: (v := backend.view(run_id)).status in ("succeeded", "failed", "cancelled") and v,
+        lambda: (v := backend.view(run_id)).status.terminal and v,
         timeout,
         f"run {run_id} to end",
     )
@@ -97,8 +98,8 @@ def plan_tables(backend: Backend, run_id: str) -> dict[str, pd.DataFrame]:
     return {t: pd.read_parquet(backend.table_path(run_id, t)) for t in ("shipments", "shares")}
 
 
-def test_a_run_is_solved_once_stored_and_found_again(backend, workers):
-    workers.start()
+def test_a_run_is_solved_once_stored_and_found_again(backend, consumers):
+    consumers.start()
     submitted = backend.submit(request(1))
     assert submitted.created and submitted.status == "queued"
     run = ended(backend, submitted.id)
@@ -113,15 +114,15 @@ def test_a_run_is_solved_once_stored_and_found_again(backend, workers):
     assert not again.created and again.id == run.id
 
 
-def test_a_worker_killed_mid_run_leaves_a_run_that_completes_once(backend, workers):
+def test_a_consumer_killed_mid_run_leaves_a_run_that_completes_once(backend, consumers):
     slow = request(5, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)
-    first = workers.start()
+    first = consumers.start()
     run_id = backend.submit(slow).id
     wait_for(lambda: backend.view(run_id).pieces_done >= 5, 120, "the run to be under way")
     first.kill9()
     assert backend.view(run_id).status == "running"  # killed mid-run, not after
-    wait_for(lambda: not solver_processes(), 30, "the killed worker's solvers to die with it")
-    workers.start()
+    wait_for(lambda: not solver_processes(), 30, "the killed consumer's solvers to die with it")
+    consumers.start()
     run = ended(backend, run_id)
     assert run.status == "succeeded", run.error
     assert run.attempts == 2
@@ -136,21 +137,21 @@ def test_a_worker_killed_mid_run_leaves_a_run_that_completes_once(backend, worke
         pd.testing.assert_frame_equal(table, plan_tables(backend, undisturbed.id)[name], obj=name)
 
 
-def test_a_run_that_kills_its_worker_each_time_ends_failed_and_the_next_run_is_solved(backend, workers):
-    """A poisoned run: every execution of it takes its worker process down (here a SIGKILL the moment it has
+def test_a_run_that_kills_its_consumer_each_time_ends_failed_and_the_next_run_is_solved(backend, consumers):
+    """A poisoned run: every execution of it takes its consumer process down (here a SIGKILL the moment it has
     claimed the run, as a segfault or the OOM killer would). After SURGEPLAN_MAX_RUN_ATTEMPTS executions (2
-    here) it ends failed, with the reason, instead of being queued for the next worker forever."""
+    here) it ends failed, with the reason, instead of being queued for the next consumer forever."""
     limit = {"SURGEPLAN_MAX_RUN_ATTEMPTS": "2"}
     poisoned = backend.submit(request(13, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
     for attempt in (1, 2):
-        victim = workers.start(limit)
+        victim = consumers.start(limit)
         wait_for(
             lambda attempt=attempt: (v := backend.view(poisoned)).status == "running" and v.attempts == attempt,
             60,
             f"execution {attempt} of the poisoned run to start",
         )
         victim.kill9()
-    survivor = workers.start(limit)  # its recovery pass finds the run lost a second time
+    survivor = consumers.start(limit)  # its recovery pass finds the run lost a second time
     run = ended(backend, poisoned, timeout=60)
     assert run.status == "failed" and run.attempts == 2, run
     assert "its worker died during each of its 2 attempts" in run.error and "MAX_RUN_ATTEMPTS=2" in run.error
@@ -164,10 +165,10 @@ def test_a_run_that_kills_its_worker_each_time_ends_failed_and_the_next_run_is_s
     assert backend.view(poisoned).status == "failed"  # nothing brought it back meanwhile
 
 
-def test_a_run_queued_when_redis_restarts_is_not_lost(backend, redis_server, workers):
-    submitted = backend.submit(request(2))  # no worker yet: it waits on the queue
+def test_a_run_queued_when_redis_restarts_is_not_lost(backend, redis_server, consumers):
+    submitted = backend.submit(request(2))  # no consumer yet: it waits on the queue
     redis_server.restart()  # Redis keeps nothing on disk: the message is gone
-    workers.start()
+    consumers.start()
     run = ended(backend, submitted.id)
     assert run.status == "succeeded", run.error
     kinds = [e.kind for e in backend.store.events(submitted.id)]
@@ -212,7 +213,7 @@ def _push(env: dict[str, str], task: str, args: tuple, serializer: str) -> None:
         )
 
 
-def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers, tmp_path):
+def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, consumers, tmp_path):
     marker = tmp_path / "unpickled"
     assert pickle.loads(pickle.dumps(_TouchOnUnpickle(tmp_path / "probe"))) is None  # the payload works...
     assert (tmp_path / "probe").exists()
@@ -220,11 +221,11 @@ def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers
     backend.store.request_cancel(victim.id)
     _push(env, "surgeplan.run", (_TouchOnUnpickle(marker),), "pickle")
     _push(env, "surgeplan.delete_everything", (victim.id,), "json")
-    worker = workers.start()
+    consumer = consumers.start()
     after = backend.submit(request(4))  # queued behind them: once it is done, they were handled
     assert ended(backend, after.id).status == "succeeded"
     assert not marker.exists()
-    log = worker.output()
+    log = consumer.output()
     assert "Refusing to deserialize untrusted content of type pickle" in log
     assert "unregistered task" in log.lower() and "surgeplan.delete_everything" in log
     queued = redis.Redis.from_url(env["SURGEPLAN_BROKER_URL"]).llen(env["SURGEPLAN_QUEUE"])
@@ -232,22 +233,22 @@ def test_a_pickled_message_and_an_unknown_task_are_refused(backend, env, workers
     assert backend.view(victim.id).status == "cancelled" and backend.store.plans(victim.id) == []
 
 
-def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, workers):
-    """What an expired visibility timeout does: Redis hands the unacknowledged run to another worker.
+def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, consumers):
+    """What an expired visibility timeout does: Redis hands the unacknowledged run to another consumer.
 
-    Both workers are up before the message is restored, so the idle one takes it at once: started
-    after the restore, the second worker once came up only after the run had finished (on a loaded
+    Both consumers are up before the message is restored, so the idle one takes it at once: started
+    after the restore, the second consumer once came up only after the run had finished (on a loaded
     machine), and then nobody saw a second delivery while the first still solved."""
-    workers.start()
-    second = workers.start()
+    consumers.start()
+    second = consumers.start()
     run_id = backend.submit(request(6, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
     wait_for(lambda: backend.view(run_id).pieces_done >= 3, 120, "the run to be under way")
     with Connection(env["SURGEPLAN_BROKER_URL"], transport_options={"visibility_timeout": 0}) as conn:
-        restored = conn.default_channel.qos.restore_visible(num=100)  # as a worker does once the timeout passes
+        restored = conn.default_channel.qos.restore_visible(num=100)  # as a consumer does once the timeout passes
     wait_for(
         lambda: "duplicate" in [e.kind for e in backend.store.events(run_id)],
         60,
-        "the idle worker to receive the run again",
+        "the idle consumer to receive the run again",
     )
     run = ended(backend, run_id)
     assert run.status == "succeeded" and run.attempts == 1, (restored, run)
@@ -256,8 +257,8 @@ def test_a_second_delivery_while_solving_starts_no_second_solve(backend, env, wo
     assert "surgeplan.run" in second.output()
 
 
-def test_cancelling_a_running_run_stops_its_ray_pieces(backend, workers):
-    workers.start()
+def test_cancelling_a_running_run_stops_its_ray_pieces(backend, consumers):
+    consumers.start()
     long = RunRequest(
         dataset="spain:madrid", graph="complete", objective=Objective.PHI1, subhorizon=49, time_limit=120
     )  # one whole-horizon window: minutes of HiGHS
@@ -270,46 +271,46 @@ def test_cancelling_a_running_run_stops_its_ray_pieces(backend, workers):
     assert backend.store.plans(run_id) == []
 
 
-def test_the_worker_refuses_a_run_time_limit_not_below_the_visibility_timeout(env, tmp_path):
-    worker = Service(
+def test_the_consumer_refuses_a_run_time_limit_not_below_the_visibility_timeout(env, tmp_path):
+    consumer = Service(
         ["worker"],
         {**env, "SURGEPLAN_RUN_TIME_LIMIT": "600", "SURGEPLAN_VISIBILITY_TIMEOUT": "600"},
         tmp_path / "refused.log",
     )
-    assert worker.process.wait(60) == 2
-    assert "SURGEPLAN_RUN_TIME_LIMIT (600 s) must be below SURGEPLAN_VISIBILITY_TIMEOUT (600 s)" in worker.output()
-    worker.stop()
+    assert consumer.process.wait(60) == 2
+    assert "SURGEPLAN_RUN_TIME_LIMIT (600 s) must be below SURGEPLAN_VISIBILITY_TIMEOUT (600 s)" in consumer.output()
+    consumer.stop()
 
 
-def test_a_run_submitted_while_redis_is_down_is_queued_once_it_is_back(backend, env, workers):
+def test_a_run_submitted_while_redis_is_down_is_queued_once_it_is_back(backend, env, consumers):
     down = Backend(backend.settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
     submitted = down.submit(request(8))
     assert submitted.created and submitted.status == "queued" and not submitted.published
     assert "unpublished" in [e.kind for e in backend.store.events(submitted.id)]
-    workers.start()  # its recovery pass publishes what never reached the broker
+    consumers.start()  # its recovery pass publishes what never reached the broker
     run = ended(backend, submitted.id)
     assert run.status == "succeeded", run.error
 
 
-def test_the_embedded_sqlite_store_serves_a_worker_too(env, tmp_path, workers):
+def test_the_embedded_sqlite_store_serves_a_consumer_too(env, tmp_path, consumers):
     sqlite = {**env, "SURGEPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'runs.db'}"}
     local = Backend(settings_of(sqlite))
-    workers.start(sqlite)
+    consumers.start(sqlite)
     run = ended(local, local.submit(request(10)).id)
     assert run.status == "succeeded", run.error
     assert len(local.store.plans(run.id)) == 1
 
 
-def test_a_redis_restart_under_a_running_run_loses_neither_it_nor_the_next(backend, redis_server, workers):
-    worker = workers.start()
+def test_a_redis_restart_under_a_running_run_loses_neither_it_nor_the_next(backend, redis_server, consumers):
+    consumer = consumers.start()
     running = backend.submit(request(11, periods=40, objective=Objective.PHI4_REGRET, subhorizon=2)).id
     wait_for(lambda: backend.view(running).pieces_done >= 3, 120, "the run to be under way")
     redis_server.restart()
     assert ended(backend, running).status == "succeeded"
-    after = backend.submit(request(12))  # the worker reconnected to the new Redis
+    after = backend.submit(request(12))  # the consumer reconnected to the new Redis
     assert ended(backend, after.id).status == "succeeded"
     assert [e.kind for e in backend.store.events(running)].count("started") == 1
-    assert worker.process.poll() is None
+    assert consumer.process.poll() is None
 
 
 def test_restarting_this_modules_redis_leaves_the_shared_one_running(redis_server):
@@ -317,5 +318,5 @@ def test_restarting_this_modules_redis_leaves_the_shared_one_running(redis_serve
     own = redis.Redis.from_url(redis_server.url)
     shared_before, own_before = shared.info("server")["run_id"], own.info("server")["run_id"]
     redis_server.restart()
-    assert own.info("server")["run_id"] != own_before  # a new incarnation: what the workers must survive
+    assert own.info("server")["run_id"] != own_before  # a new incarnation: what the consumers must survive
     assert shared.info("server")["run_id"] == shared_before and redis_server.port != 6379

@@ -11,8 +11,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from tasks.errors import RunStateError, UnknownRun
-from tasks.store.models import Base, RunStatus
+from tasks.store.models import Base
 from tasks.store.run_store import RunStore
+from tasks.store.status import RunStatus
 
 CONFIG = {"objective": "phi4", "subhorizon": 7}
 ATTEMPTS = 3  # SURGEPLAN_MAX_RUN_ATTEMPTS
@@ -58,6 +59,16 @@ def test_a_failed_run_is_not_returned_to_a_new_submission(store):
     assert created and again.id != run.id
 
 
+def test_a_status_is_stored_as_its_text_and_read_back_as_a_run_status(store):
+    run, _ = submit(store)
+    assert type(store.get(run.id).status) is RunStatus and store.get(run.id).status == "queued"
+    assert [r.id for r in store.runs(RunStatus.QUEUED)] == [run.id] and store.runs(RunStatus.RUNNING) == []
+    store.request_cancel(run.id)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM runs")).scalar_one() == "cancelled"
+    assert store.events(run.id)[-1].message == "cancel requested while cancelled"  # a member reads as its text
+
+
 def test_concurrent_identical_submissions_make_one_run(store):
     with ThreadPoolExecutor(8) as pool:
         ids = {r.id for r, _ in pool.map(lambda _: submit(store), range(24))}
@@ -101,7 +112,7 @@ def test_cancelling(store):
     running, _ = submit(store, fingerprint="e" * 64)
     assert store.claim(running.id, "w1", lease=30, max_attempts=ATTEMPTS)
     assert store.request_cancel(running.id).status == RunStatus.RUNNING
-    assert store.renew(running.id, "w1", lease=30) is True  # the worker learns it at its next heartbeat
+    assert store.renew(running.id, "w1", lease=30) is True  # the execution learns it at its next heartbeat
     assert store.finish(running.id, "w1", RunStatus.CANCELLED, error="cancelled")
 
 
@@ -123,12 +134,12 @@ def test_lost_runs_go_back_to_the_queue(store):
 
 
 def _die(store, run_id: str, owner: str) -> None:
-    """An execution that starts and whose worker then dies: its lease runs out unrenewed."""
+    """An execution that starts and whose queue consumer then dies: its lease runs out unrenewed."""
     assert store.claim(run_id, owner, lease=0.01, max_attempts=ATTEMPTS)
     time.sleep(0.05)
 
 
-def test_a_run_whose_worker_died_in_each_attempt_is_failed_by_its_next_claim(store):
+def test_a_run_whose_consumer_died_in_each_attempt_is_failed_by_its_next_claim(store):
     run, _ = submit(store)
     for owner in ("w1", "w2", "w3"):
         _die(store, run.id, owner)
@@ -159,7 +170,7 @@ def test_a_run_that_died_fewer_times_than_the_limit_is_claimed_again(store):
 def test_the_recovery_pass_fails_a_poisoned_run_instead_of_queueing_it_again(store):
     poisoned, _ = submit(store, fingerprint="a" * 64)
     cancelled, _ = submit(store, fingerprint="b" * 64)
-    for _ in range(ATTEMPTS - 1):  # the cycle of a run that kills its worker: die, requeue, claim again
+    for _ in range(ATTEMPTS - 1):  # the cycle of a run that kills its consumer: die, requeue, claim again
         for run in (poisoned, cancelled):
             _die(store, run.id, "w")
         assert set(store.lost_runs("redis-1", grace=0, max_attempts=ATTEMPTS)) == {poisoned.id, cancelled.id}
@@ -176,7 +187,7 @@ def test_the_recovery_pass_fails_a_poisoned_run_instead_of_queueing_it_again(sto
 
 @pytest.mark.timeout(120)  # without the lock PostgreSQL deadlocks on the concurrent DDL
 def test_processes_starting_at_once_migrate_in_turn(store_url):
-    """An API and several workers started together all upgrade the schema; none may fail."""
+    """An API and several queue consumers started together all upgrade the schema; none may fail."""
     fresh = RunStore(store_url)
     with fresh.engine.begin() as conn:  # back to an empty database
         for table in ("events", "metrics", "plan_versions", "run_keys", "runs", "alembic_version"):

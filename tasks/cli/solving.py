@@ -1,0 +1,251 @@
+"""The commands that solve in this process: `solve` (one instance, whole or decomposed), `study` (many
+configurations as one job on Ray) and `validate` (check an instance without solving it).
+
+Exit codes: 0 a checked plan was written; 2 bad input (instance, options, output directory, settings);
+1 the solver or the evaluator could not produce a plan worth returning.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from decomposition.datasets import BUILTIN, load_instance
+from decomposition.model.solvers import SolverOptions
+from decomposition.problem.objectives import Objective
+from decomposition.temporal.pieces import DecompositionConfig, plan_pieces
+from decomposition.temporal.study import SPAIN_DATASETS
+from decomposition.temporal.whole_horizon import PlanReport, make_plan
+from tasks.cli.errors import exit_on_error
+from tasks.cli.options import (
+    BoundTimeLimit,
+    FederalSupply,
+    GraphOption,
+    Graphs,
+    InstanceArgument,
+    Lookahead,
+    MipGap,
+    ObjectiveOption,
+    Objectives,
+    Out,
+    Overwrite,
+    PoolingCap,
+    Solver,
+    Subhorizon,
+    SupplyShare,
+    TimeLimit,
+    TransferWeight,
+    Workers,
+    check_transfer_weight,
+    dataset_options,
+)
+from tasks.cli.summaries import print_summary
+from tasks.cli.terminal import BAD_INPUT, WORK_FAILED, fail, piece_display, step_display
+from tasks.output.plan_files import check_output_dir, write_plan, write_study
+from tasks.settings import Settings, get_settings
+
+
+def solve(
+    instance: InstanceArgument,
+    out: Out,
+    objective: ObjectiveOption = Objective.PHI4,
+    graph: GraphOption = None,
+    solver: Solver = None,
+    time_limit: TimeLimit = None,
+    bound_time_limit: BoundTimeLimit = None,
+    mip_gap: MipGap = None,
+    overwrite: Overwrite = False,
+    solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
+    subhorizon: Subhorizon = None,  # unlike the other commands: the whole horizon in one model unless asked
+    lookahead: Lookahead = 1,
+    workers: Workers = None,
+    transfer_weight: TransferWeight = 0.0,
+    supply_share: SupplyShare = None,
+    pooling_cap: PoolingCap = None,
+    federal_supply: FederalSupply = None,
+) -> None:
+    """Solve the reallocation model and write a plan checked by the independent evaluator.
+
+    Writes to --out shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, summary.json (Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status) and two PNG figures (non-covered demand and idle equipment per day, with and without reallocation). --lookahead and --workers apply with --subhorizon.
+
+    Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --subhorizon 7 --time-limit 60 --out out/madrid
+
+    Example: surgeplan solve us:states --pooling-cap 0.2 --federal-supply 100 --transfer-weight 0.01 --subhorizon 7 --out out/us
+    """  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
+    check_transfer_weight(transfer_weight)
+    with exit_on_error():
+        settings = get_settings()
+        check_output_dir(out, overwrite)
+        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
+        inst = load_instance(
+            instance,
+            graph.value if graph else None,
+            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+        )
+    if not inst.arcs and len(inst.units) > 1:
+        raise fail(
+            f"{inst.name} has no arcs, so nothing could move between its units; for hospitals with "
+            "coordinates, `surgeplan national` builds the network and solves it in two levels",
+            BAD_INPUT,
+        )
+
+    with exit_on_error(after=f". Nothing was written to {out}."):
+        if subhorizon is None:
+            with step_display(plain=solver_log) as step:
+                report = make_plan(inst, objective, options, transfer_weight=transfer_weight, progress=step)
+        else:
+            config = DecompositionConfig(
+                objective=objective,
+                subhorizon=subhorizon,
+                lookahead=lookahead,
+                transfer_weight=transfer_weight,
+                solver=options,
+            )
+            report = _decomposed(inst, config, settings, workers or settings.workers, plain=solver_log)
+        doc = write_plan(out, inst, report)
+    print_summary(doc, f"Plan written to {out}/")
+
+
+def _solver_options(settings: Settings, solver, time_limit, bound_time_limit, mip_gap, log: bool) -> SolverOptions:
+    """Command-line values, else the settings' defaults."""
+    return SolverOptions(
+        name=(solver.value if solver else settings.solver),
+        time_limit=time_limit if time_limit is not None else settings.time_limit,
+        bound_time_limit=bound_time_limit,
+        mip_gap=mip_gap if mip_gap is not None else settings.mip_gap,
+        log=log,
+    )
+
+
+def _decomposed(inst, config: DecompositionConfig, settings: Settings, workers: int | None, plain: bool) -> PlanReport:
+    """The decomposed run on Ray, with a bar of pieces done; raises the PieceFailed that stopped it."""
+    [outcome] = _run_on_ray([(plan_pieces(inst, config), inst)], settings, workers, plain)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _run_on_ray(jobs: list, settings: Settings, workers: int | None, plain: bool) -> list:
+    """Runs sharing the Ray workers; per run its report or the PieceFailed that stopped it."""
+    from workers.hooks import ProgressHooks
+    from workers.ray_runner import (  # Ray loads in seconds: only when used
+        ray_session,
+        run_many_on_ray,
+    )
+
+    total = sum(len(dag.pieces) for dag, _ in jobs)
+    with piece_display(total, plain) as progress:
+        where = settings.ray_address or f"local, {workers or 'all'} CPUs"
+        progress(0, total, f"starting Ray ({where})")
+        with ray_session(workers, settings.ray_address):
+            return run_many_on_ray(jobs, retries=settings.piece_retries, hooks=ProgressHooks(progress))
+
+
+def study(
+    out: Out,
+    dataset: Annotated[
+        list[str],
+        typer.Option(help="Instance(s) to study (repeat the option). Default: spain:madrid and spain:andalucia."),
+    ] = SPAIN_DATASETS,  # a tuple: a default list would be shared between calls
+    graph: Graphs = None,
+    objective: Objectives = None,
+    subhorizon: Subhorizon = 7,
+    lookahead: Lookahead = 1,
+    solver: Solver = None,
+    time_limit: TimeLimit = None,
+    bound_time_limit: BoundTimeLimit = None,
+    mip_gap: MipGap = None,
+    workers: Workers = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Run many configurations (dataset x graph x objective) as one job on Ray and print one table.
+
+    Every configuration is decomposed into sub-horizons; all their pieces share the workers. Per configuration: Phi, non-covered demand per scenario with and without reallocation, the bound and gap, wall time and status. Writes to --out study.csv, study.json and one plan directory per configuration.
+
+    Example: surgeplan study --dataset spain:madrid --graph logistic --objective phi4 --objective phi1 --time-limit 30 --out out/study
+    """  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
+    from decomposition.temporal.study import study_grid
+
+    with exit_on_error():
+        settings = get_settings()
+        check_output_dir(out, overwrite)
+        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, log=False)
+        configs = study_grid([(d, g) for d in dataset for g in _graphs_of(d, graph)], objective or list(Objective))
+        instances = {(c.dataset, c.graph): load_instance(c.dataset, c.graph) for c in configs}
+    jobs = []
+    for c in configs:
+        inst = instances[c.dataset, c.graph]
+        config = DecompositionConfig(objective=c.objective, subhorizon=subhorizon, lookahead=lookahead, solver=options)
+        jobs.append((plan_pieces(inst, config), inst))
+    started = time.perf_counter()
+    outcomes = _run_on_ray(jobs, settings, workers or settings.workers, plain=False)
+    wall = time.perf_counter() - started
+    rows = write_study(out, configs, instances, outcomes, wall)
+    _print_study(rows, wall, out)
+    if any(r["status"] == "failed" for r in rows):
+        raise typer.Exit(WORK_FAILED)
+
+
+def _graphs_of(dataset: str, chosen: list | None) -> list[str | None]:
+    """The graphs to study `dataset` on: those chosen, else all a built-in dataset has, else its own arcs."""
+    if chosen:
+        return [g.value for g in chosen]
+    entry = BUILTIN.get(dataset)
+    return list(entry.graphs) if entry and entry.graphs else [None]
+
+
+def _print_study(rows: list[dict], wall: float, out: Path) -> None:
+    table = Table(title=f"study: {len(rows)} configurations in {wall:,.0f} s")
+    for column in ("configuration", "status", "value", "no realloc.", "bound", "gap", "NCD per scenario", "compute s"):
+        table.add_column(column, justify="left" if column in ("configuration", "status") else "right")
+    for r in rows:
+        if r["status"] == "failed":
+            table.add_row(r["configuration"], "failed", "", "", "", "", r["error"][:60], "")
+            continue
+        table.add_row(
+            r["configuration"],
+            r["status"],
+            f"{r['value']:,.2f}",
+            f"{r['baseline']:,.2f}",
+            "unknown" if r["bound"] is None else f"{r['bound']:,.2f}",
+            "unknown" if r["gap"] is None else f"{100 * r['gap']:.1f} %",
+            " / ".join(f"{v:,.0f}" for v in r["ncd_per_scenario"].values()),
+            f"{r['piece_seconds']:,.0f}",
+        )
+    Console().print(table)
+    Console().print(f"Written to {out}/ (study.csv, study.json, one plan directory per configuration)", highlight=False)
+
+
+def validate(
+    instance: InstanceArgument,
+    graph: GraphOption = None,
+    supply_share: SupplyShare = None,
+    pooling_cap: PoolingCap = None,
+    federal_supply: FederalSupply = None,
+) -> None:
+    """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
+    with exit_on_error():
+        inst = load_instance(
+            instance,
+            graph.value if graph else None,
+            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+        )
+    print(
+        json.dumps(
+            {
+                "instance": inst.name,
+                "units": len(inst.units),
+                "arcs": len(inst.arcs),
+                "periods": inst.n_periods,
+                "scenarios": [s.id for s in inst.scenarios],
+                "groups": len(inst.groups),
+                "regions": len(inst.regions),
+            }
+        )
+    )
