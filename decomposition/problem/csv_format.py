@@ -69,6 +69,7 @@ from decomposition.problem.instance import (
     id_problem,
 )
 from decomposition.problem.json_format import instance_error_from_validation
+from decomposition.problem.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 
 UNITS_FILE = "units.csv"
 ARCS_FILE = "arcs.csv"
@@ -178,7 +179,8 @@ class _Row:
                 field, f"{value:g} is not a whole number; write a count such as {math.floor(value)}", value
             )
         if value < minimum:
-            raise self.error(field, f"{value:g} is negative; write a whole number >= {minimum}", value)
+            below = "negative" if value < 0 else "too small"
+            raise self.error(field, f"{value:g} is {below}; write a whole number >= {minimum}", value)
         return int(value)
 
     def boolean(self, field: str, default: bool) -> bool:
@@ -605,6 +607,48 @@ def load_csv_instance(directory: str | Path) -> Instance:
         return Instance.model_validate(data)
     except ValidationError as exc:
         raise instance_error_from_validation(exc, str(directory)) from None
+
+
+SHIPMENTS_FILE = "shipments.csv"
+SHARES_FILE = "shares.csv"
+
+
+def load_csv_plan(directory: str | Path) -> Plan:
+    """A plan made elsewhere (a spreadsheet, another tool), as `surgeplan solve` writes one, to be checked.
+
+    shipments.csv: period (1..q), source, target, quantity (units sent on day `period`);
+    shares.csv: period, group, unit, quantity (units the group's extra stock gives the unit).
+    Either file may be missing (nothing shipped, nothing shared), not both. Only the cells are checked
+    here; what they mean (known units and lanes, the horizon, whole numbers, every constraint) is the
+    evaluator's to report.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InstanceError(
+            f"no such directory; give a directory holding {SHIPMENTS_FILE} and/or {SHARES_FILE}", source=str(directory)
+        )
+    if not (directory / SHIPMENTS_FILE).is_file() and not (directory / SHARES_FILE).is_file():
+        raise InstanceError(
+            f"neither {SHIPMENTS_FILE} nor {SHARES_FILE} is here; a plan needs at least one of them",
+            source=str(directory),
+        )
+    shipments = _read_plan_rows(directory / SHIPMENTS_FILE, SHIPMENT_COLUMNS)
+    shares = _read_plan_rows(directory / SHARES_FILE, SHARE_COLUMNS)
+    return Plan(pd.DataFrame(shipments, columns=SHIPMENT_COLUMNS), pd.DataFrame(shares, columns=SHARE_COLUMNS))
+
+
+def _read_plan_rows(path: Path, columns: list[str]) -> list[tuple]:
+    """(period, id, id, quantity) per line: a period number, two ids and a finite quantity >= 0."""
+    period, first, second, quantity = columns
+    return [
+        (
+            row.integer(period, minimum=1, maximum=MAX_PERIODS),
+            row.text(first),
+            row.text(second),
+            row.number(quantity, minimum=0, maximum=MAX_COUNT),
+        )
+        for row in _read_rows(path, tuple(columns), optional=True)
+    ]
 
 
 # --- writing -------------------------------------------------------------------------------------

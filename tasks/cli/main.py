@@ -24,6 +24,7 @@ COMMANDS = {
     "datasets": info.datasets,
     "settings": info.show_settings,
     "validate": solving.validate,
+    "evaluate": solving.evaluate,
     "submit": runs.submit,
     "status": runs.status,
     "result": runs.result,

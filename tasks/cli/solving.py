@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from decomposition.datasets import BUILTIN, load_instance
+from decomposition.evaluation.evaluator import evaluate as evaluate_plan
 from decomposition.model.solvers import SolverOptions
+from decomposition.problem.csv_format import load_csv_plan
 from decomposition.problem.objectives import Objective
 from decomposition.temporal.pieces import DecompositionConfig, plan_pieces
 from decomposition.temporal.study import SPAIN_DATASETS
@@ -45,7 +47,7 @@ from tasks.cli.options import (
     check_transfer_weight,
     dataset_options,
 )
-from tasks.cli.summaries import print_summary
+from tasks.cli.summaries import print_evaluation, print_summary
 from tasks.cli.terminal import BAD_INPUT, WORK_FAILED, fail, piece_display, step_display
 from tasks.output.plan_files import check_output_dir, write_plan, write_study
 from tasks.settings import Settings, get_settings
@@ -249,3 +251,31 @@ def validate(
             }
         )
     )
+
+
+def evaluate(
+    instance: InstanceArgument,
+    plan: Annotated[
+        Path,
+        typer.Option(
+            help="Directory holding the plan: shipments.csv (period, source, target, quantity) and/or shares.csv "
+            "(period, group, unit, quantity), as `surgeplan solve` writes them."
+        ),
+    ],
+    graph: GraphOption = None,
+    supply_share: SupplyShare = None,
+    pooling_cap: PoolingCap = None,
+    federal_supply: FederalSupply = None,
+) -> None:
+    """Check a plan made elsewhere (a spreadsheet, another tool) with the independent evaluator: its feasibility with every violation, the non-covered demand per scenario and every criterion. Exit 1 if the plan breaks a constraint, 2 if the instance or the plan's files cannot be read."""  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
+    with exit_on_error():
+        inst = load_instance(
+            instance,
+            graph.value if graph else None,
+            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+        )
+        given = load_csv_plan(plan)
+    evaluation = evaluate_plan(inst, given)
+    print_evaluation(inst, given, evaluation)
+    if not evaluation.feasible:
+        raise typer.Exit(WORK_FAILED)

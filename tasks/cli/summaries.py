@@ -8,6 +8,9 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from decomposition.evaluation.evaluator import Evaluation
+from decomposition.problem.instance import Instance
+from decomposition.problem.plan import Plan
 from tasks.cli.terminal import console
 
 
@@ -74,3 +77,35 @@ def print_national(doc: dict, footer: str) -> None:
         table.add_row(label, value)
     console.print(table)
     console.print(footer, highlight=False)
+
+
+SHOWN_VIOLATIONS = 20  # the first ones in the evaluator's order; the count says how many more
+
+
+def print_evaluation(instance: Instance, plan: Plan, evaluation: Evaluation) -> None:
+    """A plan checked by the evaluator: non-covered demand per scenario, every criterion, and its violations."""
+    table = Table(title=f"{instance.name} - the plan as given")
+    table.add_column("scenario")
+    table.add_column("probability", justify="right")
+    table.add_column("non-covered demand", justify="right")
+    for scenario, total in zip(instance.scenarios, evaluation.total_ncd):
+        table.add_row(scenario.id, f"{scenario.probability:g}", f"{total:,.2f}")
+    Console().print(table)
+    criteria = "; ".join(f"{name} = {value:,.2f}" for name, value in evaluation.phi.items())
+    Console().print(
+        f"{criteria}; {plan.units_shipped:,} units shipped in {len(plan.shipments):,} deliveries, "
+        f"{evaluation.transfer_effort:,.1f} unit-days on the road.",
+        highlight=False,
+    )
+    if evaluation.feasible:
+        Console().print("evaluator: feasible in every scenario.", highlight=False)
+        return
+    violations = evaluation.violations_table()
+    shown = Table(title=f"evaluator: {len(violations):,} violated constraint(s); the plan is not feasible")
+    for column in violations.columns:
+        shown.add_column(column)
+    for row in violations.head(SHOWN_VIOLATIONS).itertuples(index=False):
+        shown.add_row(*("" if value is None or value != value else str(value) for value in row))
+    Console().print(shown)
+    if len(violations) > SHOWN_VIOLATIONS:
+        Console().print(f"... and {len(violations) - SHOWN_VIOLATIONS:,} more.", highlight=False)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from decomposition.datasets import EXAMPLES_DIR
 from decomposition.datasets.spain import spain_instance
 from decomposition.errors import InstanceError
-from decomposition.problem.csv_format import load_csv_instance, save_csv_instance
+from decomposition.problem.csv_format import load_csv_instance, load_csv_plan, save_csv_instance
 from decomposition.problem.instance import InTransit
 from decomposition.problem.json_format import load_json_instance, save_json_instance
+from decomposition.problem.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 
 EXAMPLE = EXAMPLES_DIR / "three-hospitals"
 # units.csv of the example: line 2 north, 3 centre, 4 south, 5 depot.
@@ -481,3 +483,35 @@ def test_a_header_only_file_is_refused(example, file, field):
     path = example / file
     path.write_text(path.read_text().splitlines()[0] + "\n")
     assert_names(load_error(example), file, 2, field)
+
+
+def test_a_plan_read_back_from_its_csv_files_is_the_plan_written(tmp_path: Path):
+    plan = Plan(
+        pd.DataFrame([[1, "north", "depot", 3.0], [2, "depot", "south", 2.0]], columns=SHIPMENT_COLUMNS),
+        pd.DataFrame([[2, "city", "north", 4.0]], columns=SHARE_COLUMNS),
+    )
+    plan.shipments.to_csv(tmp_path / "shipments.csv", index=False)
+    plan.shares.to_csv(tmp_path / "shares.csv", index=False)
+    read = load_csv_plan(tmp_path)
+    pd.testing.assert_frame_equal(read.shipments, plan.shipments)
+    pd.testing.assert_frame_equal(read.shares, plan.shares)
+    (tmp_path / "shares.csv").unlink()  # nothing shared: a plan of shipments alone
+    assert len(load_csv_plan(tmp_path).shares) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "says"),
+    [
+        ("0,north,depot,1", "period", "0 is too small; write a whole number >= 1"),
+        ("1.5,north,depot,1", "period", "not a whole number"),
+        ("1,,depot,1", "source", "blank"),
+        ("1,north,depot,-2", "quantity", "below the smallest allowed value 0"),
+        ("1,north,depot,inf", "quantity", "not a finite number"),
+    ],
+)
+def test_a_bad_plan_cell_names_its_file_line_and_column(tmp_path: Path, line: str, field: str, says: str):
+    (tmp_path / "shipments.csv").write_text(f"period,source,target,quantity\n{line}\n")
+    with pytest.raises(InstanceError) as error:
+        load_csv_plan(tmp_path)
+    assert error.value.source.endswith("shipments.csv") and error.value.row == 2 and error.value.field == field
+    assert says in str(error.value)
