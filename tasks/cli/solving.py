@@ -20,6 +20,7 @@ from decomposition.datasets import BUILTIN, load_instance
 from decomposition.evaluation.evaluator import evaluate as evaluate_plan
 from decomposition.model.solvers import SolverOptions
 from decomposition.problem.csv_format import load_csv_plan
+from decomposition.problem.instance import Instance
 from decomposition.problem.objectives import Objective
 from decomposition.temporal.pieces import DecompositionConfig, plan_pieces
 from decomposition.temporal.study import SPAIN_DATASETS
@@ -85,11 +86,7 @@ def solve(
         settings = get_settings()
         check_output_dir(out, overwrite)
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
-        inst = load_instance(
-            instance,
-            graph.value if graph else None,
-            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
-        )
+        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply)
     if not inst.arcs and len(inst.units) > 1:
         raise fail(
             f"{inst.name} has no arcs, so nothing could move between its units; for hospitals with "
@@ -224,6 +221,15 @@ def _print_study(rows: list[dict], wall: float, out: Path) -> None:
     Console().print(f"Written to {out}/ (study.csv, study.json, one plan directory per configuration)", highlight=False)
 
 
+def _instance_of(instance: str, graph, supply_share, pooling_cap, federal_supply) -> Instance:
+    """The instance a command names, with the built-in dataset's options as typed (a bad one raises, naming it)."""
+    return load_instance(
+        instance,
+        graph.value if graph else None,
+        dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+    )
+
+
 def validate(
     instance: InstanceArgument,
     graph: GraphOption = None,
@@ -233,11 +239,7 @@ def validate(
 ) -> None:
     """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
     with exit_on_error():
-        inst = load_instance(
-            instance,
-            graph.value if graph else None,
-            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
-        )
+        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply)
     print(
         json.dumps(
             {
@@ -269,11 +271,7 @@ def evaluate(
 ) -> None:
     """Check a plan made elsewhere (a spreadsheet, another tool) with the independent evaluator: its feasibility with every violation, the non-covered demand per scenario and every criterion. Exit 1 if the plan breaks a constraint, 2 if the instance or the plan's files cannot be read."""  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
     with exit_on_error():
-        inst = load_instance(
-            instance,
-            graph.value if graph else None,
-            dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
-        )
+        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply)
         given = load_csv_plan(plan)
     evaluation = evaluate_plan(inst, given)
     print_evaluation(inst, given, evaluation)
