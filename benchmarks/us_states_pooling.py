@@ -7,11 +7,17 @@ their pieces share the workers. Prints two tables and writes them with a figure 
 - caps.csv: the shortage (ventilator-days) without transfers, and with transfers under pooling
   caps alpha = 10, 20, 30 and 100 % of each state's supply and with no cap (lambda 0), each plan
   replayed by the evaluator, with its lower bound and gap;
-- pareto.csv, pareto.png: shortage against transfer effort (units x days on the road, and units
-  moved) over the transfer weights lambda (no cap), and which points are on the Pareto front;
+- pareto.csv, pareto.png: shortage against transfer effort (unit-days on the road: units x each
+  lane's real days, not its whole-day lag; and units moved) over the transfer weights lambda (no
+  cap), and which points are on the Pareto front;
 - run.json: the wall time, the machine and the arguments.
 
+`--lane-days distance` times each lane by the shipped distance between the two states (us:states'
+option) instead of 3 days for every transfer: the effort is then the paper's transfer distance,
+in unit-days at a truck's speed.
+
     .venv/bin/python benchmarks/us_states_pooling.py --time-limit 20 --out out/us-pooling
+    .venv/bin/python benchmarks/us_states_pooling.py --lane-days distance --out out/us-pooling-distance
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import matplotlib
 
@@ -36,6 +43,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from decomposition.datasets import DatasetOptions, load_instance  # noqa: E402
+from decomposition.datasets.us_states import LaneDays  # noqa: E402
 from decomposition.evaluation.evaluator import evaluate  # noqa: E402
 from decomposition.model.solvers import SolverOptions  # noqa: E402
 from decomposition.problem.instance import Instance  # noqa: E402
@@ -197,7 +205,7 @@ def _number(value, fmt: str = "{:,.0f}") -> str:
 def print_tables(caps: pd.DataFrame, pareto: pd.DataFrame, wall: float, machine: str) -> None:
     console = Console(width=150)  # whole rows in a log file too
     table = Table(title="us:states: shortage (ventilator-days) under pooling caps (lambda 0)")
-    for column in ("plan", "status", "feasible", "shortage", "lower bound", "gap", "units moved", "units x days"):
+    for column in ("plan", "status", "feasible", "shortage", "lower bound", "gap", "units moved", "unit-days"):
         table.add_column(column, justify="left" if column in ("plan", "status") else "right")
     for r in caps.to_dict("records"):
         table.add_row(
@@ -218,7 +226,7 @@ def print_tables(caps: pd.DataFrame, pareto: pd.DataFrame, wall: float, machine:
         "shortage",
         "lower bound",
         "gap",
-        "units x days",
+        "unit-days",
         "units moved",
         "deliveries",
         "on the front",
@@ -241,7 +249,7 @@ def print_tables(caps: pd.DataFrame, pareto: pd.DataFrame, wall: float, machine:
 
 
 def plot_front(pareto: pd.DataFrame, path: Path) -> None:
-    """Shortage against units x days on the road, one point per lambda and no transfers, the front joined up."""
+    """Shortage against unit-days on the road, one point per lambda and no transfers, the front joined up."""
     fig, ax = plt.subplots(figsize=(8, 5))
     solved = pareto[pareto["status"] != "failed"]
     front = solved[solved["on_front"]].sort_values("transfer_effort")
@@ -262,7 +270,7 @@ def plot_front(pareto: pd.DataFrame, path: Path) -> None:
         ax.axhline(bound, color="grey", linestyle="--", label=f"lower bound on the shortage ({bound:,.0f})")
     ax.set_xscale("symlog", linthresh=100)
     ax.set_xlim(-20, 2 * max(solved["transfer_effort"].max(), 100))
-    ax.set_xlabel("transfer effort (units x days on the road; symmetric log scale)")
+    ax.set_xlabel("transfer effort (unit-days on the road; symmetric log scale)")
     ax.set_ylabel("shortage (ventilator-days)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -319,6 +327,12 @@ def main() -> None:
         help=f"transfer weights of the front (default {' '.join(f'{w:g}' for w in LAMBDAS)})",
     )
     parser.add_argument("--federal-supply", type=int, default=0, help="ventilators per day from the federal stockpile")
+    parser.add_argument(
+        "--lane-days",
+        choices=get_args(LaneDays),
+        default=None,
+        help="how long a transfer takes: uniform, 3 days (the default), or distance (us:states' option)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="Ray CPUs (default: all)")
     parser.add_argument(
         "--out", type=Path, required=True, help="directory for caps.csv, pareto.csv, pareto.png, run.json"
@@ -330,7 +344,10 @@ def main() -> None:
     configs = configurations(CAPS, args.lambdas)
     instances = {
         cap: load_instance(
-            "us:states", options=DatasetOptions(pooling_cap=cap, federal_supply=args.federal_supply or None)
+            "us:states",
+            options=DatasetOptions(
+                pooling_cap=cap, federal_supply=args.federal_supply or None, lane_days=args.lane_days
+            ),
         )
         for cap in {c.pooling_cap for c in configs}
     }

@@ -1,12 +1,14 @@
-"""The REST API (`surgeplan api`): submit runs, follow them, fetch their plans, cancel them.
+"""The REST API (`surgeplan api`): submit runs, follow them, fetch their plans, cancel them; check a plan made
+elsewhere (POST /evaluate: replayed by the independent evaluator, nothing stored).
 
 Every route but /health needs `Authorization: Bearer <token>` with a token from
-SURGEPLAN_API_TOKENS: a `read` token lists runs and reads their status, events and plans, a
-`submit` token may also submit and cancel (403 for a read token). The OpenAPI docs (/docs, /redoc,
-/openapi.json) need a token too unless SURGEPLAN_API_PUBLIC_DOCS is true. Bodies larger than
-SURGEPLAN_MAX_UPLOAD_MB are refused (413) before they are read whole; a submission's body is
-parsed and validated in a thread of a pool, so a large upload never holds up the event loop (other
-requests, /health, are answered meanwhile). Bad input is a 422 whose `field` names what is wrong.
+SURGEPLAN_API_TOKENS: a `read` token lists runs, reads their status, events and plans and checks
+plans, a `submit` token may also submit and cancel (403 for a read token). The OpenAPI docs (/docs,
+/redoc, /openapi.json) need a token too unless SURGEPLAN_API_PUBLIC_DOCS is true. Bodies larger than
+SURGEPLAN_MAX_UPLOAD_MB are refused (413) before they are read whole; a submission's or a plan's body
+is parsed and validated (and a plan evaluated) in a thread of a pool, so a large upload never holds up
+the event loop (other requests, /health, are answered meanwhile). Bad input is a 422 whose `field`
+names what is wrong.
 Datasets are built-in names only: the API reads no file or directory a client names.
 """
 
@@ -16,7 +18,7 @@ import hmac
 import io
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -35,10 +37,11 @@ from decomposition.errors import InstanceError, SurgeplanError, shortened
 from decomposition.problem.json_format import field_of, repeated_key
 from tasks.backend import PLAN_TABLES, TABLES, Backend, RunView, Submitted, utc
 from tasks.errors import BrokerUnreachable, RunStateError, UnknownRun, UnknownTable
+from tasks.evaluation_request import EvaluationRequest, EvaluationView, evaluate_request
 from tasks.national_options import NATIONAL_TABLES
 from tasks.settings import Settings, TokenRole, get_settings
 from tasks.store.status import RunStatus
-from tasks.submission import RunRequest
+from tasks.submission import InstanceSelection, RunRequest
 
 _bearer = HTTPBearer(auto_error=False, description="a token from SURGEPLAN_API_TOKENS")
 
@@ -115,9 +118,10 @@ NO_RUN = {404: _refusal("no run with that id")}
 NO_PLAN = {409: _refusal("the run has no plan (yet)")}
 TOO_LARGE = {413: _refusal("body over SURGEPLAN_MAX_UPLOAD_MB")}
 # The HTTP status of each product error a route lets through, answered {"detail": <its message>} by one handler
-# (`error_response`); an error of a class not here is a 500. InstanceError is not here: POST /runs answers it
-# itself, as a 422 in the shape of every other 422, whose field is named from the request (`_request_field`:
-# a dataset option, the dataset or the uploaded instance's field), which the error alone does not know.
+# (`error_response`); an error of a class not here is a 500. InstanceError is not here: POST /runs and POST
+# /evaluate answer it themselves (`_instance_refused`), as a 422 in the shape of every other 422, whose field is
+# named from the request (`_request_field`: a dataset option, the dataset or the uploaded instance's field),
+# which the error alone does not know.
 ERROR_STATUS: dict[type[SurgeplanError], int] = {UnknownRun: 404, UnknownTable: 404, RunStateError: 409}
 RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -132,8 +136,11 @@ def known_run_id(run_id: str) -> str:
 RunId = Annotated[str, Depends(known_run_id)]
 
 
-def parse_run_request(body: bytes) -> RunRequest:
-    """The request body as a RunRequest, or RequestValidationError located in the body (as FastAPI's own).
+Selection = TypeVar("Selection", bound=InstanceSelection)
+
+
+def parse_request(body: bytes, model: type[Selection]) -> Selection:
+    """The request body as `model`, or RequestValidationError located in the body (as FastAPI's own).
     Called in a thread of a pool (off the event loop): a big instance takes seconds to validate."""
     key = repeated_key(body)  # pydantic keeps the later of two values: which one was meant is unknown
     if key is not None:
@@ -147,7 +154,7 @@ def parse_run_request(body: bytes) -> RunRequest:
             ]
         )
     try:
-        return RunRequest.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)], body=None
@@ -160,13 +167,23 @@ async def error_response(_request: Request, exc: SurgeplanError) -> JSONResponse
     return JSONResponse(status_code=status, content={"detail": str(exc)})
 
 
-def _request_field(error: InstanceError, request: RunRequest) -> str:
+def _request_field(error: InstanceError, request: InstanceSelection) -> str:
     """The request field an instance error is about: a dataset option, the dataset, or the instance's own."""
     if error.field in DatasetOptions.model_fields:
         return f"options.{error.field}"
     if error.field in (None, "dataset") and request.dataset:
         return "dataset"
     return error.field or "instance"
+
+
+def _instance_refused(error: InstanceError, request: InstanceSelection) -> HTTPException:
+    """An instance error as a 422 in the shape of every other 422, its field named in the request."""
+    return HTTPException(422, [{"field": _request_field(error, request), "msg": str(error), "type": "instance_error"}])
+
+
+def evaluated(request: EvaluationRequest) -> bytes:
+    """The evaluator's answer as JSON (serialised here, off the event loop: a bad plan can have many violations)."""
+    return evaluate_request(request).model_dump_json().encode()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -272,16 +289,41 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def submit(request: Request, response: Response) -> Submitted:
         # the body is read here (413 past the limit) and validated off the event loop
-        run_request = await run_in_threadpool(parse_run_request, await request.body())
+        run_request = await run_in_threadpool(parse_request, await request.body(), RunRequest)
         try:
             submitted = await run_in_threadpool(backend.submit, run_request)
         except InstanceError as exc:
-            raise HTTPException(
-                422, [{"field": _request_field(exc, run_request), "msg": str(exc), "type": "instance_error"}]
-            ) from None
+            raise _instance_refused(exc, run_request) from None
         if not submitted.created:
             response.status_code = 200
         return submitted
+
+    @app.post(
+        "/evaluate",
+        dependencies=read,
+        response_model=EvaluationView,
+        responses={
+            200: {"description": "the verdict: feasible, or not with every violation; the figures either way"},
+            **reading,
+            **TOO_LARGE,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluationRequest"}}},
+            }
+        },
+        summary="Check a plan made elsewhere with the independent evaluator (a plan that breaks a constraint is "
+        "a 200 with feasible false; nothing is stored)",
+    )
+    async def evaluate(request: Request) -> Response:
+        # as POST /runs: read here (413 past the limit), validated and evaluated off the event loop
+        evaluation_request = await run_in_threadpool(parse_request, await request.body(), EvaluationRequest)
+        try:
+            answer = await run_in_threadpool(evaluated, evaluation_request)
+        except InstanceError as exc:
+            raise _instance_refused(exc, evaluation_request) from None
+        return Response(answer, media_type="application/json")
 
     @app.get("/runs", dependencies=read, response_model=list[RunView], responses=reading, summary="Runs, newest first")
     def runs(
@@ -382,13 +424,16 @@ def _methods_of(app: FastAPI, scope: dict) -> list[str]:
 
 
 def _openapi_with_request_models(app: FastAPI) -> dict:
-    """The OpenAPI document, with RunRequest and its parts among the components (POST /runs reads its body
-    itself, to validate it off the event loop, so FastAPI does not add them)."""
+    """The OpenAPI document, with RunRequest, EvaluationRequest and their parts among the components (POST /runs
+    and POST /evaluate read their bodies themselves, to validate them off the event loop, so FastAPI does not
+    add them)."""
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
 
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        _, definitions = models_json_schema([(RunRequest, "validation")], ref_template="#/components/schemas/{model}")
+        _, definitions = models_json_schema(
+            [(RunRequest, "validation"), (EvaluationRequest, "validation")], ref_template="#/components/schemas/{model}"
+        )
         schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
         app.openapi_schema = schema
     return app.openapi_schema

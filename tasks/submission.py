@@ -37,7 +37,9 @@ from decomposition.problem.instance import (
 )
 from decomposition.problem.json_format import load_json_instance
 from decomposition.problem.objectives import Objective
+from decomposition.temporal.method import DEFAULT_SUBHORIZON, Method, MethodChoice, choose_method
 from decomposition.temporal.pieces import DecompositionConfig
+from decomposition.temporal.windows import DEFAULT_LOOKAHEAD
 from tasks.national_options import NationalRequest
 from tasks.settings import Settings
 from tasks.store.models import Run
@@ -67,26 +69,32 @@ _ONLY_WITH_DATASET = [
 NATIONAL_DATASETS = ("us:national",)  # the built-in datasets without arcs: hospitals with coordinates only
 
 
+def _when_dataset(name: str, rules: list[dict]) -> dict:
+    """`rules` apply when the request names the built-in dataset `name` (JSON Schema has no if-then here)."""
+    return {
+        "anyOf": [
+            {"not": {"required": ["dataset"], "properties": {"dataset": {"const": name}}}},
+            {"allOf": rules},
+        ]
+    }
+
+
 def _dataset_rules() -> list[dict]:
-    """Per built-in dataset, as JSON Schema: the options it takes, whether it takes a graph, and whether it is
-    a national run (the datasets without arcs must be, the others cannot be)."""
+    """Per built-in dataset, as JSON Schema: the options it takes and whether it takes a graph."""
     rules = []
     for name, dataset in BUILTIN.items():
         refused = {option: {"type": "null"} for option in DatasetOptions.model_fields if option not in dataset.options}
         its_rules = [{"properties": {"options": {"anyOf": [{"type": "null"}, {"properties": refused}]}}}]
         if not dataset.graphs:
             its_rules.append({"properties": {"graph": {"type": "null"}}})
-        national = {"required": ["national"], "properties": {"national": {"type": "object"}}}
-        its_rules.append(national if name in NATIONAL_DATASETS else {"not": national})
-        rules.append(
-            {
-                "anyOf": [
-                    {"not": {"required": ["dataset"], "properties": {"dataset": {"const": name}}}},
-                    {"allOf": its_rules},
-                ]
-            }
-        )
+        rules.append(_when_dataset(name, its_rules))
     return rules
+
+
+def _national_rules() -> list[dict]:
+    """Per built-in dataset, as JSON Schema: the datasets without arcs must be a national run, the others cannot."""
+    national = {"required": ["national"], "properties": {"national": {"type": "object"}}}
+    return [_when_dataset(name, [national if name in NATIONAL_DATASETS else {"not": national}]) for name in BUILTIN]
 
 
 _NATIONAL_IS_PHI4 = {
@@ -95,13 +103,26 @@ _NATIONAL_IS_PHI4 = {
         {"properties": {"objective": {"const": Objective.PHI4.value}}},
     ]
 }
-REQUEST_RULES = {
+# How the instance is chosen, for any request that names one (a run, a plan to check): exactly one of dataset
+# and instance, graph and options only with a dataset and only those the dataset takes.
+SELECTION_RULES = {
     "allOf": [
         {"oneOf": [{"required": [name], "properties": {name: _GIVEN[name]}} for name in ("dataset", "instance")]},
         *_ONLY_WITH_DATASET,
         *_dataset_rules(),
-        _NATIONAL_IS_PHI4,
     ]
+}
+# A method that sets its own windows takes no sub-horizon.
+OWN_WINDOWS = (Method.WHOLE_HORIZON, Method.PAPER)
+_SUBHORIZON_ONLY_TO_DECOMPOSE = {
+    "anyOf": [
+        {"not": {"required": ["subhorizon"], "properties": {"subhorizon": {"type": "integer"}}}},
+        {"not": {"required": ["method"], "properties": {"method": {"enum": [m.value for m in OWN_WINDOWS]}}}},
+    ]
+}
+# A run's: the selection's, and a national run is asked for exactly on the datasets without arcs, with phi4.
+REQUEST_RULES = {
+    "allOf": [*SELECTION_RULES["allOf"], *_national_rules(), _NATIONAL_IS_PHI4, _SUBHORIZON_ONLY_TO_DECOMPOSE]
 }
 
 
@@ -124,15 +145,17 @@ WholeNumber = Annotated[int, BeforeValidator(json_number)]
 Number = Annotated[float, BeforeValidator(json_number)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False), BeforeValidator(json_number)]
 MipGap = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False), BeforeValidator(json_number)]
+SubhorizonPeriods = Annotated[int, Field(ge=1, le=MAX_SUBHORIZON), BeforeValidator(json_number)]
 # strings as the schema tells them (a client's other values are refused with a message, not by the enum)
 BuiltinName = Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(BUILTIN_NAMES)})]
 GraphName = Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(SPAIN_GRAPHS)})]
 
 
-class RunRequest(BaseModel):
-    """A run to plan: a built-in dataset by name, or an instance given whole (the JSON format)."""
+class InstanceSelection(BaseModel):
+    """The instance a request is about: a built-in dataset by name (with its graph and options), or an instance
+    given whole (the JSON format). The base of every request that names one (a run, a plan to check)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=REQUEST_RULES)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=SELECTION_RULES)
 
     dataset: BuiltinName | None = Field(
         None,
@@ -149,9 +172,45 @@ class RunRequest(BaseModel):
         "seed, supply_share); only with 'dataset'",
     )
     instance: Instance | None = Field(None, description="the instance itself, in the JSON format (instead of dataset)")
+
+    @field_validator("dataset")
+    @classmethod
+    def _builtin_only(cls, dataset: str | None) -> str | None:
+        return None if dataset is None else check_builtin_name(dataset)
+
+    @model_validator(mode="after")
+    def _one_instance(self) -> InstanceSelection:
+        if (self.dataset is None) == (self.instance is None):
+            raise ValueError("give exactly one of 'dataset' (a built-in name) and 'instance' (the instance itself)")
+        if self.graph is not None and self.dataset is None:
+            raise ValueError("'graph' applies only to a built-in 'dataset'; an uploaded instance brings its own arcs")
+        return self
+
+    @field_validator("options")
+    @classmethod
+    def _options_need_a_dataset(cls, options: DatasetOptions | None, info: ValidationInfo) -> DatasetOptions | None:
+        # a field validator (dataset is validated before it), so that the 422 names 'options'
+        if options is not None and info.data.get("dataset") is None:
+            raise ValueError("options apply only to a built-in 'dataset'; an uploaded instance is its data as sent")
+        return options
+
+
+class RunRequest(InstanceSelection):
+    """A run to plan: a built-in dataset by name, or an instance given whole (the JSON format), and how to solve it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=REQUEST_RULES)
+
     objective: Objective = Objective.PHI4
-    subhorizon: WholeNumber = Field(
-        7, ge=1, le=MAX_SUBHORIZON, description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON})"
+    method: Method = Field(
+        Method.AUTO,
+        description="auto: the whole horizon in one model for small instances, else sub-horizons of "
+        f"{DEFAULT_SUBHORIZON} periods (the choice and why are stored in the run's config and summary); "
+        "whole-horizon; decomposed; paper: the seed paper's divide-and-conquer as published, a comparator",
+    )
+    subhorizon: SubhorizonPeriods | None = Field(
+        None,
+        description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON}); asks for the decomposition; default: the "
+        "method's",
     )
     lookahead: WholeNumber = Field(
         1,
@@ -187,10 +246,13 @@ class RunRequest(BaseModel):
         description="solve again even if the same instance and config already has a run",
     )
 
-    @field_validator("dataset")
-    @classmethod
-    def _builtin_only(cls, dataset: str | None) -> str | None:
-        return None if dataset is None else check_builtin_name(dataset)
+    @model_validator(mode="after")
+    def _method_and_options(self) -> RunRequest:
+        if self.method in OWN_WINDOWS and self.subhorizon is not None:
+            raise FieldProblem("subhorizon", f"the {self.method.value} method sets its own windows; leave it out")
+        if self.method is Method.PAPER and self.transfer_weight:
+            raise FieldProblem("transfer_weight", "the paper's method has no transfer-effort term; leave it out")
+        return self
 
     @field_validator("instance")
     @classmethod
@@ -204,24 +266,8 @@ class RunRequest(BaseModel):
                 raise FieldProblem("name", f"the instance's name {problem}", instance.name[:60])
         return instance
 
-    @model_validator(mode="after")
-    def _one_instance(self) -> RunRequest:
-        if (self.dataset is None) == (self.instance is None):
-            raise ValueError("give exactly one of 'dataset' (a built-in name) and 'instance' (the instance itself)")
-        if self.graph is not None and self.dataset is None:
-            raise ValueError("'graph' applies only to a built-in 'dataset'; an uploaded instance brings its own arcs")
-        return self
 
-    @field_validator("options")
-    @classmethod
-    def _options_need_a_dataset(cls, options: DatasetOptions | None, info: ValidationInfo) -> DatasetOptions | None:
-        # a field validator (dataset is validated before it), so that the 422 names 'options'
-        if options is not None and info.data.get("dataset") is None:
-            raise ValueError("options apply only to a built-in 'dataset'; an uploaded instance is its data as sent")
-        return options
-
-
-def run_config(request: RunRequest, settings: Settings) -> dict:
+def run_config(request: RunRequest, settings: Settings, instance: Instance) -> dict:
     """The configuration as stored: every default resolved, so it says exactly what was solved.
 
     It is half of the dedupe key, the instance's fingerprint the other: lambda is here, so runs
@@ -230,10 +276,13 @@ def run_config(request: RunRequest, settings: Settings) -> dict:
     stores its settings, defaults resolved, under "national"; an ordinary run has no such key, so
     its dedupe key is the one it had before national runs went through the queue.
     """
+    choice = run_method(request, instance)
     config = {
         "objective": request.objective.value,
+        "method": choice.method.value,
+        "method_reason": choice.reason,
         "transfer_weight": request.transfer_weight,
-        "subhorizon": request.subhorizon,
+        "subhorizon": choice.subhorizon,
         "lookahead": request.lookahead,
         "solver": request.solver or settings.solver,
         "time_limit": request.time_limit if request.time_limit is not None else settings.time_limit,
@@ -246,6 +295,18 @@ def run_config(request: RunRequest, settings: Settings) -> dict:
     return config
 
 
+def run_method(request: RunRequest, instance: Instance) -> MethodChoice:
+    """The method a run gets (`choose_method`); the queue solves the whole horizon as one window
+    spanning it, so its sub-horizon is the horizon. A national run keeps its sub-horizon as
+    asked (default 7): it is the national and regional models' own."""
+    if request.national is not None:
+        return MethodChoice(Method.DECOMPOSED, request.subhorizon or DEFAULT_SUBHORIZON, "a national run")
+    choice = choose_method(instance, request.method, request.subhorizon)  # `_method_and_options` checked it
+    if choice.method is Method.WHOLE_HORIZON:
+        return MethodChoice(choice.method, instance.n_periods, choice.reason)
+    return choice
+
+
 def decomposition_config(config: dict) -> DecompositionConfig:
     solver = SolverOptions(
         name=config["solver"],
@@ -253,13 +314,28 @@ def decomposition_config(config: dict) -> DecompositionConfig:
         bound_time_limit=config["bound_time_limit"],
         mip_gap=config["mip_gap"],
     )
+    paper = config.get("method") == Method.PAPER.value  # runs stored before the methods were decomposed
     return DecompositionConfig(
         objective=Objective(config["objective"]),
         subhorizon=config["subhorizon"],
-        lookahead=config["lookahead"],
+        lookahead=DEFAULT_LOOKAHEAD if paper else config["lookahead"],
         solver=solver,
-        transfer_weight=config.get("transfer_weight", 0.0),
-    )  # runs stored before lambda
+        transfer_weight=config.get("transfer_weight", 0.0),  # runs stored before lambda
+        method=Method.PAPER if paper else Method.DECOMPOSED,
+    )
+
+
+def selected_instance(selection: InstanceSelection) -> tuple[Instance, str]:
+    """The instance a request names and where it came from ("upload" or the dataset's name); a dataset that cannot
+    be loaded (an unknown name, an option it does not take) raises InstanceError naming its field."""
+    if selection.instance is not None:
+        return selection.instance, "upload"
+    # checked again here, whoever built the request: only a built-in name reaches the loader, never a path
+    try:
+        source = check_builtin_name(selection.dataset)
+    except ValueError as exc:
+        raise InstanceError(str(exc), field="dataset", value=selection.dataset[:60]) from None
+    return load_instance(source, selection.graph, selection.options), source
 
 
 def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
@@ -276,15 +352,7 @@ def resolve_instance(request: RunRequest) -> tuple[Instance, str]:
             field="objective",
             value=request.objective.value,
         )
-    if request.instance is not None:
-        instance, source = request.instance, "upload"
-    else:
-        # checked again here, whoever built the request: only a built-in name reaches the loader, never a path
-        try:
-            source = check_builtin_name(request.dataset)
-        except ValueError as exc:
-            raise InstanceError(str(exc), field="dataset", value=request.dataset[:60]) from None
-        instance = load_instance(source, request.graph, request.options)
+    instance, source = selected_instance(request)
     if request.national is not None:
         _check_national(request, instance, source)
     elif not instance.arcs and len(instance.units) > 1:
@@ -349,6 +417,6 @@ def create_run(request: RunRequest, settings: Settings, store: RunStore) -> tupl
         source=source,
         instance_name=instance.name,
         fingerprint=fingerprint,
-        config=run_config(request, settings),
+        config=run_config(request, settings, instance),
         force=request.force,
     )

@@ -110,12 +110,12 @@ def _remote_piece(
 
 
 def _value_of(result: Any, config: DecompositionConfig) -> float | None:
-    """The objective value a piece's result already proves reachable: the no-reallocation plan's, or the
+    """The objective value a piece's result already proves reachable: the whole horizon's top-up's, or the
     final report's (a regret's baseline needs Phi*(w), known only at the end)."""
     if isinstance(result, DecomposedReport):
         return result.value
     if isinstance(result, BaselineResult) and not config.objective.is_regret:
-        return result.checked.evaluation.value(config.objective)
+        return result.best.evaluation.value(config.objective)
     return None
 
 

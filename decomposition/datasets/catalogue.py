@@ -4,8 +4,8 @@ A reference is a built-in name (`spain:madrid`, `spain:andalucia`, `example:thre
 a directory in the CSV format of `decomposition.problem.csv_format`, or a `.json` file written by
 `decomposition.problem.json_format`. Only the Spain datasets come on several networks (`graph`);
 everything else carries its own arcs. Some built-in datasets take options (`DatasetOptions`:
-us:states its supply share, pooling cap and federal supply); files take none, their data is
-the whole instance.
+us:states its supply share, pooling cap, federal supply and lane days); files take none, their
+data is the whole instance.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from decomposition.datasets.national import (
     MAX_HOSPITALS,
@@ -23,7 +23,12 @@ from decomposition.datasets.national import (
 )
 from decomposition.datasets.spain import GRAPHS as SPAIN_GRAPHS
 from decomposition.datasets.spain import spain_instance
-from decomposition.datasets.us_states import us_states_instance
+from decomposition.datasets.us_states import (
+    DEFAULT_TRANSFER_DAYS,
+    TRUCK_KM_PER_DAY,
+    LaneDays,
+    us_states_instance,
+)
 from decomposition.errors import InstanceError
 from decomposition.problem.csv_format import load_csv_instance
 from decomposition.problem.instance import Instance, json_number
@@ -31,6 +36,7 @@ from decomposition.problem.json_format import load_json_instance
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "data" / "examples"
 MAX_FEDERAL_SUPPLY = 1_000_000  # ventilators a day: the whole US had about 200,000 in 2020
+CHOICE_OPTIONS = ("lane_days",)  # the options that are a choice among strings, not a number
 
 
 class DatasetOptions(BaseModel):
@@ -67,11 +73,19 @@ class DatasetOptions(BaseModel):
         description=f"hospitals to draw (us:national; {MIN_HOSPITALS} to {MAX_HOSPITALS:,})",
     )
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="random seed of the drawn hospitals (us:national)")
+    lane_days: LaneDays | None = Field(
+        None,
+        description="how long a transfer takes (us:states): uniform, "
+        f"{DEFAULT_TRANSFER_DAYS:g} days each (the default), or distance, the "
+        f"shipped distance between the states at {TRUCK_KM_PER_DAY:g} km a day (lag: whole days, at least 1)",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
-    def _numbers_only(cls, value: object) -> object:
-        return json_number(value)  # every option is a number
+    def _numbers_only(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name in CHOICE_OPTIONS:
+            return value  # a choice is a string, checked against its choices
+        return json_number(value)  # every other option is a number
 
     def given(self) -> dict[str, object]:
         """The options set, by name (the defaults left out)."""
@@ -121,10 +135,10 @@ BUILTIN: dict[str, BuiltinDataset] = {
     ),
     "us:states": BuiltinDataset(
         "US states, April-May 2020: 50 states, 47 days, DELPHI projected demand, "
-        "75 % of each state's ventilators (transfers take 3 days); options: supply share, "
-        "pooling cap, federal supply",
+        "75 % of each state's ventilators (transfers take 3 days, or by distance); options: supply share, "
+        "pooling cap, federal supply, lane days",
         _us_states,
-        options=("supply_share", "pooling_cap", "federal_supply"),
+        options=("supply_share", "pooling_cap", "federal_supply", "lane_days"),
     ),
     "us:national": BuiltinDataset(
         "US, April-May 2020, synthetic: 5,000 hospitals placed by state population, "

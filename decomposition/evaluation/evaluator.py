@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from decomposition.problem.instance import Instance
-from decomposition.problem.lanes import shipping_lanes
+from decomposition.problem.lanes import lag_of, shipping_lanes
 from decomposition.problem.objectives import (
     Objective,
     criterion,
@@ -62,7 +62,7 @@ class Evaluation:
     on_hand: np.ndarray  # [unit, period]  H^t_i = S^t_i + R^t_i - D^t_i
     in_transit: np.ndarray  # [unit, period] sent towards i, not arrived by the end of t
     net_lent: np.ndarray  # [unit, period]  D^t_i - R^t_i: units lent out, net (in transit counted as sent)
-    transfer_effort: float  # sum of x^t_ij x tau_ij: units x days on the road (the pooling setting's effort)
+    transfer_effort: float  # sum of x^t_ij x l_ij: unit-days on the road, real days not lags (the pooling effort)
     available: np.ndarray  # [scenario, unit, period]  H^t_i - d^{tw}_i (negative = shortage)
     ncd_plus: np.ndarray  # [scenario, unit, period]  max(0, d + D - S - R)
     phi: dict[str, float]  # "phi1".."phi4" with expectations
@@ -107,7 +107,8 @@ class _Shipments:
     target: np.ndarray
     period: np.ndarray
     quantity: np.ndarray
-    lag: np.ndarray
+    lag: np.ndarray  # tau_ij, whole periods: when the shipment arrives
+    days: np.ndarray  # l_ij, the real days on the road: what the transfer effort counts
 
 
 @dataclass(frozen=True)
@@ -151,13 +152,17 @@ def _num(value: float) -> str:
     return f"{value:.6g}"
 
 
-def _lag_matrix(instance: Instance) -> np.ndarray:
-    """tau_ij as [unit, unit], 0 where (i, j) is not in W (every real lag is >= 1)."""
+def _days_matrix(instance: Instance) -> np.ndarray:
+    """l_ij (shortest-path days over the instance's arcs) as [unit, unit], inf where (i, j) is not in W.
+
+    One matrix, not one for days and one for lags: the lag of a row is lag_of(its days), as the lanes
+    define it, so a national instance's units x units array is held once.
+    """
     n = len(instance.units)
     lanes = shipping_lanes(instance)
-    lag = np.zeros((n, n), dtype=int)
-    lag[lanes.source, lanes.target] = lanes.lag
-    return lag
+    days = np.full((n, n), np.inf)
+    days[lanes.source, lanes.target] = lanes.days
+    return days
 
 
 def _per_unit_period(units: np.ndarray, periods: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -170,8 +175,8 @@ def _per_unit_period(units: np.ndarray, periods: np.ndarray, values: np.ndarray,
 # --- screening: rows the replay cannot place ------------------------------------------------
 
 
-def _screen_shipments(instance: Instance, frame: pd.DataFrame, lag: np.ndarray, out: list[Violation]) -> pd.DataFrame:
-    """Shipment rows on known units, inside 1..q and on a lane of W, with positions and lag.
+def _screen_shipments(instance: Instance, frame: pd.DataFrame, days: np.ndarray, out: list[Violation]) -> pd.DataFrame:
+    """Shipment rows on known units, inside 1..q and on a lane of W, with positions, days and lag.
 
     Every other row is listed ("unknown-unit", "horizon", "lane") and dropped.
     """
@@ -184,9 +189,12 @@ def _screen_shipments(instance: Instance, frame: pd.DataFrame, lag: np.ndarray, 
     placed = ~unknown & ~outside
     src = source.fillna(-1).to_numpy().astype(int)
     dst = target.fillna(-1).to_numpy().astype(int)
+    row_days = np.full(len(frame), np.inf)
+    row_days[placed] = days[src[placed], dst[placed]]
+    off_lane = placed & ~np.isfinite(row_days)
+    on_lane = placed & ~off_lane
     row_lag = np.zeros(len(frame), dtype=int)
-    row_lag[placed] = lag[src[placed], dst[placed]]
-    off_lane = placed & (row_lag == 0)
+    row_lag[on_lane] = lag_of(row_days[on_lane])
     for n in np.flatnonzero(unknown | outside | off_lane):
         row = frame.iloc[n]
         s, d, t, x = row["source"], row["target"], int(row["period"]), float(row["quantity"])
@@ -204,10 +212,11 @@ def _screen_shipments(instance: Instance, frame: pd.DataFrame, lag: np.ndarray, 
             "target": dst,
             "period": period - 1,
             "lag": row_lag,
+            "days": row_days,
             "quantity": frame["quantity"].to_numpy(dtype=float),
         }
-    )[placed & ~off_lane]
-    return kept.groupby(["source", "target", "period", "lag"], as_index=False)["quantity"].sum()
+    )[on_lane]
+    return kept.groupby(["source", "target", "period", "lag", "days"], as_index=False)["quantity"].sum()
 
 
 def _screen_shares(instance: Instance, frame: pd.DataFrame, out: list[Violation]) -> pd.DataFrame:
@@ -268,7 +277,7 @@ def _check_integrality(values: np.ndarray, tolerance: float, describe, out: list
 
 def _placed_shipments(instance: Instance, plan: Plan, tolerance: float, out: list[Violation]) -> _Shipments:
     ids = [u.id for u in instance.units]
-    rows = _screen_shipments(instance, plan.shipments, _lag_matrix(instance), out)
+    rows = _screen_shipments(instance, plan.shipments, _days_matrix(instance), out)
     src, dst, per = (rows[c].to_numpy(dtype=int) for c in ("source", "target", "period"))
     qty = rows["quantity"].to_numpy(dtype=float)
 
@@ -280,7 +289,8 @@ def _placed_shipments(instance: Instance, plan: Plan, tolerance: float, out: lis
         )
 
     keep = _check_integrality(qty, tolerance, describe, out)
-    return _Shipments(src[keep], dst[keep], per[keep], qty[keep], rows["lag"].to_numpy(dtype=int)[keep])
+    lag, days = rows["lag"].to_numpy(dtype=int)[keep], rows["days"].to_numpy(dtype=float)[keep]
+    return _Shipments(src[keep], dst[keep], per[keep], qty[keep], lag, days)
 
 
 def _placed_shares(instance: Instance, plan: Plan, tolerance: float, out: list[Violation]) -> _Shares:
@@ -542,7 +552,7 @@ def evaluate(instance: Instance, plan: Plan, *, tolerance: float = 1e-6) -> Eval
         on_hand=stock.on_hand,
         in_transit=stock.in_transit,
         net_lent=stock.net_lent,
-        transfer_effort=float(np.dot(shipments.quantity, shipments.lag)),
+        transfer_effort=float(np.dot(shipments.quantity, shipments.days)),
         available=available,
         ncd_plus=ncd_plus,
         phi=phi,

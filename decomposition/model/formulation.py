@@ -40,8 +40,18 @@ class ModelOptions:
     # (see `decomposition.temporal.windows.storage_ceilings`).
     stock_ceilings: tuple[tuple[int, int, float], ...] = ()
     # lambda of the pooling setting: the objective adds lambda x the transfer effort, sum of x^t_l
-    # times the lane's lag tau_l (units x days on the road); 0: transfers cost nothing.
+    # times the lane's days l_l (unit-days on the road, not the rounded lag tau_l); 0: transfers cost nothing.
     transfer_weight: float = 0.0
+    # A window's plain min-max criterion counts what the periods before it left (see
+    # `decomposition.temporal.windows.StartState.past_ncd`): (expected NCD so far per unit, worst
+    # expected unit-day so far). Phi1 adds a unit's to its own, Phi3 a region's, Phi2 takes the worst
+    # day as a floor. None: the window is the whole story.
+    past_shortage: tuple[tuple[float, ...], float] | None = None
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        """Phi*(w) as an array (what `Evaluation.value` takes for a regret), None without one."""
+        return None if self.best_per_scenario is None else np.array(self.best_per_scenario)
 
     def __post_init__(self) -> None:
         if self.objective.is_regret and self.best_per_scenario is None:
@@ -293,8 +303,8 @@ def define_objective(m: pyo.ConcreteModel, data: ModelData, options: ModelOption
     )
     effort = 0.0
     if options.transfer_weight:  # (models without shipments, such as the pooled bound's, never charge it)
-        lag = data.lanes.lag
-        m.transfer_effort = pyo.Expression(expr=sum(float(lag[l]) * m.x[l, t] for l in m.L for t in m.T))
+        days = data.lanes.days  # l_ij, the real days on the road: a 1.5-day lane costs 1.5, not its lag 2
+        m.transfer_effort = pyo.Expression(expr=sum(float(days[l]) * m.x[l, t] for l in m.L for t in m.T))
         effort = options.transfer_weight * m.transfer_effort
     if options.objective is Objective.PHI4:
         m.criterion = pyo.Expression(expr=m.total_expected)
@@ -307,27 +317,32 @@ def define_objective(m: pyo.ConcreteModel, data: ModelData, options: ModelOption
     else:
         weights = {w: float(probabilities[w]) for w in m.W}
         m.minmax = pyo.ConstraintList()
-        for term in _criterion_terms(m, data, options.objective.base, weights):
+        for term in _criterion_terms(m, data, options.objective.base, weights, options.past_shortage):
             m.minmax.add(m.z >= term)
     m.objective = pyo.Objective(expr=m.z + options.tie_break * m.total_expected + effort, sense=pyo.minimize)
 
 
-def _criterion_terms(m, data: ModelData, base: Objective, weights: dict[int, float]):
+def _criterion_terms(m, data: ModelData, base: Objective, weights: dict[int, float], past=None):
     """The terms a min-max criterion takes the max of, with scenario weights.
 
     Phi1: one term per unit, Phi2: per unit and period, Phi3: per fairness region;
-    Phi4 (used by its regret version): a single term.
+    Phi4 (used by its regret version): a single term. `past` (`ModelOptions.past_shortage`, plain
+    criteria only) adds what earlier periods left: a constant per unit or region, or one more term.
     """
+    before = np.zeros(len(data.instance.units)) if past is None else np.array(past[0] or np.zeros(len(m.I)))
 
     def weighted(i, t):
         return sum(p * m.ncd[w, i, t] for w, p in weights.items())
 
     if base is Objective.PHI1:
-        return [sum(weighted(i, t) for t in m.T) for i in m.I]
+        return [float(before[i]) + sum(weighted(i, t) for t in m.T) for i in m.I]
     if base is Objective.PHI2:
-        return [weighted(i, t) for i in m.I for t in m.T]
+        return [weighted(i, t) for i in m.I for t in m.T] + ([float(past[1])] if past else [])
     if base is Objective.PHI3:
-        return [sum(weighted(int(i), t) for i in members for t in m.T) for members in region_positions(data.instance)]
+        return [
+            float(before[members].sum()) + sum(weighted(int(i), t) for i in members for t in m.T)
+            for members in region_positions(data.instance)
+        ]
     return [sum(weighted(i, t) for i in m.I for t in m.T)]
 
 

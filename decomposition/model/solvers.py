@@ -1,7 +1,8 @@
 """Run a Pyomo model through CBC (the `cbcbox` binary) or HiGHS (`highspy`) and read the plan back.
 
 A solve that stops at its time limit keeps its incumbent, marked `time_limit`; a solve with no
-incumbent raises SolverError, so no caller can mistake "nothing found" for a plan.
+incumbent raises SolverError, so no caller can mistake "nothing found" for a plan. HiGHS runs in a
+watched child process (`highs_watchdog`), so a solve ends at most a grace period past its limit.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.contrib.appsi.base import TerminationCondition as AppsiTermination
-from pyomo.contrib.appsi.solvers import Highs as AppsiHighs
+from pyomo.core.staleflag import StaleFlagManager
 from pyomo.opt import SolverStatus
 from pyomo.opt import TerminationCondition as LegacyTermination
 
 from decomposition.errors import SolverError
+from decomposition.model.highs_translation import translate
+from decomposition.model.highs_watchdog import solve_watched
 from decomposition.model.solver_launcher import dies_with_parent, solver_parent
 from decomposition.problem.plan import SHARE_COLUMNS, SHIPMENT_COLUMNS, Plan
 
@@ -60,19 +63,22 @@ class SolveOutcome:
     seconds: float
 
 
-def solve(model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation: bool = False) -> SolveOutcome:
+def solve(
+    model: pyo.ConcreteModel, options: SolverOptions, *, linear_relaxation: bool = False, warm_start: bool = False
+) -> SolveOutcome:
     """Solve in place; the incumbent is loaded into the model's variables.
 
     `linear_relaxation` tells HiGHS the model is an LP: its interior point method solves the
     national-size relaxations several times faster than the default simplex (107 s vs > 8 min
-    on Madrid's LC-graph).
+    on Madrid's LC-graph). `warm_start` hands HiGHS the variables' current values as a MIP start
+    (every variable must hold a value of one feasible solution; see `decomposition.model.warm_start`).
     """
     started = time.perf_counter()
     if options.name == "highs":
         highs_options = {"solver": "ipm"} if linear_relaxation else {}
         if options.threads is not None:
             highs_options["threads"] = options.threads
-        status, reported = _solve_highs(model, options, highs_options)
+        status, reported = _solve_highs(model, options, highs_options, warm_start)
     else:
         status, reported = _solve_cbc(model, options)
     try:
@@ -94,8 +100,8 @@ def proven_bound(status: str, value: float, reported: float, *, is_mip: bool, mi
     """The lower bound a solve proves, or -inf; never a number the solver merely reported.
 
     An LP proves its objective only when solved to optimality. Stopped at a limit, what the
-    interface calls its bound is the objective of the current iterate (Pyomo's appsi HiGHS sets
-    `best_objective_bound` to `objective_function_value` for an LP): a primal simplex stopped on
+    interface calls its bound is the objective of the current iterate (for an LP `highs_child`
+    reports HiGHS's `objective_function_value`, as Pyomo's appsi interface did): a primal simplex stopped on
     Madrid's pooled relaxation sat at 9,731, above the optimum 6,982. HiGHS reports no feasible
     dual solution at a time limit (seen with dual and primal simplex and IPM), so no
     dual-feasible objective is taken either. A MIP's dual bound is proven at any stop (HiGHS's
@@ -112,30 +118,45 @@ def proven_bound(status: str, value: float, reported: float, *, is_mip: bool, mi
     return reported
 
 
-def _solve_highs(model: pyo.ConcreteModel, options: SolverOptions, highs_options: dict) -> tuple[str, float]:
-    """(status, the bound the interface reports): `proven_bound` decides what of it is proven."""
-    solver = AppsiHighs()
-    solver.config.time_limit = options.time_limit
-    solver.config.mip_gap = options.mip_gap
-    solver.config.stream_solver = options.log
-    solver.config.load_solution = False
-    solver.highs_options = highs_options
-    try:
-        results = solver.solve(model)
-    except Exception as exc:  # highspy raises plain RuntimeErrors
-        raise SolverError(f"HiGHS failed: {exc}") from exc
-    term = results.termination_condition
-    if results.best_feasible_objective is None:
-        raise SolverError(f"HiGHS found no plan ({term.name})")
-    results.solution_loader.load_vars()
-    if term is AppsiTermination.optimal:
-        status = "optimal"
-    elif term is AppsiTermination.maxTimeLimit:
-        status = "time_limit"
-    else:
-        status = "feasible"
-    bound = results.best_objective_bound
-    return status, float(bound) if bound is not None and math.isfinite(bound) else -math.inf
+def _solve_highs(
+    model: pyo.ConcreteModel, options: SolverOptions, highs_options: dict, warm_start: bool = False
+) -> tuple[str, float]:
+    """(status, the bound HiGHS reports): `proven_bound` decides what of it is proven.
+
+    The model is translated to HiGHS's arrays (`highs_translation`); HiGHS solves them in a watched
+    child process (`highs_watchdog`), killed a grace period past the time limit, and the incumbent
+    is loaded back into the model's variables.
+    """
+    problem, columns = translate(model)
+    if not columns:  # every variable fixed or unused: the objective is a constant, nothing to solve
+        return "optimal", problem.offset
+    run = solve_watched(
+        problem,
+        {"mip_rel_gap": options.mip_gap, **highs_options},
+        time_limit=options.time_limit,
+        start=_start_values(columns) if warm_start else None,
+        log=options.log,
+    )
+    if run.values is None:
+        raise SolverError(f"HiGHS found no plan ({run.status})")
+    _load_values(columns, run.values)
+    status = "optimal" if run.optimal else "time_limit" if run.time_limit else "feasible"
+    return status, run.reported_bound if math.isfinite(run.reported_bound) else -math.inf
+
+
+def _start_values(columns: list) -> np.ndarray | None:
+    """The variables' current values as a MIP start (0 where a variable has none), or None if none has one."""
+    if all(var.value is None for var in columns):
+        return None
+    return np.array([0.0 if var.value is None else float(var.value) for var in columns])
+
+
+def _load_values(columns: list, values: np.ndarray) -> None:
+    """As Pyomo's own loaders: stale flags reset, every variable set, then marked fresh."""
+    StaleFlagManager.mark_all_as_stale()
+    for var, value in zip(columns, values):
+        var.set_value(float(value), skip_validation=True)
+    StaleFlagManager.mark_all_as_stale(delayed=True)
 
 
 def cbc_executable() -> str:

@@ -6,7 +6,8 @@ the DAG (in order here with `run_in_order`, in parallel on Ray in `workers/`) on
 results between them.
 
 Pieces of one run:
-- `baseline`: the whole-horizon no-reallocation plan (the fallback and the comparison);
+- `baseline`: the whole-horizon no-reallocation plan (the comparison) and its top-up, a plan made
+  without the MIP (`topped_up_start`, the fallback);
 - `window` (chain "main"): sub-horizon k from the state window k-1 left, keeping T_k;
 - `window` (chain "scenario:<w>", regret only): scenario w's own decomposed plan. Its window k
   gives Phi*_k(w), the offset of scenario w in the main chain's window-k regret; the chains of
@@ -28,9 +29,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from decomposition.bounds.pooled import pooled_bound
+from decomposition.bounds.best import best_lower_bound
+from decomposition.bounds.regret import RegretBounds, proven_scenario_bounds
 from decomposition.errors import PlanRejected, SolverError
 from decomposition.evaluation.evaluator import evaluate
 from decomposition.model.formulation import ModelOptions
@@ -39,7 +41,16 @@ from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import Lanes, shipping_lanes
 from decomposition.problem.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.problem.plan import Plan
-from decomposition.temporal.whole_horizon import CheckedPlan, PlanReport, solve_baseline, solve_checked
+from decomposition.temporal.method import Method, paper_subhorizon
+from decomposition.temporal.whole_horizon import (
+    MIN_SOLVE_SECONDS,
+    START,
+    CheckedPlan,
+    PlanReport,
+    solve_baseline,
+    solve_checked,
+    topped_up_start,
+)
 from decomposition.temporal.windows import (
     DEFAULT_LOOKAHEAD,
     StartState,
@@ -75,6 +86,32 @@ class DecompositionConfig(BaseModel):
         "only (a heuristic cut for large regions); None: every candidate lane",
     )
     solver: SolverOptions = SolverOptions()
+    method: Method = Field(
+        default=Method.DECOMPOSED,
+        description="decomposed, or paper: the seed's heuristic as published (no start plan, no storage "
+        "ceilings, nothing in transit carried past the overlap period), a comparator",
+    )
+
+    @model_validator(mode="after")
+    def _a_decomposition(self) -> DecompositionConfig:
+        if self.method not in (Method.DECOMPOSED, Method.PAPER):
+            raise ValueError(f"method: a decomposition is 'decomposed' or 'paper', not '{self.method.value}'")
+        return self
+
+    @classmethod
+    def paper(cls, instance: Instance, objective: Objective, solver: SolverOptions) -> DecompositionConfig:
+        """The seed's divide-and-conquer on `instance` (`decomposition.temporal.method.paper_subhorizon`)."""
+        return cls(
+            objective=objective,
+            subhorizon=paper_subhorizon(instance.n_periods),
+            lookahead=DEFAULT_LOOKAHEAD,
+            solver=solver,
+            method=Method.PAPER,
+        )
+
+    @property
+    def is_paper(self) -> bool:
+        return self.method is Method.PAPER
 
     @property
     def window_tie_break(self) -> float:
@@ -132,12 +169,22 @@ class BoundResult:
     bound: float
     status: str
     seconds: float
+    scenario_bounds: np.ndarray | None = None  # regret only: LB_w <= Phi°(w) (`proven_scenario_bounds`)
 
 
 @dataclass
 class BaselineResult:
+    """The whole-horizon no-reallocation plan and its top-up (`topped_up_start`), both candidates of the
+    final assembly; the top-up is the baseline itself for the seed's method, or where nothing moves."""
+
     checked: CheckedPlan
     seconds: float
+    start: CheckedPlan | None = None
+
+    @property
+    def best(self) -> CheckedPlan:
+        """The top-up where there is one: it never makes a unit shorter, so it is as good for every criterion."""
+        return self.checked if self.start is None else self.start
 
 
 @dataclass
@@ -220,8 +267,10 @@ def run_piece(piece: Piece, instance: Instance, config: DecompositionConfig, inp
     started = time.perf_counter()
     if piece.kind == "baseline":
         lanes = shipping_lanes(instance)
-        checked = solve_baseline(instance, lanes, ModelOptions(config.objective.base, tie_break=0.0), config.solver)
-        return BaselineResult(checked, time.perf_counter() - started)
+        options = ModelOptions(config.objective.base, tie_break=0.0, transfer_weight=config.transfer_weight)
+        checked = solve_baseline(instance, lanes, options, config.solver)
+        start = None if config.is_paper else topped_up_start(instance, lanes, checked, options)
+        return BaselineResult(checked, time.perf_counter() - started, start)
     if piece.kind == "window":
         return _solve_window(piece, instance, config, inputs, started)
     if piece.kind == "bound":
@@ -236,25 +285,64 @@ def _start_state(piece: Piece, instance: Instance, inputs: dict[str, Any]) -> St
     return inputs[_window_id(piece.chain, k - 1)].state if k else StartState.initial(instance)
 
 
-def _solve_checked_window(sub: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
-    """The window's model on `lanes` (its candidates) with its own no-reallocation plan as fallback.
+def _solve_checked_window(
+    sub: Instance, lanes: Lanes, options: ModelOptions, config: DecompositionConfig
+) -> CheckedPlan:
+    """The window's model on its candidate lanes (`candidate_lanes`: exact, they hold an optimal plan
+    of the model on every lane), starting from and falling back on a plan made without the MIP
+    (`topped_up_start`), so a time limit can only improve on that plan.
+
+    Where the quick cut (`own_stock_cut`: far fewer lanes in a surge, not exact) keeps fewer lanes,
+    half the budget first goes to the model on those, whose plan (if better) becomes the start of
+    the exact model: never worse than the cut at a limit, exact at optimality. The seed's method
+    solves the exact model alone from the window's no-reallocation plan.
 
     With storage ceilings first; if they leave no feasible plan (the state already overfills a
     store), without them. Raises SolverError naming the window when nothing is feasible.
     The solver's time limit is the budget of the whole piece, shared by all these solves.
     """
     attempts = [options, replace(options, stock_ceilings=())] if options.stock_ceilings else [options]
-    budget = PieceBudget.of(solver)
+    budget = PieceBudget.of(config.solver)
     for attempt in attempts:
+        exact = candidate_lanes(sub, lanes, config.lanes_per_receiver, attempt.stock_ceilings)
         try:
-            fallback, _ = solve_checked(sub, lanes, replace(attempt, reallocation=False), budget.remaining())
+            baseline = solve_checked(sub, exact, replace(attempt, reallocation=False), budget.remaining())[0]
         except SolverError:
-            fallback = None  # doing nothing overfills a store; a plan may still avoid it
+            baseline = start = None  # doing nothing overfills a store; a plan may still avoid it
+        else:
+            start = baseline if config.is_paper else topped_up_start(sub, exact, baseline, attempt)
+        quick = None if config.is_paper else _quick_lanes(sub, lanes, exact, config.lanes_per_receiver)
+        if baseline is not None and quick is not None and len(quick) < len(exact):
+            start = _quick_start(sub, quick, attempt, budget.share(0.5), baseline, start)
         try:
-            return solve_checked(sub, lanes, attempt, budget.remaining(), fallback=fallback)[0]
+            return solve_checked(sub, exact, attempt, budget.remaining(), fallback=start)[0]
         except SolverError as exc:
             error = exc
     raise SolverError(f"{sub.name}: no feasible plan from the state the earlier sub-horizons left ({error})")
+
+
+def _quick_start(
+    sub: Instance, quick: Lanes, options: ModelOptions, solver: SolverOptions, baseline: CheckedPlan, start: CheckedPlan
+) -> CheckedPlan:
+    """The better of `start` and the model on the `quick` lanes (solved from the baseline's top-up on
+    those lanes), as the START of the exact model."""
+    quick_start = topped_up_start(sub, quick, baseline, options)
+    try:
+        on_quick = solve_checked(sub, quick, options, solver, fallback=quick_start)[0]
+    except SolverError:
+        return start
+    quick_value, start_value = (p.evaluation.value(options.objective, options.reference) for p in (on_quick, start))
+    if quick_value >= start_value - 1e-9:
+        return start
+    return replace(on_quick, solve=SolveOutcome(START, math.nan, -math.inf, on_quick.solve.seconds))
+
+
+def _quick_lanes(sub: Instance, lanes: Lanes, exact: Lanes, per_receiver: int | None) -> Lanes:
+    """The quick cut's lanes among the `exact` ones (so that a plan on them is one of the exact model's)."""
+    cut = candidate_lanes(sub, lanes, per_receiver, own_stock_cut=True)
+    n = len(sub.units)
+    keep = np.isin(exact.source * n + exact.target, cut.source * n + cut.target)
+    return Lanes(exact.source[keep], exact.target[keep], exact.days[keep], exact.lag[keep])
 
 
 @dataclass(frozen=True)
@@ -268,17 +356,22 @@ class PieceBudget:
     solver: SolverOptions
     deadline: float | None
 
-    MIN_SOLVE_SECONDS = 1.0
-
     @classmethod
     def of(cls, solver: SolverOptions) -> PieceBudget:
         limit = solver.time_limit
         return cls(solver, None if limit is None else time.monotonic() + limit)
 
+    def share(self, fraction: float) -> SolverOptions:
+        """`fraction` of what is left, for a first solve that leaves the rest to a later one."""
+        if self.deadline is None:
+            return self.solver
+        left = max((self.deadline - time.monotonic()) * fraction, MIN_SOLVE_SECONDS)
+        return replace(self.solver, time_limit=left)
+
     def remaining(self) -> SolverOptions:
         if self.deadline is None:
             return self.solver
-        left = max(self.deadline - time.monotonic(), self.MIN_SOLVE_SECONDS)
+        left = max(self.deadline - time.monotonic(), MIN_SOLVE_SECONDS)
         return replace(self.solver, time_limit=left)
 
 
@@ -298,11 +391,16 @@ def _solve_window(
         chain_instance, objective = instance.restricted_to(piece.scenario), config.objective.base
         options = ModelOptions(objective, tie_break=0.0)
     state = _start_state(piece, chain_instance, inputs)
+    if objective.is_minmax and not objective.is_regret and not config.is_paper:
+        options = replace(options, past_shortage=(tuple(state.past_ncd), state.past_worst_day))
     sub = window_instance(chain_instance, window, state)
-    options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
+    if not config.is_paper:  # the seed's windows do not see the stores after them
+        options = replace(options, stock_ceilings=storage_ceilings(chain_instance, window, state))
     lanes = shipping_lanes(chain_instance)
-    checked = _solve_checked_window(sub, candidate_lanes(sub, lanes, config.lanes_per_receiver), options, config.solver)
+    checked = _solve_checked_window(sub, lanes, options, config)
     after = state_after(chain_instance, window, state, checked.plan, lanes)
+    if config.is_paper:  # the seed starts the next window from the stock at its first period only
+        after = after.model_copy(update={"arrivals": [a for a in after.arrivals if a.period <= window.stop + 1]})
     value = checked.evaluation.phi[config.objective.base.value]
     return WindowResult(
         window,
@@ -356,7 +454,8 @@ def reference_best(instance: Instance, base: Objective, plans: list[Plan]) -> np
 def _lower_bound(
     instance: Instance, config: DecompositionConfig, inputs: dict[str, Any], started: float
 ) -> BoundResult:
-    """The pooled relaxation's LP bound on the whole horizon (`decomposition.bounds.pooled`): seconds, not hours.
+    """The tightened pooled relaxation's LP bound on the whole horizon, or the NCD floor if higher
+    (`decomposition.bounds.best`): seconds, not hours.
 
     For regret, it is built with the reference chains' Phi*(w); any plan's Phi(w) is at least the
     true Phi*(w), so this bounds the regret relative to any smaller reference too (the final
@@ -367,8 +466,12 @@ def _lower_bound(
     if config.objective.is_regret:
         best = tuple(reference_best(instance, config.objective.base, _reference_plans(_glued_chains(inputs))))
     options = ModelOptions(config.objective, tie_break=0.0, best_per_scenario=best)
-    bound, status = pooled_bound(instance, shipping_lanes(instance), options, config.solver)
-    return BoundResult(bound, status, time.perf_counter() - started)
+    lanes = shipping_lanes(instance)
+    bound, status = best_lower_bound(instance, lanes, options, config.solver)
+    scenario_bounds = None
+    if config.objective.is_regret:
+        scenario_bounds = proven_scenario_bounds(instance, lanes, config.objective.base, config.solver)
+    return BoundResult(bound, status, time.perf_counter() - started, scenario_bounds)
 
 
 # --- the final assembly -----------------------------------------------------------------------
@@ -390,7 +493,8 @@ class DecomposedReport(PlanReport):
 
 
 def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dict[str, Any]) -> DecomposedReport:
-    """Glue each main chain, check it over the whole horizon, keep the best (or the baseline), report.
+    """Glue each main chain, check it over the whole horizon, keep the best (or the whole horizon's
+    top-up, or its baseline, if better), report.
 
     Raises PlanRejected if a glued plan violates anything: an unchecked plan never leaves.
     """
@@ -407,7 +511,7 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     best = None
     if config.objective.is_regret:
         best = reference_best(
-            instance, config.objective.base, [*glued.values(), baseline.checked.plan, *_reference_plans(every_chain)]
+            instance, config.objective.base, [*glued.values(), baseline.best.plan, *_reference_plans(every_chain)]
         )
     values = {c: evaluations[c].value(config.objective, best) for c in chains}
     kept = min(values, key=lambda c: (values[c], c != MAIN))  # ties go to the configured lookahead
@@ -415,9 +519,15 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     status = _chain_status([r.status for r in chains[kept]])
     result = CheckedPlan(glued[kept], evaluations[kept], SolveOutcome(status, math.nan, -math.inf, solve_seconds), 0.0)
     windows = [r.window for r in chains[kept]]
-    if baseline.checked.evaluation.value(config.objective, best) < values[kept] - 1e-9:
-        result = replace(baseline.checked, solve=SolveOutcome("baseline_kept", math.nan, -math.inf, solve_seconds))
-        kept = "baseline"
+    fallback = baseline.best  # the whole horizon's top-up, or its no-reallocation plan
+    if fallback.evaluation.value(config.objective, best) < values[kept] - 1e-9:
+        name = "start" if fallback.solve.status == START else "baseline"
+        result = replace(fallback, solve=SolveOutcome(f"{name}_kept", math.nan, -math.inf, solve_seconds))
+        kept = name
+    regret_bounds = None
+    if config.objective.is_regret and bound.scenario_bounds is not None:
+        per_scenario = result.evaluation.phi_per_scenario[config.objective.base.value]
+        regret_bounds = RegretBounds.of(per_scenario, [bound.bound], bound.scenario_bounds)
     timings = {
         "baseline": baseline.seconds,
         "windows": solve_seconds,
@@ -434,12 +544,14 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
         best_per_scenario_status=None if best is None else ("best_known",) * len(best),
         lp_bound=bound.bound,
         lp_status=bound.status,
+        regret_bounds=regret_bounds,
         timings=timings,
         transfer_weight=config.transfer_weight,
         windows=windows,
         lookahead=config.lookahead,
         chain_values=values,
         kept=kept,
+        method=config.method.value,
     )
 
 
@@ -452,7 +564,7 @@ def _chain_status(statuses: list[str]) -> str:
     """
     order = ["optimal", "feasible", "time_limit"]
     return max(
-        ("time_limit" if s == "baseline_kept" else s for s in statuses),
+        ("time_limit" if s in ("baseline_kept", "start_kept") else s for s in statuses),
         key=lambda s: order.index(s) if s in order else len(order),
     )
 

@@ -68,6 +68,8 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         "periods": instance.n_periods,
         "scenarios": scenarios,
         "objective": report.objective.value,
+        "method": report.method,
+        "method_reason": report.method_reason or None,
         "solver": report.solver.name,
         "time_limit": report.solver.time_limit,
         "mip_gap": report.solver.mip_gap,
@@ -80,6 +82,8 @@ def summary(instance: Instance, report: PlanReport) -> dict:
         "lp_bound_status": report.lp_status,
         "bound_time_limit": report.solver.bound_time_limit,
         "gap": _finite(report.gap),
+        # regret only: the plan's regret against the true optima lies in [lower, upper] (see docs/model.md)
+        "true_regret": _regret_bounds(instance, report),
         "best_per_scenario": None if best is None else dict(zip(scenarios, map(float, best))),
         # what each Phi*(w) is: "optimal" (within mip_gap), "incumbent", "baseline" or "best_known"
         "best_per_scenario_status": _reference_status(scenarios, report),
@@ -97,6 +101,17 @@ def summary(instance: Instance, report: PlanReport) -> dict:
             "each scenario solved alone (its status in best_per_scenario_status); regret is relative to these values"
         )
     return doc
+
+
+def _regret_bounds(instance: Instance, report: PlanReport) -> dict | None:
+    bounds = report.regret_bounds
+    if bounds is None:
+        return None
+    return {
+        "lower_bound": _finite(bounds.lower),
+        "upper_bound": _finite(bounds.upper),
+        "scenario_lower_bounds": dict(zip([sc.id for sc in instance.scenarios], bounds.scenario_bounds)),
+    }
 
 
 def _reference_status(scenarios: list[str], report: PlanReport) -> dict[str, str] | None:

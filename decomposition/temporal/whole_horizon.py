@@ -14,16 +14,19 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyomo.environ as pyo
 
-from decomposition.bounds.pooled import pooled_bound
+from decomposition.bounds.best import best_lower_bound
+from decomposition.bounds.regret import RegretBounds, proven_scenario_bounds
 from decomposition.bounds.relaxation import lp_relaxation_bound
 from decomposition.errors import PlanRejected, SolverError
 from decomposition.evaluation.evaluator import Evaluation, evaluate
 from decomposition.model.formulation import ModelOptions, build_model
 from decomposition.model.solvers import SolveOutcome, SolverOptions, extract_plan, solve
+from decomposition.model.warm_start import start_from
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import Lanes, shipping_lanes
 from decomposition.problem.objectives import DEFAULT_TIE_BREAK, Objective, relative_gap
 from decomposition.problem.plan import Plan
+from decomposition.spatial.top_up import top_up
 
 # Called with a short description of the step that starts now.
 Progress = Callable[[str], None]
@@ -56,6 +59,11 @@ class PlanReport:
     # what each Phi*(w) is (regret only): "optimal" (within the MIP gap), "incumbent" (a solve
     # stopped at its limit), "baseline" (no plan beat no reallocation), "best_known" (decomposed)
     best_per_scenario_status: tuple[str, ...] | None = None
+    # regret only: L <= the least true regret <= the plan's true regret <= U, against the true optima
+    # Phi°(w) rather than the reference (`decomposition.bounds.regret`); None: not computed
+    regret_bounds: RegretBounds | None = None
+    method: str = "whole-horizon"  # a `decomposition.temporal.method.Method` value
+    method_reason: str = ""  # why it was chosen (see `choose_method`), "" if the caller did not say
 
     @property
     def value(self) -> float:
@@ -76,6 +84,8 @@ class PlanReport:
         only says that no LP finished. For regret it is relative to `best_per_scenario` (see
         `best_per_scenario`: still a valid bound on the regret against the true optima).
         """
+        if self.regret_bounds is not None:
+            return self.regret_bounds.lower
         bound = self.lp_bound
         if self.objective is Objective.PHI4 and not self.transfer_weight:  # the MIP dual bound bounds Phi itself
             bound = max(bound, self.result.solve.dual_bound)
@@ -85,7 +95,10 @@ class PlanReport:
 
     @property
     def gap(self) -> float:
-        """(value - bound) / value; 0 when both are 0."""
+        """(value - bound) / value; 0 when both are 0. For a regret with `regret_bounds`, (U - L) / U:
+        how far the plan's true regret may be from the least one, whatever the reference's own gap."""
+        if self.regret_bounds is not None:
+            return self.regret_bounds.gap
         return relative_gap(self.value, self.bound)
 
 
@@ -127,19 +140,27 @@ def make_plan(
     timings["baseline"] = baseline.build_seconds + baseline.solve.seconds
     timings["plan"] = result.build_seconds + result.solve.seconds
 
-    progress("solving the pooled relaxation for a lower bound")
+    progress("solving the pooled relaxation for a lower bound (and the NCD floor)")
     started = time.perf_counter()
     bound_options = replace(options, tie_break=0.0, transfer_weight=0.0)  # a bound on the criterion alone
-    pooled, pooled_status = pooled_bound(instance, lanes, bound_options, solver)
+    pooled, pooled_status = best_lower_bound(instance, lanes, bound_options, solver)
     timings["pooled_bound"] = time.perf_counter() - started
     progress("solving the LP relaxation for a lower bound")
     started = time.perf_counter()
     lp_bound, lp_status = lp_relaxation_bound(model, solver)
     timings["lp_bound"] = time.perf_counter() - started
     if not math.isfinite(pooled) and not math.isfinite(lp_bound):  # neither LP proved its optimum
-        lp_status = f"unknown (LP relaxation: {lp_status}; pooled relaxation: {pooled_status})"
-    elif pooled > lp_bound:  # the pooled LP is never above the full one
-        lp_bound, lp_status = pooled, f"pooled relaxation {pooled_status}"
+        lp_status = f"unknown (LP relaxation: {lp_status}; {pooled_status})"
+    elif pooled > lp_bound:  # the tightened pooled LP (or the NCD floor) may be above the full LP
+        lp_bound, lp_status = pooled, pooled_status
+    regret_bounds = None
+    if objective.is_regret:
+        progress("solving each scenario's pooled relaxation for the regret's bounds")
+        started = time.perf_counter()
+        scenario_bounds = proven_scenario_bounds(instance, lanes, objective.base, solver)
+        per_scenario = result.evaluation.phi_per_scenario[objective.base.value]
+        regret_bounds = RegretBounds.of(per_scenario, [lp_bound], scenario_bounds)
+        timings["scenario_bounds"] = time.perf_counter() - started
     return PlanReport(
         objective,
         solver,
@@ -152,6 +173,7 @@ def make_plan(
         timings,
         transfer_weight,
         best_status,
+        regret_bounds,
     )
 
 
@@ -165,16 +187,29 @@ def solve_checked(
 ) -> tuple[CheckedPlan, pyo.ConcreteModel]:
     """Build, solve, extract and evaluate one model; raise PlanRejected on any violation.
 
-    `fallback`: the checked no-reallocation plan. It satisfies every constraint of the full model,
-    so it is kept (status "baseline_kept") when the solver finds no plan within its time limit
-    or only a worse one: a time-limited HiGHS incumbent on Madrid's whole horizon was worse
-    than not reallocating at all. (A MIP start from it was tried: HiGHS then stopped improving.)
+    `fallback`: a checked plan that satisfies every constraint of the model: the no-reallocation
+    plan, or a plan made without the MIP (status "start", see `decomposition.spatial.top_up`). It is
+    kept (status "baseline_kept" or "start_kept") when the solver finds no plan within its time
+    limit or only a worse one: a time-limited HiGHS incumbent on Madrid's whole horizon was worse
+    than not reallocating at all. A start with shipments is also handed to HiGHS as a MIP start
+    (`decomposition.model.warm_start`), valued in this model; a MIP start from the no-reallocation
+    plan stalled HiGHS, so that one is not.
     """
     started = time.perf_counter()
     model = build_model(instance, lanes, options)
+    warm = False
+    if fallback is not None and fallback.solve.status == START:
+        value = start_from(model, fallback.plan, solver)
+        warm = value is not None  # else (it should not happen) valued by the evaluator, without a MIP start
+        if value is None:
+            value = fallback.evaluation.value(options.objective, options.reference)
+        fallback = replace(fallback, solve=replace(fallback.solve, objective=value))
     built = time.perf_counter() - started
+    if solver.time_limit is not None:  # building and the start count against the limit too
+        least = min(solver.time_limit, MIN_SOLVE_SECONDS)
+        solver = replace(solver, time_limit=max(solver.time_limit - built, least))
     try:
-        outcome = solve(model, solver)
+        outcome = solve(model, solver, warm_start=warm)
     except SolverError:
         if fallback is None:
             raise
@@ -188,10 +223,15 @@ def solve_checked(
     return CheckedPlan(plan, evaluation, outcome, built), model
 
 
-def _keep(baseline: CheckedPlan, dual_bound: float, seconds: float, built: float) -> CheckedPlan:
-    """The baseline plan as the result of a solve that did not beat it (its bound still counts)."""
-    outcome = SolveOutcome("baseline_kept", baseline.solve.objective, dual_bound, seconds)
-    return replace(baseline, solve=outcome, build_seconds=built)
+START = "start"  # the status of a plan made without the MIP, given to `solve_checked` as its fallback
+MIN_SOLVE_SECONDS = 1.0  # what a solve gets (if its limit is that long) even when building took it all
+
+
+def _keep(fallback: CheckedPlan, dual_bound: float, seconds: float, built: float) -> CheckedPlan:
+    """The fallback plan as the result of a solve that did not beat it (its bound still counts)."""
+    status = "start_kept" if fallback.solve.status == START else "baseline_kept"
+    outcome = SolveOutcome(status, fallback.solve.objective, dual_bound, seconds)
+    return replace(fallback, solve=outcome, build_seconds=built)
 
 
 def solve_baseline(instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions) -> CheckedPlan:
@@ -210,12 +250,40 @@ def solve_from_baseline(
     progress: Progress = lambda _: None,
     description: str = "solving the model",
 ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
-    """The no-reallocation baseline, then the full model falling back on it: (baseline, plan, model)."""
+    """The no-reallocation baseline, then the full model from its top-up (`topped_up_start`),
+    falling back on that: (baseline, plan, model)."""
     progress("solving the no-reallocation baseline")
     baseline = solve_baseline(instance, lanes, options, solver)
+    start = topped_up_start(instance, lanes, baseline, options)
     progress(description)
-    result, model = solve_checked(instance, lanes, options, solver, fallback=baseline)
+    result, model = solve_checked(instance, lanes, options, solver, fallback=start)
     return baseline, result, model
+
+
+def topped_up_start(instance: Instance, lanes: Lanes, baseline: CheckedPlan, options: ModelOptions) -> CheckedPlan:
+    """A good plan made without the MIP: the no-reallocation plan with what is spare sent where it
+    is short (`decomposition.spatial.top_up`, within `options`' stock ceilings), on `lanes` only;
+    status START. The no-reallocation plan itself where nothing can move."""
+    started = time.perf_counter()
+    plan, _ = top_up(
+        instance, baseline.plan, baseline.evaluation, options.transfer_weight, ceilings=options.stock_ceilings
+    )
+    plan = _on_lanes(instance, plan, lanes)
+    if plan.shipments.empty:
+        return baseline
+    evaluation = evaluate(instance, plan)
+    if not evaluation.feasible:  # a top-up keeps every constraint: this would be a defect
+        raise PlanRejected(evaluation)
+    return CheckedPlan(plan, evaluation, SolveOutcome(START, math.nan, -math.inf, time.perf_counter() - started), 0.0)
+
+
+def _on_lanes(instance: Instance, plan: Plan, lanes: Lanes) -> Plan:
+    """`plan` without its shipments on lanes outside `lanes` (that only leaves more at their senders)."""
+    index = instance.unit_index
+    kept = {(int(s), int(t)) for s, t in zip(lanes.source, lanes.target)}
+    ships = plan.shipments
+    on = [(index[a], index[b]) in kept for a, b in zip(ships["source"], ships["target"])]
+    return Plan(ships[on].reset_index(drop=True), plan.shares)
 
 
 # What a Phi*(w) is, by the status of its solve (see `PlanReport.best_per_scenario_status`).
@@ -224,6 +292,7 @@ REFERENCE_STATUS = {
     "time_limit": "incumbent",
     "feasible": "incumbent",
     "baseline_kept": "baseline",
+    "start_kept": "incumbent",
 }
 
 

@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from decomposition.datasets import DatasetOptions
 from decomposition.datasets.spain import GRAPHS
-from decomposition.datasets.us_states import DEFAULT_SUPPLY_SHARE
+from decomposition.datasets.us_states import (
+    DEFAULT_LANE_DAYS,
+    DEFAULT_SUPPLY_SHARE,
+    DEFAULT_TRANSFER_DAYS,
+    TRUCK_KM_PER_DAY,
+    LaneDays,
+)
 from decomposition.model.solvers import SOLVERS
 from decomposition.problem.objectives import Objective
 from decomposition.spatial.splitting import (
@@ -27,6 +33,7 @@ from decomposition.spatial.splitting import (
     MAX_SEED,
     Clustering,
 )
+from decomposition.temporal.method import DEFAULT_SUBHORIZON, WHOLE_HORIZON_LANE_PERIODS, Method
 from tasks.cli.terminal import BAD_INPUT, fail
 from tasks.national_options import NationalRequest
 
@@ -34,6 +41,7 @@ from tasks.national_options import NationalRequest
 Graph = Enum("Graph", {g: g for g in GRAPHS}, type=str)
 SolverChoice = Enum("SolverChoice", {s: s for s in SOLVERS}, type=str)
 ClusteringMethod = Enum("ClusteringMethod", {c: c for c in get_args(Clustering)}, type=str)
+LaneDaysChoice = Enum("LaneDaysChoice", {d: d for d in get_args(LaneDays)}, type=str)
 
 # what is solved and where it goes
 InstanceArgument = Annotated[
@@ -94,7 +102,17 @@ MipGap = Annotated[
     typer.Option(help="Relative MIP gap at which a solve stops. Default: SURGEPLAN_MIP_GAP.", min=0.0, max=0.999),
 ]
 
-# the decomposition in time and its workers
+# the method, the decomposition in time and its workers
+MethodOption = Annotated[
+    Method,
+    typer.Option(
+        "--method",
+        help="auto: the whole horizon in one model for small instances (up to "
+        f"{WHOLE_HORIZON_LANE_PERIODS:,} lanes x periods), else sub-horizons of {DEFAULT_SUBHORIZON} periods "
+        "(the choice and why are printed and kept in summary.json); whole-horizon; decomposed (with "
+        "--subhorizon); paper: the seed paper's divide-and-conquer as published, a comparator.",
+    ),
+]
 Subhorizon = Annotated[
     Optional[int],
     typer.Option(
@@ -144,6 +162,16 @@ FederalSupply = Annotated[
         "no state needs). Default: 0, no stockpile."
     ),
 ]
+LaneDaysOption = Annotated[
+    Optional[LaneDaysChoice],
+    typer.Option(
+        "--lane-days",
+        help=f"us:states only: how long a transfer takes: uniform, {DEFAULT_TRANSFER_DAYS:g} days each (the authors' "
+        f"notebooks), or distance, the shipped distance between the two states at {TRUCK_KM_PER_DAY:g} km a day "
+        f"(the lag is whole days, at least 1), to trade shortage against transfer distance. Default: "
+        f"{DEFAULT_LANE_DAYS}.",
+    ),
+]
 Hospitals = Annotated[
     Optional[int],
     typer.Option(
@@ -163,7 +191,8 @@ DatasetSeed = Annotated[
 TransferWeight = Annotated[
     float,
     typer.Option(
-        help="lambda >= 0: the objective also charges the transfer effort (units x days on the road) at this "
+        help="lambda >= 0: the objective also charges the transfer effort (unit-days on the road: units x each "
+        "lane's real days, not its whole-day lag) at this "
         "weight; the value reported stays the criterion. Default: 0, transfers cost nothing."
     ),
 ]
@@ -254,8 +283,9 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def dataset_options(**given: float | int | None) -> DatasetOptions | None:
+def dataset_options(**given: float | int | Enum | None) -> DatasetOptions | None:
     """The dataset options given on the command line (None if none was); exit 2 naming a bad one."""
+    given = {name: value.value if isinstance(value, Enum) else value for name, value in given.items()}  # a choice
     try:
         options = DatasetOptions(**given)
     except ValidationError as exc:

@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from decomposition.datasets import BUILTIN, load_instance
+from decomposition.problem.instance import FieldProblem
 from decomposition.problem.objectives import Objective
+from decomposition.temporal.method import Method
 from tasks.cli.errors import exit_on_error
 from tasks.cli.options import (
     BoundTimeLimit,
@@ -31,8 +33,10 @@ from tasks.cli.options import (
     Hospitals,
     Hubs,
     InstanceArgument,
+    LaneDaysOption,
     LanesPerReceiver,
     Lookahead,
+    MethodOption,
     MipGap,
     ObjectiveOption,
     Out,
@@ -78,8 +82,9 @@ def _backend():
 def submit(
     instance: InstanceArgument,
     objective: ObjectiveOption = Objective.PHI4,
+    method: MethodOption = Method.AUTO,
     graph: GraphOption = None,
-    subhorizon: Subhorizon = 7,
+    subhorizon: Subhorizon = None,
     lookahead: Lookahead = 1,
     solver: Solver = None,
     time_limit: TimeLimit = None,
@@ -93,6 +98,7 @@ def submit(
     supply_share: SupplyShare = None,
     pooling_cap: PoolingCap = None,
     federal_supply: FederalSupply = None,
+    lane_days: LaneDaysOption = None,
     hospitals: Hospitals = None,
     seed: DatasetSeed = None,
     national: Annotated[
@@ -140,6 +146,7 @@ def submit(
         supply_share=supply_share,
         pooling_cap=pooling_cap,
         federal_supply=federal_supply,
+        lane_days=lane_days,
         hospitals=hospitals,
         seed=seed,
     )
@@ -155,6 +162,7 @@ def submit(
             request = RunRequest(
                 **source,
                 objective=objective,
+                method=method,
                 subhorizon=subhorizon,
                 lookahead=lookahead,
                 solver=solver.value if solver else None,
@@ -168,8 +176,12 @@ def submit(
             submitted = backend.submit(request)
     except ValidationError as exc:  # the request's own checks, named as the option typed
         first = exc.errors()[0]
-        option = "-".join(map(str, first["loc"])).replace("_", "-") or "options"
-        raise fail(f"--{option}: {first['msg']}", BAD_INPUT) from None
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblem):  # a check across options: its own field and words
+            option, message = cause.path, cause.problem
+        else:
+            option, message = "-".join(map(str, first["loc"])), first["msg"]
+        raise fail(f"--{option.replace('_', '-') or 'options'}: {message}", BAD_INPUT) from None
     state = "queued" if submitted.created else f"already submitted ({submitted.status}); --force solves it again"
     if not submitted.published:
         state = (

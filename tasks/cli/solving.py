@@ -22,6 +22,7 @@ from decomposition.model.solvers import SolverOptions
 from decomposition.problem.csv_format import load_csv_plan
 from decomposition.problem.instance import Instance
 from decomposition.problem.objectives import Objective
+from decomposition.temporal.method import Method, MethodChoice, choose_method
 from decomposition.temporal.pieces import DecompositionConfig, plan_pieces
 from decomposition.temporal.study import SPAIN_DATASETS
 from decomposition.temporal.whole_horizon import PlanReport, make_plan
@@ -32,7 +33,9 @@ from tasks.cli.options import (
     GraphOption,
     Graphs,
     InstanceArgument,
+    LaneDaysOption,
     Lookahead,
+    MethodOption,
     MipGap,
     ObjectiveOption,
     Objectives,
@@ -49,7 +52,7 @@ from tasks.cli.options import (
     dataset_options,
 )
 from tasks.cli.summaries import print_evaluation, print_summary
-from tasks.cli.terminal import BAD_INPUT, WORK_FAILED, fail, piece_display, step_display
+from tasks.cli.terminal import BAD_INPUT, WORK_FAILED, console, fail, piece_display, step_display
 from tasks.output.plan_files import check_output_dir, write_plan, write_study
 from tasks.settings import Settings, get_settings
 
@@ -58,6 +61,7 @@ def solve(
     instance: InstanceArgument,
     out: Out,
     objective: ObjectiveOption = Objective.PHI4,
+    method: MethodOption = Method.AUTO,
     graph: GraphOption = None,
     solver: Solver = None,
     time_limit: TimeLimit = None,
@@ -65,19 +69,20 @@ def solve(
     mip_gap: MipGap = None,
     overwrite: Overwrite = False,
     solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
-    subhorizon: Subhorizon = None,  # unlike the other commands: the whole horizon in one model unless asked
+    subhorizon: Subhorizon = None,
     lookahead: Lookahead = 1,
     workers: Workers = None,
     transfer_weight: TransferWeight = 0.0,
     supply_share: SupplyShare = None,
     pooling_cap: PoolingCap = None,
     federal_supply: FederalSupply = None,
+    lane_days: LaneDaysOption = None,
 ) -> None:
     """Solve the reallocation model and write a plan checked by the independent evaluator.
 
-    Writes to --out shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, summary.json (Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status) and two PNG figures (non-covered demand and idle equipment per day, with and without reallocation). --lookahead and --workers apply with --subhorizon.
+    Writes to --out shipments.csv, shares.csv, stock.csv (per scenario, unit and period), the no-reallocation baseline's shares and stock, summary.json (the method and why, Phi per scenario, non-covered demand, baseline, lower bound and gap, times, solver status) and two PNG figures (non-covered demand and idle equipment per day, with and without reallocation). --lookahead and --workers apply to the decomposition.
 
-    Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --subhorizon 7 --time-limit 60 --out out/madrid
+    Example: surgeplan solve spain:madrid --graph logistic --objective phi4 --out out/madrid
 
     Example: surgeplan solve us:states --pooling-cap 0.2 --federal-supply 100 --transfer-weight 0.01 --subhorizon 7 --out out/us
     """  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
@@ -86,29 +91,45 @@ def solve(
         settings = get_settings()
         check_output_dir(out, overwrite)
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
-        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply)
+        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply, lane_days)
     if not inst.arcs and len(inst.units) > 1:
         raise fail(
             f"{inst.name} has no arcs, so nothing could move between its units; for hospitals with "
             "coordinates, `surgeplan national` builds the network and solves it in two levels",
             BAD_INPUT,
         )
+    choice = _method_of(inst, method, subhorizon, transfer_weight)
+    console.print(f"Method: [bold]{choice.method.value}[/] ({choice.reason})", highlight=False)
 
     with exit_on_error(after=f". Nothing was written to {out}."):
-        if subhorizon is None:
+        if choice.method is Method.WHOLE_HORIZON:
             with step_display(plain=solver_log) as step:
                 report = make_plan(inst, objective, options, transfer_weight=transfer_weight, progress=step)
         else:
-            config = DecompositionConfig(
-                objective=objective,
-                subhorizon=subhorizon,
-                lookahead=lookahead,
-                transfer_weight=transfer_weight,
-                solver=options,
-            )
+            if choice.method is Method.PAPER:
+                config = DecompositionConfig.paper(inst, objective, options)
+            else:
+                config = DecompositionConfig(
+                    objective=objective,
+                    subhorizon=choice.subhorizon,
+                    lookahead=lookahead,
+                    transfer_weight=transfer_weight,
+                    solver=options,
+                )
             report = _decomposed(inst, config, settings, workers or settings.workers, plain=solver_log)
+        report.method_reason = choice.reason
         doc = write_plan(out, inst, report)
     print_summary(doc, f"Plan written to {out}/")
+
+
+def _method_of(inst: Instance, method: Method, subhorizon: int | None, transfer_weight: float) -> MethodChoice:
+    """The method `solve` runs (`choose_method`); a combination that cannot be honoured exits with BAD_INPUT."""
+    if method is Method.PAPER and transfer_weight:
+        raise fail("--transfer-weight: the paper's method has no transfer-effort term; leave it out", BAD_INPUT)
+    try:
+        return choose_method(inst, method, subhorizon)
+    except ValueError as exc:
+        raise fail(f"--{exc}", BAD_INPUT) from None
 
 
 def _solver_options(settings: Settings, solver, time_limit, bound_time_limit, mip_gap, log: bool) -> SolverOptions:
@@ -221,13 +242,12 @@ def _print_study(rows: list[dict], wall: float, out: Path) -> None:
     Console().print(f"Written to {out}/ (study.csv, study.json, one plan directory per configuration)", highlight=False)
 
 
-def _instance_of(instance: str, graph, supply_share, pooling_cap, federal_supply) -> Instance:
+def _instance_of(instance: str, graph, supply_share, pooling_cap, federal_supply, lane_days) -> Instance:
     """The instance a command names, with the built-in dataset's options as typed (a bad one raises, naming it)."""
-    return load_instance(
-        instance,
-        graph.value if graph else None,
-        dataset_options(supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply),
+    options = dataset_options(
+        supply_share=supply_share, pooling_cap=pooling_cap, federal_supply=federal_supply, lane_days=lane_days
     )
+    return load_instance(instance, graph.value if graph else None, options)
 
 
 def validate(
@@ -236,10 +256,11 @@ def validate(
     supply_share: SupplyShare = None,
     pooling_cap: PoolingCap = None,
     federal_supply: FederalSupply = None,
+    lane_days: LaneDaysOption = None,
 ) -> None:
     """Check an instance without solving it; print its size, or the first problem found (exit 2)."""
     with exit_on_error():
-        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply)
+        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply, lane_days)
     print(
         json.dumps(
             {
@@ -268,10 +289,11 @@ def evaluate(
     supply_share: SupplyShare = None,
     pooling_cap: PoolingCap = None,
     federal_supply: FederalSupply = None,
+    lane_days: LaneDaysOption = None,
 ) -> None:
     """Check a plan made elsewhere (a spreadsheet, another tool) with the independent evaluator: its feasibility with every violation, the non-covered demand per scenario and every criterion. Exit 1 if the plan breaks a constraint, 2 if the instance or the plan's files cannot be read."""  # noqa: E501 (typer prints a docstring's line breaks: a paragraph is one line)
     with exit_on_error():
-        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply)
+        inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply, lane_days)
         given = load_csv_plan(plan)
     evaluation = evaluate_plan(inst, given)
     print_evaluation(inst, given, evaluation)

@@ -169,6 +169,8 @@ def _solve_and_store(
             metrics = _national_metrics(doc)
         else:
             report = _solve_windows(run_id, run.config, instance, settings, store, compute, heartbeat, checkpoints)
+            report.method = run.config.get("method", report.method)  # the whole horizon runs as one window
+            report.method_reason = run.config.get("method_reason", "")
             doc = write_stored_plan(out, instance, report)  # the report passed the evaluator (assemble_report)
             metrics = _metrics(doc, report)
         written = store.finish(

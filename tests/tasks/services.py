@@ -124,6 +124,33 @@ def settings_of(env: dict[str, str]):
     return Settings(**{name.removeprefix("SURGEPLAN_").lower(): value for name, value in env.items()})
 
 
+def health_during(base: str, path: str, body: bytes, headers: dict[str, str]):
+    """POST `body` to `path` in a thread and ask GET /health all the while: (its response, its seconds,
+    the latency of every /health asked meanwhile, each answered 200)."""
+    import threading
+
+    import httpx
+
+    outcome = {}
+
+    def post():
+        started = time.perf_counter()
+        outcome["response"] = httpx.post(f"{base}{path}", content=body, timeout=240, headers=headers)
+        outcome["seconds"] = time.perf_counter() - started
+
+    posting = threading.Thread(target=post)
+    posting.start()
+    latencies = []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        while posting.is_alive():
+            started = time.perf_counter()
+            assert http.get("/health").status_code == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.05)
+    posting.join()
+    return outcome["response"], outcome["seconds"], latencies
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
     """Poll until `predicate()` is truthy and return it; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -78,9 +78,23 @@ def test_a_submission_is_stored_once_and_found_again(client):
     assert [e["kind"] for e in client.get(f"/runs/{first.json()['id']}/events", headers=AUTH).json()] == ["submitted"]
 
 
+def test_a_run_gets_the_method_its_size_calls_for_and_says_why(client):
+    small = client.post("/runs", json={"dataset": "example:three-hospitals"}, headers=AUTH).json()
+    config = client.get(f"/runs/{small['id']}", headers=AUTH).json()["config"]
+    assert config["method"] == "whole-horizon" and config["subhorizon"] == 5  # one window spanning the horizon
+    assert "60 lane-periods" in config["method_reason"]
+    madrid = client.post("/runs", json={"dataset": "spain:madrid"}, headers=AUTH).json()
+    config = client.get(f"/runs/{madrid['id']}", headers=AUTH).json()["config"]
+    assert (config["method"], config["subhorizon"]) == ("decomposed", 7)
+    paper = client.post("/runs", json={"dataset": "spain:madrid", "method": "paper"}, headers=AUTH).json()
+    assert client.get(f"/runs/{paper['id']}", headers=AUTH).json()["config"]["subhorizon"] == 4
+
+
 @pytest.mark.parametrize(
     "body, field, says",
     [
+        ({"dataset": "spain:madrid", "method": "paper", "subhorizon": 3}, "subhorizon", "sets its own windows"),
+        ({"dataset": "spain:madrid", "method": "paper", "transfer_weight": 1}, "transfer_weight", "no transfer"),
         ({"dataset": "spain:atlantis"}, "dataset", "no built-in dataset"),
         ({"dataset": "spain:madrid", "graph": "subway"}, "graph", "unknown graph 'subway'"),
         ({"dataset": "spain:madrid", "objective": "phi9"}, "objective", "Input should be"),
@@ -326,6 +340,7 @@ def test_openapi_documents_the_routes(client):
         "/runs/{run_id}/cancel",
         "/runs/{run_id}/summary",
         "/runs/{run_id}/plan/{table}",
+        "/evaluate",
     } <= set(paths)
 
 
@@ -493,7 +508,7 @@ def test_the_openapi_schema_tells_the_limits(client):
     assert national["hubs"]["maxItems"] == 10 and national["hubs"]["items"]["maximum"] == 50
     assert "each from 1 to 200" in national["regions"]["description"]
     request = schemas["RunRequest"]["properties"]
-    assert request["subhorizon"]["maximum"] == 1000 and request["transfer_weight"]["maximum"] == 1e6
+    assert request["subhorizon"]["anyOf"][0]["maximum"] == 1000 and request["transfer_weight"]["maximum"] == 1e6
     [name, _null] = request["dataset"]["anyOf"]
     assert name["enum"] == ["example:three-hospitals", "spain:andalucia", "spain:madrid", "us:national", "us:states"]
     assert schemas["DatasetOptions"]["properties"]["hospitals"]["anyOf"][0]["maximum"] == 100_000
@@ -567,10 +582,7 @@ def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
     in well under half the upload's time each time (validating it in the event loop held every request for as
     long as the validation, most of the upload). A few hundred ms on a quiet machine; up to ~2 s on a slow one,
     where one long call into the JSON parser or pydantic holds the GIL."""
-    import threading
-    import time
-
-    from tests.tasks.services import free_port
+    from tests.tasks.services import free_port, health_during
 
     body = json.dumps({"instance": big_instance(40_000, 40)}).encode()
     assert len(body) > 25 * 2**20
@@ -580,31 +592,14 @@ def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
         try:
             api.wait_for_output("Application startup complete")
             base = f"http://127.0.0.1:{port}"
-            outcome = {}
-
-            def upload():
-                started = time.perf_counter()
-                outcome["response"] = httpx.post(
-                    f"{base}/runs", content=body, timeout=240, headers={**AUTH, "Content-Type": "application/json"}
-                )
-                outcome["seconds"] = time.perf_counter() - started
-
-            uploading = threading.Thread(target=upload)
-            uploading.start()
-            latencies = []
-            with httpx.Client(base_url=base, timeout=30) as http:
-                while uploading.is_alive():
-                    started = time.perf_counter()
-                    assert http.get("/health").status_code == 200
-                    latencies.append(time.perf_counter() - started)
-                    time.sleep(0.05)
-            uploading.join()
-            assert outcome["response"].status_code == 201, outcome["response"].text[:500]
-            assert outcome["seconds"] > 1.5 and len(latencies) >= 10  # there was a long upload to overlap with
+            headers = {**AUTH, "Content-Type": "application/json"}
+            response, seconds, latencies = health_during(base, "/runs", body, headers)
+            assert response.status_code == 201, response.text[:500]
+            assert seconds > 1.5 and len(latencies) >= 10  # there was a long upload to overlap with
             print(
-                f"upload of {len(body) / 2**20:.1f} MiB answered in {outcome['seconds']:.1f} s; {len(latencies)} "
+                f"upload of {len(body) / 2**20:.1f} MiB answered in {seconds:.1f} s; {len(latencies)} "
                 f"health checks meanwhile, slowest {max(latencies) * 1000:.0f} ms"
             )
-            assert max(latencies) < outcome["seconds"] / 2, (outcome["seconds"], sorted(latencies)[-5:])
+            assert max(latencies) < seconds / 2, (seconds, sorted(latencies)[-5:])
         finally:
             api.stop()

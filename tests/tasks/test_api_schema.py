@@ -2,7 +2,8 @@
 would run it) drives a real `surgeplan api` process from the document and finds no 500, no undocumented
 status code, no response outside its declared schema, no request the document allows that the API refuses
 for a reason the document could say, and no invalid request accepted. Nothing a rejected request sent is
-stored: afterwards the store holds exactly the runs the accepted submissions returned.
+stored: afterwards the store holds exactly the runs the accepted submissions returned (a plan checked by
+POST /evaluate adds none).
 
 Bounded so the suite stays short: a few examples per operation, a time budget, one test queue without a consumer,
 a fresh PostgreSQL database and data directory. This module is also the hooks module of that schemathesis
@@ -19,10 +20,13 @@ from pathlib import Path
 
 import schemathesis
 
-# the request-level problems of a submission no JSON Schema can state: references between the parts of an
-# uploaded instance (arcs to known units, demand of every unit, probabilities summing to 1, ...), a national
-# run's numbers of regions against its hospitals; raised by our model validators and checks
+# the request-level problems of a submission or a plan to check that no JSON Schema can state: references
+# between the parts of an uploaded instance (arcs to known units, demand of every unit, probabilities summing
+# to 1, ...), a national run's numbers of regions against its hospitals, the units of an instance to evaluate
+# (MAX_EVALUATED_UNITS); raised by our model validators and checks
 SEMANTIC_PROBLEMS = {"value_error", "instance_error"}
+# the operations whose body carries an instance (the others' 422s are all schema-stated)
+WITH_AN_INSTANCE = {("POST", "/runs"), ("POST", "/evaluate")}
 
 
 @schemathesis.check
@@ -42,12 +46,13 @@ ACCEPTED = {401, 403, 404, 409, 429}
 
 @schemathesis.check
 def schema_valid_requests_are_refused_only_for_what_a_schema_cannot_say(ctx, response, case) -> None:
-    """positive_data_acceptance, but a submission (POST /runs) the document allows may still get a 422 from a
-    semantic check (SEMANTIC_PROBLEMS), never from a limit, type or name the document could have stated."""
+    """positive_data_acceptance, but a submission (POST /runs) or a plan to check (POST /evaluate) the document
+    allows may still get a 422 from a semantic check (SEMANTIC_PROBLEMS), never from a limit, type or name the
+    document could have stated."""
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive or response.status_code < 400:
         return
-    if (case.method.upper(), case.path) == ("POST", "/runs") and response.status_code == 422:
+    if (case.method.upper(), case.path) in WITH_AN_INSTANCE and response.status_code == 422:
         others = [p for p in response.json()["detail"] if p.get("type") not in SEMANTIC_PROBLEMS]
         assert not others, f"a schema-valid submission refused by a check the schema does not state: {others}"
         return
@@ -106,7 +111,7 @@ def test_the_api_keeps_its_openapi_contract(postgres_url, tmp_path):
             )  # its cache stays in tmp_path
             report = run.stdout + run.stderr
             assert run.returncode == 0, report[-12000:]
-            assert "Tested: 8" in report, report[-3000:]  # every operation was driven
+            assert "Tested: 9" in report, report[-3000:]  # every operation was driven
             accepted = _runs_accepted(har)
             store = RunStore(env["SURGEPLAN_DATABASE_URL"])
             stored = {r.id: r for r in store.runs(limit=10_000)}

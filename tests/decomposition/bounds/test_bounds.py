@@ -8,7 +8,7 @@ import math
 import pytest
 
 from decomposition.bounds.pooled import pooled_bound
-from decomposition.bounds.relaxation import lp_relaxation_bound
+from decomposition.bounds.relaxation import full_lp_bound, lp_relaxation_bound
 from decomposition.datasets import load_instance
 from decomposition.model.formulation import ModelOptions, build_model
 from decomposition.model.solvers import SolverOptions
@@ -94,3 +94,20 @@ def test_the_reported_bound_is_never_above_the_optimum(make, objective, optimum,
     assert report.lp_status.endswith("optimal")  # every LP finished here: the bound is known
     assert math.isfinite(report.bound) and report.bound <= optimum + 1e-6
     assert report.gap == pytest.approx(relative_gap(report.value, report.bound))
+
+
+@pytest.mark.parametrize("objective", [Objective.PHI1, Objective.PHI4])
+def test_full_lp_by_interior_point_is_the_lp_relaxation_and_below_the_optimum(objective):
+    inst = random_instance(1)
+    lanes, options = shipping_lanes(inst), ModelOptions(objective, tie_break=0.0)
+    bound, status, _ = full_lp_bound(inst, lanes, options, HIGHS)
+    simplex, _ = lp_relaxation_bound(build_model(inst, lanes, options), HIGHS)
+    assert status == "optimal" and bound == pytest.approx(simplex, rel=1e-6, abs=1e-6)
+    assert bound <= make_plan(inst, objective, HIGHS).value + 1e-6
+
+
+def test_a_full_lp_stopped_at_its_limit_gives_no_bound():
+    inst = load_instance("spain:madrid", "logistic")
+    options = ModelOptions(Objective.PHI1, tie_break=0.0)
+    bound, status, _ = full_lp_bound(inst, shipping_lanes(inst), options, SolverOptions("highs", bound_time_limit=0.5))
+    assert bound == -math.inf and status != "optimal"

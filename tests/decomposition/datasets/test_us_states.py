@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from decomposition.datasets import load_instance
+from decomposition.datasets import DatasetOptions, load_instance
 from decomposition.datasets.us_states import DATA, us_states_instance
 from decomposition.errors import InstanceError
 from decomposition.evaluation.evaluator import evaluate
@@ -115,3 +117,44 @@ def test_a_federal_supply_that_is_not_a_whole_number_of_ventilators_is_refused(b
     with pytest.raises(InstanceError) as info:
         us_states_instance(federal_supply=bad)
     assert info.value.field == "federal_supply" and "federal supply" in str(info.value)
+
+
+def test_lanes_by_distance_take_the_shipped_distance_at_a_truck_s_speed():
+    """With lane_days "distance" a lane takes degrees x 111.2 km / 800 km a day, read from the CSV here;
+    its lag is max(1, ceil(days)), so it grows with the distance and is never below 1."""
+    inst = load_instance("us:states", options=DatasetOptions(lane_days="distance"))
+    assert inst.name == "us-states-75pct-by-distance" and len(inst.arcs) == 50 * 49
+    degrees = pd.read_csv(DATA / "state_distances.csv").set_index("state")
+    lanes = shipping_lanes(inst)
+    ids = [u.id for u in inst.units]
+    source, target = [ids[i] for i in lanes.source], [ids[j] for j in lanes.target]
+    shipped = degrees.values[degrees.index.get_indexer(source), degrees.columns.get_indexer(target)]
+    # straight lines between centres: no detour is quicker, so each lane's days are its arc's
+    np.testing.assert_allclose(lanes.days, shipped * 6371.0088 * math.pi / 180 / 800, rtol=1e-9)
+    order = np.argsort(shipped, kind="stable")
+    assert np.all(np.diff(lanes.days[order]) >= 0) and np.all(np.diff(lanes.lag[order]) >= 0)
+    assert lanes.lag.min() == 1 and lanes.lag.max() == 9  # 0.12 to 8.2 days on this data
+    np.testing.assert_array_equal(lanes.lag, np.maximum(1, np.ceil(lanes.days)))
+    new_york = ids.index("New York")
+    near, far = ids.index("New Jersey"), ids.index("California")
+    by_pair = {(s, t): (d, g) for s, t, d, g in zip(lanes.source, lanes.target, lanes.days, lanes.lag)}
+    assert by_pair[(new_york, near)] < by_pair[(new_york, far)]
+    # the rest of the instance is the default one
+    default = load_instance("us:states")
+    assert inst.units == default.units and inst.scenarios == default.scenarios
+
+
+def test_lane_days_default_to_uniform_three_day_transfers():
+    explicit = us_states_instance(lane_days="uniform")
+    assert explicit == us_states_instance() == load_instance("us:states", options=DatasetOptions(lane_days="uniform"))
+    assert {a.days for a in explicit.arcs} == {3.0} and set(shipping_lanes(explicit).lag) == {3}
+
+
+def test_an_unknown_lane_days_is_refused_naming_the_field():
+    with pytest.raises(InstanceError) as info:
+        us_states_instance(lane_days="fast")
+    assert info.value.field == "lane_days" and "uniform, distance" in str(info.value)
+    with pytest.raises(ValidationError, match="lane_days"):
+        DatasetOptions(lane_days="fast")
+    with pytest.raises(InstanceError, match="only us:states takes it"):
+        load_instance("spain:madrid", options=DatasetOptions(lane_days="distance"))

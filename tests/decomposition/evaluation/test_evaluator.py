@@ -155,7 +155,22 @@ def test_good_plan_with_lag_two_shipment():
     # NCD+ only h2 in period 1
     np.testing.assert_array_equal(e.ncd_plus, [[[0, 0, 0, 0], [1, 0, 0, 0]]])
     assert e.phi == pytest.approx({"phi1": 1, "phi2": 1, "phi3": 1, "phi4": 1})
+    assert e.transfer_effort == pytest.approx(3 * 1.5)  # unit-days: the real 1.5 days, not the lag 2
     assert e.violations == []
+    assert e.feasible
+
+
+def test_the_transfer_effort_counts_the_days_of_the_quickest_path():
+    # a -> c -> b takes 0.5 + 1.0 = 1.5 days, quicker than the direct 4-day arc: l_ab = 1.5, lag 2.
+    # a -> d is a 0-day arc: lag 1 (usable the next period), no day on the road.
+    inst = make_instance(
+        [unit("a", 5), unit("b", 0), unit("c", 0), unit("d", 0)],
+        {"w": {u: [0, 0, 0] for u in "abcd"}},
+        arcs=[("a", "c", 0.5), ("c", "b", 1.0), ("a", "b", 4.0), ("a", "d", 0.0)],
+    )
+    e = evaluate(inst, plan([(1, "a", "b", 2), (1, "a", "d", 1), (1, "a", "c", 2)]))
+    assert e.transfer_effort == pytest.approx(2 * 1.5 + 1 * 0.0 + 2 * 0.5)
+    np.testing.assert_array_equal(e.on_hand[1:], [[0, 0, 2], [0, 2, 2], [0, 1, 1]])  # b, c, d
     assert e.feasible
 
 
@@ -348,6 +363,21 @@ def test_replay_matches_the_definitions_on_a_random_instance():
     on_hand, ncd_plus = _replay_by_definition(inst, x, s, _lags_of(inst))
     np.testing.assert_allclose(e.on_hand, on_hand)
     np.testing.assert_allclose(e.ncd_plus, ncd_plus)
+    quickest = _days_by_floyd_warshall(inst)
+    assert e.transfer_effort == pytest.approx(sum(v * quickest[(i, j)] for (i, j, _), v in x.items()))
+
+
+def _days_by_floyd_warshall(inst: Instance) -> dict:
+    """l_ij, the quickest days i -> j over the arcs, by Python loops (no shared code with the evaluator)."""
+    ids = [u.id for u in inst.units]
+    days = {(a, b): 0.0 if a == b else float("inf") for a in ids for b in ids}
+    for arc in inst.arcs:
+        days[(arc.source, arc.target)] = min(days[(arc.source, arc.target)], arc.days)
+    for k in ids:
+        for a in ids:
+            for b in ids:
+                days[(a, b)] = min(days[(a, b)], days[(a, k)] + days[(k, b)])
+    return days
 
 
 def _lags_of(inst: Instance) -> dict:

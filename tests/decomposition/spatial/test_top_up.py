@@ -81,12 +81,52 @@ def test_what_a_delivery_may_carry_counts_what_the_lane_already_carries():
     assert after.feasible and rows(topped.shipments) == [(1, "s", "m", 2.0), (2, "s", "m", 1.0)]
 
 
-def test_no_sender_that_runs_short_may_keep_a_share_or_has_a_delivery_limit():
-    for kw in ({"send_share": 0.5}, {"max_deliveries": 1}):
-        inst = sender_and_receiver(**kw)
-        assert topped_up_shipments(inst, plan(), evaluate(inst, plan())).empty
+def test_a_sender_that_may_send_only_part_of_its_excess_gives_that_part():
+    """gamma = 0.5 of an excess of 3 is 1.5: one unit (C1), the evaluator agrees."""
+    inst = sender_and_receiver(send_share=0.5)
+    assert rows(topped_up_shipments(inst, plan(), evaluate(inst, plan()))) == [(1, "s", "m", 1.0)]
+    topped, after = top_up(inst, plan(), evaluate(inst, plan()))
+    assert after.feasible and after.phi["phi4"] < evaluate(inst, plan()).phi["phi4"]
+
+
+def test_a_partial_sender_already_sending_and_a_sender_short_itself_give_nothing():
+    inst = sender_and_receiver(send_share=0.5, m_stock=1)
+    sends = plan([(3, "s", "z", 1.0)])  # its own C1 would see the smaller excess
+    assert topped_up_shipments(inst, sends, evaluate(inst, sends)).empty
     short_late = sender_and_receiver(s_stock=3, s_needs_late=4.0)  # s itself is short in period 4
     assert topped_up_shipments(short_late, plan(), evaluate(short_late, plan())).empty
+
+
+def test_one_delivery_a_period_serves_the_second_receiver_a_period_later():
+    """s may make one delivery a period (C3): a and b, both short from period 3, get theirs in
+    periods 1 and 2, not both in period 1."""
+    zero = [0.0] * PERIODS
+    units = [unit("s", 2, max_deliveries=1), unit("a", 0), unit("b", 0)]
+    demand = {"w": {"s": zero, "a": [0.0, 0.0, 1.0, 1.0], "b": [0.0, 0.0, 1.0, 1.0]}}
+    inst = make_instance(units, demand, arcs=[("s", "a", 0.5), ("s", "b", 0.5)])
+    extra = topped_up_shipments(inst, plan(), evaluate(inst, plan()))
+    assert sorted(extra["period"]) == [1, 2] and set(extra["target"]) == {"a", "b"}
+    topped, after = top_up(inst, plan(), evaluate(inst, plan()))
+    assert after.feasible and after.phi["phi4"] == pytest.approx(0.0)
+
+
+def test_a_receiver_gets_no_more_than_its_store_holds_in_every_scenario():
+    """m may hold 1 unit beyond its least demand (storage 1): of the 3 it could use in the high
+    scenario it gets 2 (its low demand of 1 plus 1), and C6 holds."""
+    inst = sender_and_receiver(m_stock=0)
+    stored = inst.with_changes(units=[u.model_copy(update={"storage": 1 if u.id == "m" else None}) for u in inst.units])
+    extra = topped_up_shipments(stored, plan(), evaluate(stored, plan()))
+    assert extra["quantity"].sum() == 2.0
+    topped, after = top_up(stored, plan(), evaluate(stored, plan()))
+    assert after.feasible
+
+
+def test_a_stock_ceiling_caps_everything_sent_to_the_receiver():
+    """A window's ceiling of 1 on m from period 2 on: m gets 1, though it could use 3."""
+    inst = sender_and_receiver()
+    m = inst.unit_index["m"]
+    extra = topped_up_shipments(inst, plan(), evaluate(inst, plan()), ceilings=((m, 2, 1.0),))
+    assert extra["quantity"].sum() == 1.0
 
 
 def test_one_spare_unit_goes_to_the_receiver_more_likely_to_need_it():

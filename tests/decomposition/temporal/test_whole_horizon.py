@@ -10,13 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from decomposition.bounds.reachable import reachable_bound
 from decomposition.errors import PlanRejected, SolverError
+from decomposition.model.formulation import ModelOptions
 from decomposition.model.solvers import SolverOptions
+from decomposition.problem.lanes import shipping_lanes
 from decomposition.problem.objectives import Objective, relative_gap
 from decomposition.problem.plan import Plan
 from decomposition.temporal import whole_horizon
 from decomposition.temporal.report import summary
-from decomposition.temporal.whole_horizon import make_plan
+from decomposition.temporal.whole_horizon import make_plan, solve_baseline, topped_up_start
 from tests.decomposition.temporal.test_windows import random_instance
 from tests.decomposition.tiny_instances import (
     half_share_donor,
@@ -68,8 +71,9 @@ def test_relative_gap(value, bound, gap):
     assert relative_gap(value, bound) == pytest.approx(gap)
 
 
-def test_no_plan_in_time_keeps_the_checked_baseline(monkeypatch):
-    """A solver that finds nothing for the full model (as HiGHS did on Andalucia in 600 s)."""
+def mips_find_nothing(monkeypatch) -> None:
+    """Every MIP with lanes finds no plan (as HiGHS did on Andalucia's whole horizon in 600 s); the
+    baseline, the start's LP and the bounds still solve."""
     real_solve = whole_horizon.solve
 
     def solve_without_finding_a_plan(model, options, **kw):
@@ -78,15 +82,33 @@ def test_no_plan_in_time_keeps_the_checked_baseline(monkeypatch):
         return real_solve(model, options, **kw)
 
     monkeypatch.setattr(whole_horizon, "solve", solve_without_finding_a_plan)
+
+
+def test_no_plan_in_time_keeps_the_checked_start(monkeypatch):
+    mips_find_nothing(monkeypatch)
     report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
-    assert report.result.solve.status == "baseline_kept"
-    assert report.result.plan.shipments.empty
-    assert report.value == pytest.approx(10.0) == report.baseline_value  # hand-derived in half_share_donor
-    assert report.lp_status == "optimal" and report.lp_bound <= 1.0 + 1e-9
+    assert report.result.solve.status == "start_kept"
+    assert report.value == pytest.approx(START_VALUE) and report.baseline_value == pytest.approx(10.0)
+    assert report.lp_status.endswith("optimal") and report.lp_bound <= 1.0 + 1e-9
 
 
-def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
-    """A time-limited incumbent worse than shipping nothing (seen on Madrid) gives way to the baseline."""
+# The plan made without the MIP on `half_share_donor`: a may give gamma x its least excess, 0.5 x 8 = 4
+# by any period (the top-up's rule), all sent on day 1: b lacks 1 on days 2 and 3.
+START_VALUE = 2.0
+
+
+def test_the_start_is_the_topped_up_no_reallocation_plan():
+    inst = half_share_donor()
+    lanes = shipping_lanes(inst)
+    options = ModelOptions(Objective.PHI4, tie_break=0.0)
+    start = topped_up_start(inst, lanes, solve_baseline(inst, lanes, options, SolverOptions("highs")), options)
+    assert start.solve.status == "start"
+    assert list(start.plan.shipments.itertuples(index=False, name=None)) == [(1, "a", "b", 4.0)]
+    assert start.evaluation.phi["phi4"] == pytest.approx(START_VALUE)
+
+
+def test_a_worse_incumbent_than_the_start_is_not_returned(monkeypatch):
+    """A time-limited incumbent worse than shipping nothing (seen on Madrid) gives way to the start."""
     real_solve = whole_horizon.solve
 
     def solve_to_a_bad_incumbent(model, options, **kw):
@@ -97,8 +119,8 @@ def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
 
     monkeypatch.setattr(whole_horizon, "solve", solve_to_a_bad_incumbent)
     report = make_plan(half_share_donor(), Objective.PHI4, SolverOptions("highs"))
-    assert report.result.solve.status == "baseline_kept"
-    assert report.value == pytest.approx(10.0)
+    assert report.result.solve.status == "start_kept"
+    assert report.value == pytest.approx(START_VALUE)
     # The solver's proven bound is kept: HiGHS proved 1 before the injected fault.
     assert report.bound == pytest.approx(1.0)
 
@@ -107,22 +129,24 @@ def test_a_worse_incumbent_than_no_reallocation_is_not_returned(monkeypatch):
 STOPPED_LPS = SolverOptions("highs", time_limit=60, bound_time_limit=0.001)
 
 
-def test_time_limited_lps_leave_the_bound_and_the_gap_unknown():
-    """Not 0, which would read as a result ("gap 100 %"): nothing was proven."""
+def test_time_limited_lps_leave_only_the_bound_proven_without_an_lp():
+    """The LPs' iterates prove nothing; the NCD floor (no LP) is the bound. Where it proves nothing
+    either, the bound is unknown, not 0 (tests/tasks/cli/test_bound.py)."""
     inst = random_instance(1, n_units=8, n_periods=12)
     report = make_plan(inst, Objective.PHI2, STOPPED_LPS)  # Phi2's tie-breaker: its MIP bound does not count
     assert report.result.solve.status == "optimal"
-    assert report.lp_status.startswith("unknown") and report.lp_bound == -math.inf
-    assert report.bound == -math.inf and report.gap == math.inf
+    floor = reachable_bound(inst, shipping_lanes(inst), Objective.PHI2)
+    assert report.lp_status.startswith("NCD floor") and floor > 0 and report.lp_bound == pytest.approx(floor)
+    assert report.bound <= report.value + 1e-9
     doc = summary(inst, report)
-    assert doc["lower_bound"] is None and doc["lp_bound"] is None and doc["gap"] is None
+    assert doc["lower_bound"] == pytest.approx(floor) and doc["lp_bound_status"].startswith("NCD floor")
     json.dumps(doc, allow_nan=False)  # what summary.json holds: no infinities
 
 
 def test_with_the_lps_stopped_phi4_keeps_the_mips_proven_bound():
     inst = random_instance(1, n_units=8, n_periods=12)
     report = make_plan(inst, Objective.PHI4, STOPPED_LPS)
-    assert report.result.solve.status == "optimal" and report.lp_bound == -math.inf
+    assert report.result.solve.status == "optimal" and report.lp_status.startswith("NCD floor")
     assert report.bound == pytest.approx(report.result.solve.dual_bound)
     assert 0.0 <= report.bound <= report.value + 1e-9 and report.gap <= 1e-4 + 1e-9  # closed to the MIP gap
 

@@ -39,6 +39,7 @@ def test_decomposed_solve_writes_a_checked_plan_with_figures_and_pieces(tmp_path
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "decomposed" and summary["method_reason"] == "asked for"
     assert summary["decomposition"]["windows"] == [
         {"periods": [1, 2], "solved_through": 3},
         {"periods": [3, 4], "solved_through": 5},

@@ -199,10 +199,11 @@ def test_the_readme_settings_table_is_the_settings_class():
 
 
 def test_the_transfer_weight_reaches_the_solve(tmp_path: Path):
-    """In the example 2 units moved 1 day save 0.6 ventilator-days: worth it for free (lambda 0), not at
-    lambda = 100 (100 x 2 units x days against 0.6), which leaves the no-reallocation value."""
+    """In the example 2 units moved to north save 0.6 ventilator-days. At lambda 0.01 they come by the
+    quickest lane, depot -> north (0.5 days, lag 1): 2 x 0.5 = 1 unit-day, worth 0.01 against 0.6. At
+    lambda = 100 not even that is worth it (100 x 1 against 0.6), which leaves the no-reallocation value."""
     values = {}
-    for weight in ("0", "100"):
+    for weight in ("0.01", "100"):
         out = tmp_path / f"lambda-{weight}"
         result = runner.invoke(
             app, ["solve", "example:three-hospitals", "--transfer-weight", weight, "--out", str(out)]
@@ -211,7 +212,7 @@ def test_the_transfer_weight_reaches_the_solve(tmp_path: Path):
         summary = json.loads((out / "summary.json").read_text())
         assert summary["transfer_weight"] == float(weight)
         values[weight] = (summary["value"], summary["plan"]["transfer_effort"], summary["baseline_value"])
-    assert values["0"] == (pytest.approx(0), pytest.approx(2), pytest.approx(0.6))
+    assert values["0.01"] == (pytest.approx(0), pytest.approx(2 * 0.5), pytest.approx(0.6))
     assert values["100"] == (pytest.approx(0.6), 0, pytest.approx(0.6))
 
 

@@ -147,6 +147,14 @@ def test_the_stored_lambda_is_the_one_the_worker_solves_with(settings, store, lo
     assert shipped[0.0] > 0 and shipped[100.0] == 0
 
 
+def test_a_small_run_is_solved_whole_as_one_window_and_says_so(settings, store, local_ray):
+    run_id = submitted(settings, store, RunRequest(dataset="example:three-hospitals"))
+    assert execute_run(run_id, settings, store) == "succeeded"
+    summary = json.loads((Path(store.plans(run_id)[0].path) / "summary.json").read_text())
+    assert summary["method"] == "whole-horizon" and "lane-periods" in summary["method_reason"]
+    assert summary["decomposition"]["windows"] == [{"periods": [1, 5], "solved_through": 5}]
+
+
 def test_a_national_run_over_its_time_limit_stops_at_its_next_step(settings, store):
     """The deadline has passed before the first step (starting Ray): the run fails saying why, with no plan
     (and no Ray is started for it)."""

@@ -1,0 +1,40 @@
+"""Which method an instance gets, and the seed's windows."""
+
+from __future__ import annotations
+
+import pytest
+
+from decomposition.datasets import load_instance
+from decomposition.temporal.method import DEFAULT_SUBHORIZON, Method, choose_method, paper_subhorizon
+from tests.decomposition.tiny_instances import three_units_one_donor
+
+
+def test_small_instances_are_solved_whole_and_regions_decomposed():
+    tiny = choose_method(three_units_one_donor())
+    assert tiny.method is Method.WHOLE_HORIZON and tiny.subhorizon is None and "6 lane-periods" in tiny.reason
+    madrid = choose_method(load_instance("spain:madrid"))
+    assert madrid.method is Method.DECOMPOSED and madrid.subhorizon == DEFAULT_SUBHORIZON
+    assert "124,950 lane-periods" in madrid.reason
+
+
+def test_a_national_size_instance_is_decomposed_without_counting_its_lanes():
+    """40,000 hospitals: 1.6 billion pairs; counting their lanes would take the memory of the machine."""
+    inst = three_units_one_donor()
+    many = [inst.units[0].model_copy(update={"id": f"h{k}"}) for k in range(40_000)]
+    big = inst.model_construct(**{**dict(inst), "units": many})  # not validated: only its size is read
+    choice = choose_method(big)
+    assert choice.method is Method.DECOMPOSED and choice.reason.startswith("40,000 units x 3 periods")
+
+
+def test_a_subhorizon_asks_for_the_decomposition_and_contradicts_the_other_methods():
+    inst = three_units_one_donor()
+    assert choose_method(inst, subhorizon=2).method is Method.DECOMPOSED
+    assert choose_method(inst, Method.DECOMPOSED).subhorizon == DEFAULT_SUBHORIZON
+    for method in (Method.WHOLE_HORIZON, Method.PAPER):
+        with pytest.raises(ValueError, match="subhorizon"):
+            choose_method(inst, method, subhorizon=2)
+
+
+@pytest.mark.parametrize(("periods", "length"), [(49, 4), (13, 1), (25, 2), (2, 1), (1, 1)])
+def test_the_seeds_windows_split_all_but_the_last_period_in_twelve(periods, length):
+    assert paper_subhorizon(periods) == length
