@@ -350,6 +350,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # in .ci/run, not in the default run (docs/testing.md)
 @pytest.mark.timeout(900)
 def test_200_concurrent_submissions_are_all_accepted_finished_and_unique(env, tmp_path):
     port = _free_port()
@@ -576,6 +577,7 @@ def big_instance(n_units: int, n_periods: int, n_scenarios: int = 3) -> dict:
     }
 
 
+@pytest.mark.slow  # in .ci/run, not in the default run (docs/testing.md)
 @pytest.mark.timeout(300)
 def test_a_large_upload_does_not_hold_up_other_requests(postgres_url, tmp_path):
     """A ~30 MB instance (40,000 hospitals) is validated in a thread of a pool: /health, asked all the while, answers

@@ -289,6 +289,7 @@ def chain(n_units: int, n_periods: int) -> dict:
     }
 
 
+@pytest.mark.slow  # in .ci/run, not in the default run (docs/testing.md)
 @pytest.mark.timeout(300)
 def test_a_long_evaluation_does_not_hold_up_health_and_a_too_large_one_is_refused(postgres_url, tmp_path):
     """A chain of 4,000 hospitals (8 million lanes) with a plan of 2,000 shipments is parsed and evaluated in a thread

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import schemathesis
 
 # the request-level problems of a submission or a plan to check that no JSON Schema can state: references
@@ -59,6 +60,7 @@ def schema_valid_requests_are_refused_only_for_what_a_schema_cannot_say(ctx, res
     assert response.status_code in ACCEPTED, f"a schema-valid request refused with {response.status_code}"
 
 
+@pytest.mark.slow  # in .ci/run, not in the default run (docs/testing.md)
 def test_the_api_keeps_its_openapi_contract(postgres_url, tmp_path):
     from tasks.store.run_store import RunStore
     from tests.tasks.services import Service, free_port, service_env
