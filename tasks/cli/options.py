@@ -117,8 +117,8 @@ Subhorizon = Annotated[
     Optional[int],
     typer.Option(
         help="Split the horizon into sub-horizons of this many periods, solved one after the other and glued "
-        "(in a national run: in the national model and in every region). Without it `solve` solves the whole "
-        "horizon in one model; give it beyond ~20 units or ~2 weeks.",
+        "(in a national run: in the national model and in every region). Asks for the decomposition; without it "
+        "--method decides (auto: by the instance's size).",
         min=1,
     ),
 ]
