@@ -39,7 +39,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     solver: Literal["highs", "cbc"] = Field("highs", description="default MILP solver")
-    time_limit: float = Field(600.0, gt=0, allow_inf_nan=False, description="default time limit per solve, seconds")
+    time_limit: float = Field(
+        600.0, gt=0, allow_inf_nan=False, description="default time limit of a whole-horizon solve, seconds"
+    )
+    window_time_limit: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="default time limit per window of a decomposed run, seconds: a run solves its windows "
+        "one after another, so the whole-horizon default per window would take most of an hour",
+    )
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="default relative MIP gap")
     workers: int | None = Field(None, ge=1, description="local Ray CPUs for decomposed runs; default: all")
     ray_address: str | None = Field(
@@ -169,6 +178,10 @@ class Settings(BaseSettings):
             name: self.redact(str(value)) if isinstance(value, str) else value
             for name, value in self.model_dump().items()
         }
+
+    def default_time_limit(self, whole_horizon: bool) -> float:
+        """Seconds per solve when a run names none: the whole horizon's, or each window's."""
+        return self.time_limit if whole_horizon else self.window_time_limit
 
     def check_worker_limits(self) -> None:
         """A late-acknowledged run that outlives the visibility timeout is handed out again: refuse that setup."""

@@ -220,7 +220,9 @@ class RunRequest(InstanceSelection):
     )
     solver: Literal["highs", "cbc"] | None = Field(None, description="default: the settings' solver")
     time_limit: Seconds | None = Field(
-        None, description=f"seconds per piece, at most {MAX_SECONDS:g}; default: the settings'"
+        None,
+        description=f"seconds per solve (per window of a decomposition), at most {MAX_SECONDS:g}; "
+        "default: the settings' time_limit for the whole horizon, window_time_limit per window",
     )
     bound_time_limit: Seconds | None = Field(
         None, description=f"seconds for the LP bound, at most {MAX_SECONDS:g}; default: time_limit"
@@ -285,7 +287,9 @@ def run_config(request: RunRequest, settings: Settings, instance: Instance) -> d
         "subhorizon": choice.subhorizon,
         "lookahead": request.lookahead,
         "solver": request.solver or settings.solver,
-        "time_limit": request.time_limit if request.time_limit is not None else settings.time_limit,
+        "time_limit": request.time_limit
+        if request.time_limit is not None
+        else settings.default_time_limit(whole_horizon=choice.method is Method.WHOLE_HORIZON),
         "bound_time_limit": request.bound_time_limit,
         "mip_gap": request.mip_gap if request.mip_gap is not None else settings.mip_gap,
         "options": request.options.given() if request.options is not None else {},

@@ -91,6 +91,14 @@ def solve(
     return SolveOutcome(status, value, bound, time.perf_counter() - started)
 
 
+MIN_SOLVE_SECONDS = 1.0  # what a solve gets (if its limit is that long) even when what came before took it all
+
+
+def time_left(limit: float, spent: float) -> float:
+    """What a solve with `limit` seconds may still take after `spent` went on its preparation."""
+    return max(limit - spent, min(limit, MIN_SOLVE_SECONDS))
+
+
 def has_integer_variables(model: pyo.ConcreteModel) -> bool:
     """Whether the solver sees a MIP: some free variable has an integer domain (relaxed models have none)."""
     return any(v.is_integer() and not v.fixed for v in model.component_data_objects(pyo.Var, active=True))
@@ -127,13 +135,17 @@ def _solve_highs(
     child process (`highs_watchdog`), killed a grace period past the time limit, and the incumbent
     is loaded back into the model's variables.
     """
+    started = time.perf_counter()
     problem, columns = translate(model)
     if not columns:  # every variable fixed or unused: the objective is a constant, nothing to solve
         return "optimal", problem.offset
+    time_limit = None  # translating counts against the limit: on Andalucia's windows it takes seconds
+    if options.time_limit is not None:
+        time_limit = time_left(options.time_limit, time.perf_counter() - started)
     run = solve_watched(
         problem,
         {"mip_rel_gap": options.mip_gap, **highs_options},
-        time_limit=options.time_limit,
+        time_limit=time_limit,
         start=_start_values(columns) if warm_start else None,
         log=options.log,
     )

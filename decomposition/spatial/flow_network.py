@@ -49,3 +49,18 @@ class FlowArcs:
         if not self._parts:
             return tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
         return tuple(np.concatenate([part[k] for part in self._parts]) for k in range(4))
+
+
+def gain_segments(
+    flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, short: np.ndarray, probabilities: np.ndarray, scale: int
+) -> None:
+    """The gains of extra stock on the arcs tails -> heads ([receiver, t]) as parallel arcs.
+
+    Between consecutive breakpoints (0 and every scenario's floor and ceiling of NCD+) each extra
+    unit saves the same sum_w p_w min(1, max(0, NCD+_w - b)); the savings only fall, so a
+    min-cost flow fills the steepest arc first. Costs in 1/`scale` of a unit of shortage."""
+    points = np.sort(np.concatenate([np.zeros_like(short[:1]), np.floor(short + 1e-9), np.ceil(short - 1e-9)]), axis=0)
+    for low, high in zip(points[:-1], points[1:]):
+        gain = np.tensordot(probabilities, np.clip(short - low, 0.0, 1.0), axes=1)
+        keep = (high > low) & (gain > 0)
+        flow.add(tails[keep], heads[keep], (high - low)[keep], -np.floor(gain[keep] * scale))

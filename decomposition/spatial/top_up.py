@@ -43,7 +43,7 @@ from decomposition.evaluation.evaluator import Evaluation, evaluate
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import arc_graph, lag_of
 from decomposition.problem.plan import SHIPMENT_COLUMNS, Plan
-from decomposition.spatial.flow_network import FlowArcs, NodeBlocks
+from decomposition.spatial.flow_network import FlowArcs, NodeBlocks, gain_segments
 
 Ceilings = tuple[tuple[int, int, float], ...]  # (unit position, 1-based period, ceiling): see `receiver_room`
 COST_SCALE = 10**6  # costs in millionths of a unit of expected non-covered demand
@@ -271,7 +271,7 @@ def _solve_top_up(
     flow.add(H[:, -1], sink)
     flow.add(R, G, np.minimum(network.room, flow.unlimited))
     carried_to = np.concatenate([R[:, 1:], np.full((len(receivers), 1), sink)], axis=1)
-    _gain_segments(flow, G, carried_to, network.short, probabilities)
+    gain_segments(flow, G, carried_to, network.short, probabilities, COST_SCALE)
     flow.add(G, carried_to)
     solver = min_cost_flow.SimpleMinCostFlow()
     solver.add_arcs_with_capacity_and_unit_cost(*flow.arrays())
@@ -282,21 +282,6 @@ def _solve_top_up(
     if solver.solve() != solver.OPTIMAL:
         return np.zeros(len(d.sender))
     return solver.flows(np.arange(len(d.sender))).astype(float)
-
-
-def _gain_segments(
-    flow: FlowArcs, tails: np.ndarray, heads: np.ndarray, short: np.ndarray, probabilities: np.ndarray
-) -> None:
-    """The gains of extra stock on the arcs tails -> heads ([receiver, t]) as parallel arcs.
-
-    Between consecutive breakpoints (0 and every scenario's floor and ceiling of NCD+) each extra
-    unit saves the same sum_w p_w min(1, max(0, NCD+_w - b)); the savings only fall, so a
-    min-cost flow fills the steepest arc first."""
-    points = np.sort(np.concatenate([np.zeros_like(short[:1]), np.floor(short + 1e-9), np.ceil(short - 1e-9)]), axis=0)
-    for low, high in zip(points[:-1], points[1:]):
-        gain = np.tensordot(probabilities, np.clip(short - low, 0.0, 1.0), axes=1)
-        keep = (high > low) & (gain > 0)
-        flow.add(tails[keep], heads[keep], (high - low)[keep], -np.floor(gain[keep] * COST_SCALE))
 
 
 def _plan_activity(instance: Instance, plan: Plan):

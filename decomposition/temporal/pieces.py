@@ -6,8 +6,8 @@ the DAG (in order here with `run_in_order`, in parallel on Ray in `workers/`) on
 results between them.
 
 Pieces of one run:
-- `baseline`: the whole-horizon no-reallocation plan (the comparison) and its top-up, a plan made
-  without the MIP (`topped_up_start`, the fallback);
+- `baseline`: the whole-horizon no-reallocation plan (the comparison) and the best plan made
+  without the MIP (`start_plan`, the fallback);
 - `window` (chain "main"): sub-horizon k from the state window k-1 left, keeping T_k;
 - `window` (chain "scenario:<w>", regret only): scenario w's own decomposed plan. Its window k
   gives Phi*_k(w), the offset of scenario w in the main chain's window-k regret; the chains of
@@ -36,20 +36,20 @@ from decomposition.bounds.regret import RegretBounds, proven_scenario_bounds
 from decomposition.errors import PlanRejected, SolverError
 from decomposition.evaluation.evaluator import evaluate
 from decomposition.model.formulation import ModelOptions
-from decomposition.model.solvers import SolveOutcome, SolverOptions
+from decomposition.model.solvers import MIN_SOLVE_SECONDS, SolveOutcome, SolverOptions
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import Lanes, shipping_lanes
 from decomposition.problem.objectives import DEFAULT_TIE_BREAK, Objective
 from decomposition.problem.plan import Plan
 from decomposition.temporal.method import Method, paper_subhorizon
 from decomposition.temporal.whole_horizon import (
-    MIN_SOLVE_SECONDS,
     START,
     CheckedPlan,
     PlanReport,
+    keep_fallback,
     solve_baseline,
     solve_checked,
-    topped_up_start,
+    start_plan,
 )
 from decomposition.temporal.windows import (
     DEFAULT_LOOKAHEAD,
@@ -174,8 +174,9 @@ class BoundResult:
 
 @dataclass
 class BaselineResult:
-    """The whole-horizon no-reallocation plan and its top-up (`topped_up_start`), both candidates of the
-    final assembly; the top-up is the baseline itself for the seed's method, or where nothing moves."""
+    """The whole-horizon no-reallocation plan and the best plan made without the MIP (`start_plan`), both
+    candidates of the final assembly; the latter is the baseline itself for the seed's method, or where
+    nothing moves."""
 
     checked: CheckedPlan
     seconds: float
@@ -183,7 +184,7 @@ class BaselineResult:
 
     @property
     def best(self) -> CheckedPlan:
-        """The top-up where there is one: it never makes a unit shorter, so it is as good for every criterion."""
+        """The start where there is one: `start_plan` keeps it only if it beats the baseline on the criterion."""
         return self.checked if self.start is None else self.start
 
 
@@ -269,7 +270,7 @@ def run_piece(piece: Piece, instance: Instance, config: DecompositionConfig, inp
         lanes = shipping_lanes(instance)
         options = ModelOptions(config.objective.base, tie_break=0.0, transfer_weight=config.transfer_weight)
         checked = solve_baseline(instance, lanes, options, config.solver)
-        start = None if config.is_paper else topped_up_start(instance, lanes, checked, options)
+        start = None if config.is_paper else start_plan(instance, lanes, checked, options)
         return BaselineResult(checked, time.perf_counter() - started, start)
     if piece.kind == "window":
         return _solve_window(piece, instance, config, inputs, started)
@@ -290,7 +291,7 @@ def _solve_checked_window(
 ) -> CheckedPlan:
     """The window's model on its candidate lanes (`candidate_lanes`: exact, they hold an optimal plan
     of the model on every lane), starting from and falling back on a plan made without the MIP
-    (`topped_up_start`), so a time limit can only improve on that plan.
+    (`start_plan`), so a time limit can only improve on that plan.
 
     Where the quick cut (`own_stock_cut`: far fewer lanes in a surge, not exact) keeps fewer lanes,
     half the budget first goes to the model on those, whose plan (if better) becomes the start of
@@ -310,10 +311,12 @@ def _solve_checked_window(
         except SolverError:
             baseline = start = None  # doing nothing overfills a store; a plan may still avoid it
         else:
-            start = baseline if config.is_paper else topped_up_start(sub, exact, baseline, attempt)
+            start = baseline if config.is_paper else start_plan(sub, exact, baseline, attempt)
         quick = None if config.is_paper else _quick_lanes(sub, lanes, exact, config.lanes_per_receiver)
-        if baseline is not None and quick is not None and len(quick) < len(exact):
+        if baseline is not None and quick is not None and len(quick) < len(exact) and not budget.spent:
             start = _quick_start(sub, quick, attempt, budget.share(0.5), baseline, start)
+        if start is not None and budget.spent:  # building the exact model would only overrun the limit
+            return keep_fallback(start, -math.inf, 0.0, 0.0)
         try:
             return solve_checked(sub, exact, attempt, budget.remaining(), fallback=start)[0]
         except SolverError as exc:
@@ -324,9 +327,9 @@ def _solve_checked_window(
 def _quick_start(
     sub: Instance, quick: Lanes, options: ModelOptions, solver: SolverOptions, baseline: CheckedPlan, start: CheckedPlan
 ) -> CheckedPlan:
-    """The better of `start` and the model on the `quick` lanes (solved from the baseline's top-up on
+    """The better of `start` and the model on the `quick` lanes (solved from the best start on
     those lanes), as the START of the exact model."""
-    quick_start = topped_up_start(sub, quick, baseline, options)
+    quick_start = start_plan(sub, quick, baseline, options)
     try:
         on_quick = solve_checked(sub, quick, options, solver, fallback=quick_start)[0]
     except SolverError:
@@ -350,7 +353,8 @@ class PieceBudget:
     """A piece's time limit spread over its solves: each gets what the earlier ones left.
 
     Every solve still gets MIN_SOLVE_SECONDS, so a piece overshoots its limit by at most that
-    per solve (plus model building) instead of by a whole limit per solve.
+    per solve instead of by a whole limit per solve; a solve with a plan to fall back on is not
+    even built once the budget is spent (`spent`; `solve_checked` skips one whose building spent it).
     """
 
     solver: SolverOptions
@@ -367,6 +371,10 @@ class PieceBudget:
             return self.solver
         left = max((self.deadline - time.monotonic()) * fraction, MIN_SOLVE_SECONDS)
         return replace(self.solver, time_limit=left)
+
+    @property
+    def spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def remaining(self) -> SolverOptions:
         if self.deadline is None:
@@ -494,7 +502,7 @@ class DecomposedReport(PlanReport):
 
 def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dict[str, Any]) -> DecomposedReport:
     """Glue each main chain, check it over the whole horizon, keep the best (or the whole horizon's
-    top-up, or its baseline, if better), report.
+    start plan, or its baseline, if better), report.
 
     Raises PlanRejected if a glued plan violates anything: an unchecked plan never leaves.
     """
@@ -519,7 +527,7 @@ def assemble_report(instance: Instance, config: DecompositionConfig, inputs: dic
     status = _chain_status([r.status for r in chains[kept]])
     result = CheckedPlan(glued[kept], evaluations[kept], SolveOutcome(status, math.nan, -math.inf, solve_seconds), 0.0)
     windows = [r.window for r in chains[kept]]
-    fallback = baseline.best  # the whole horizon's top-up, or its no-reallocation plan
+    fallback = baseline.best  # the whole horizon's start plan, or its no-reallocation plan
     if fallback.evaluation.value(config.objective, best) < values[kept] - 1e-9:
         name = "start" if fallback.solve.status == START else "baseline"
         result = replace(fallback, solve=SolveOutcome(f"{name}_kept", math.nan, -math.inf, solve_seconds))

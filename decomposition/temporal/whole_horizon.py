@@ -20,12 +20,13 @@ from decomposition.bounds.relaxation import lp_relaxation_bound
 from decomposition.errors import PlanRejected, SolverError
 from decomposition.evaluation.evaluator import Evaluation, evaluate
 from decomposition.model.formulation import ModelOptions, build_model
-from decomposition.model.solvers import SolveOutcome, SolverOptions, extract_plan, solve
+from decomposition.model.solvers import SolveOutcome, SolverOptions, extract_plan, solve, time_left
 from decomposition.model.warm_start import start_from
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import Lanes, shipping_lanes
 from decomposition.problem.objectives import DEFAULT_TIE_BREAK, Objective, relative_gap
 from decomposition.problem.plan import Plan
+from decomposition.spatial.lending_flow import lending_plan
 from decomposition.spatial.top_up import top_up
 
 # Called with a short description of the step that starts now.
@@ -206,16 +207,17 @@ def solve_checked(
         fallback = replace(fallback, solve=replace(fallback.solve, objective=value))
     built = time.perf_counter() - started
     if solver.time_limit is not None:  # building and the start count against the limit too
-        least = min(solver.time_limit, MIN_SOLVE_SECONDS)
-        solver = replace(solver, time_limit=max(solver.time_limit - built, least))
+        if fallback is not None and built >= solver.time_limit:  # nothing left to improve on it with
+            return keep_fallback(fallback, -math.inf, 0.0, built), model
+        solver = replace(solver, time_limit=time_left(solver.time_limit, built))
     try:
         outcome = solve(model, solver, warm_start=warm)
     except SolverError:
         if fallback is None:
             raise
-        return _keep(fallback, -math.inf, time.perf_counter() - started - built, built), model
+        return keep_fallback(fallback, -math.inf, time.perf_counter() - started - built, built), model
     if fallback is not None and fallback.solve.objective < outcome.objective - 1e-9:
-        return _keep(fallback, outcome.dual_bound, outcome.seconds, built), model
+        return keep_fallback(fallback, outcome.dual_bound, outcome.seconds, built), model
     plan = extract_plan(model)
     evaluation = evaluate(instance, plan)
     if not evaluation.feasible:
@@ -224,10 +226,9 @@ def solve_checked(
 
 
 START = "start"  # the status of a plan made without the MIP, given to `solve_checked` as its fallback
-MIN_SOLVE_SECONDS = 1.0  # what a solve gets (if its limit is that long) even when building took it all
 
 
-def _keep(fallback: CheckedPlan, dual_bound: float, seconds: float, built: float) -> CheckedPlan:
+def keep_fallback(fallback: CheckedPlan, dual_bound: float, seconds: float, built: float) -> CheckedPlan:
     """The fallback plan as the result of a solve that did not beat it (its bound still counts)."""
     status = "start_kept" if fallback.solve.status == START else "baseline_kept"
     outcome = SolveOutcome(status, fallback.solve.objective, dual_bound, seconds)
@@ -250,31 +251,67 @@ def solve_from_baseline(
     progress: Progress = lambda _: None,
     description: str = "solving the model",
 ) -> tuple[CheckedPlan, CheckedPlan, pyo.ConcreteModel]:
-    """The no-reallocation baseline, then the full model from its top-up (`topped_up_start`),
-    falling back on that: (baseline, plan, model)."""
+    """The no-reallocation baseline, then the full model from the best plan made without the MIP
+    (`start_plan`), falling back on that: (baseline, plan, model)."""
     progress("solving the no-reallocation baseline")
     baseline = solve_baseline(instance, lanes, options, solver)
-    start = topped_up_start(instance, lanes, baseline, options)
+    start = start_plan(instance, lanes, baseline, options)
     progress(description)
     result, model = solve_checked(instance, lanes, options, solver, fallback=start)
     return baseline, result, model
 
 
-def topped_up_start(instance: Instance, lanes: Lanes, baseline: CheckedPlan, options: ModelOptions) -> CheckedPlan:
-    """A good plan made without the MIP: the no-reallocation plan with what is spare sent where it
-    is short (`decomposition.spatial.top_up`, within `options`' stock ceilings), on `lanes` only;
-    status START. The no-reallocation plan itself where nothing can move."""
+def start_plan(instance: Instance, lanes: Lanes, baseline: CheckedPlan, options: ModelOptions) -> CheckedPlan:
+    """The best plan made without the MIP, on `lanes` only, status START: the lending flow
+    (`decomposition.spatial.lending_flow`: every unit may lend and be refilled) topped up, or the
+    no-reallocation plan topped up (`decomposition.spatial.top_up`: what is spare sent where it is
+    short), whichever is better on `options`' criterion, within its stock ceilings. The
+    no-reallocation plan itself where neither moves anything or does better."""
     started = time.perf_counter()
-    plan, _ = top_up(
-        instance, baseline.plan, baseline.evaluation, options.transfer_weight, ceilings=options.stock_ceilings
+    candidates = [_topped_up(instance, lanes, baseline.plan, baseline.evaluation, options)]
+    if not candidates[0][1].feasible:  # a top-up keeps every constraint: this would be a defect
+        raise PlanRejected(candidates[0][1])
+    lending = lending_plan(
+        instance,
+        lanes,
+        baseline.plan.shares,
+        options.transfer_weight,
+        options.stock_ceilings,
+        merit=lambda e: _merit(e, options),
     )
-    plan = _on_lanes(instance, plan, lanes)
-    if plan.shipments.empty:
+    if lending is not None:
+        candidates.append(_topped_up(instance, lanes, *lending, options))
+    valid = [c for c in candidates if c[1].feasible and within_ceilings(c[1], options.stock_ceilings)]
+    best = min(valid, key=lambda c: _merit(c[1], options), default=None)
+    if best is None or best[0].shipments.empty or _merit(best[1], options) >= _merit(baseline.evaluation, options):
         return baseline
-    evaluation = evaluate(instance, plan)
-    if not evaluation.feasible:  # a top-up keeps every constraint: this would be a defect
-        raise PlanRejected(evaluation)
-    return CheckedPlan(plan, evaluation, SolveOutcome(START, math.nan, -math.inf, time.perf_counter() - started), 0.0)
+    outcome = SolveOutcome(START, math.nan, -math.inf, time.perf_counter() - started)
+    return CheckedPlan(best[0], best[1], outcome, 0.0)
+
+
+def _merit(evaluation: Evaluation, options: ModelOptions) -> tuple[float, float]:
+    """What ranks starts: the criterion, then the total shortage (the tie-breaker's term), rounded
+    so that equal values compare equal."""
+    return round(evaluation.value(options.objective, options.reference), 9), round(evaluation.phi["phi4"], 9)
+
+
+def _topped_up(
+    instance: Instance, lanes: Lanes, plan: Plan, evaluation: Evaluation, options: ModelOptions
+) -> tuple[Plan, Evaluation]:
+    """`plan` topped up within `options`' stock ceilings, on `lanes` only, and its evaluation."""
+    topped, checked = top_up(instance, plan, evaluation, options.transfer_weight, ceilings=options.stock_ceilings)
+    on_lanes = _on_lanes(instance, topped, lanes)
+    if len(on_lanes.shipments) == len(topped.shipments):
+        return topped, checked
+    return on_lanes, evaluate(instance, on_lanes)
+
+
+def within_ceilings(evaluation: Evaluation, ceilings: tuple[tuple[int, int, float], ...]) -> bool:
+    """Whether a plan keeps a window's stock ceilings (`ModelOptions.stock_ceilings`): what each unit holds
+    at the ceiling's period, with what is still travelling to it, fits. The evaluator knows no windows."""
+    return all(
+        evaluation.on_hand[i, t - 1] + evaluation.in_transit[i, t - 1] <= ceiling + 1e-9 for i, t, ceiling in ceilings
+    )
 
 
 def _on_lanes(instance: Instance, plan: Plan, lanes: Lanes) -> Plan:

@@ -85,7 +85,8 @@ TimeLimit = Annotated[
     Optional[float],
     typer.Option(
         help="Seconds per solve (per piece of a decomposed run); the best plan found by then is kept and marked "
-        "time_limit. Default: SURGEPLAN_TIME_LIMIT (`national`: 20).",
+        "time_limit. Default: SURGEPLAN_TIME_LIMIT (600) for the whole horizon, SURGEPLAN_WINDOW_TIME_LIMIT (60) "
+        "per window of a decomposition (`national`: 20).",
         min=0.001,
     ),
 ]

@@ -90,7 +90,6 @@ def solve(
     with exit_on_error():
         settings = get_settings()
         check_output_dir(out, overwrite)
-        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log)
         inst = _instance_of(instance, graph, supply_share, pooling_cap, federal_supply, lane_days)
     if not inst.arcs and len(inst.units) > 1:
         raise fail(
@@ -99,7 +98,12 @@ def solve(
             BAD_INPUT,
         )
     choice = _method_of(inst, method, subhorizon, transfer_weight)
-    console.print(f"Method: [bold]{choice.method.value}[/] ({choice.reason})", highlight=False)
+    whole = choice.method is Method.WHOLE_HORIZON
+    with exit_on_error():
+        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log, whole)
+    per = "solve" if whole else "window"
+    limit = f"{options.time_limit:g} s per {per}"
+    console.print(f"Method: [bold]{choice.method.value}[/] ({choice.reason}); {limit}", highlight=False)
 
     with exit_on_error(after=f". Nothing was written to {out}."):
         if choice.method is Method.WHOLE_HORIZON:
@@ -132,11 +136,13 @@ def _method_of(inst: Instance, method: Method, subhorizon: int | None, transfer_
         raise fail(f"--{exc}", BAD_INPUT) from None
 
 
-def _solver_options(settings: Settings, solver, time_limit, bound_time_limit, mip_gap, log: bool) -> SolverOptions:
-    """Command-line values, else the settings' defaults."""
+def _solver_options(
+    settings: Settings, solver, time_limit, bound_time_limit, mip_gap, log: bool, whole_horizon: bool
+) -> SolverOptions:
+    """Command-line values, else the settings' defaults (the time limit: of the whole horizon or per window)."""
     return SolverOptions(
         name=(solver.value if solver else settings.solver),
-        time_limit=time_limit if time_limit is not None else settings.time_limit,
+        time_limit=time_limit if time_limit is not None else settings.default_time_limit(whole_horizon),
         bound_time_limit=bound_time_limit,
         mip_gap=mip_gap if mip_gap is not None else settings.mip_gap,
         log=log,
@@ -195,7 +201,7 @@ def study(
     with exit_on_error():
         settings = get_settings()
         check_output_dir(out, overwrite)
-        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, log=False)
+        options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, False, whole_horizon=False)
         configs = study_grid([(d, g) for d in dataset for g in _graphs_of(d, graph)], objective or list(Objective))
         instances = {(c.dataset, c.graph): load_instance(c.dataset, c.graph) for c in configs}
     jobs = []

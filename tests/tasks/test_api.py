@@ -78,14 +78,17 @@ def test_a_submission_is_stored_once_and_found_again(client):
     assert [e["kind"] for e in client.get(f"/runs/{first.json()['id']}/events", headers=AUTH).json()] == ["submitted"]
 
 
-def test_a_run_gets_the_method_its_size_calls_for_and_says_why(client):
+def test_a_run_gets_the_method_its_size_calls_for_and_says_why(client, env):
     small = client.post("/runs", json={"dataset": "example:three-hospitals"}, headers=AUTH).json()
     config = client.get(f"/runs/{small['id']}", headers=AUTH).json()["config"]
     assert config["method"] == "whole-horizon" and config["subhorizon"] == 5  # one window spanning the horizon
     assert "60 lane-periods" in config["method_reason"]
+    settings = settings_of(env)
+    assert config["time_limit"] == settings.time_limit  # a whole-horizon solve's default
     madrid = client.post("/runs", json={"dataset": "spain:madrid"}, headers=AUTH).json()
     config = client.get(f"/runs/{madrid['id']}", headers=AUTH).json()["config"]
     assert (config["method"], config["subhorizon"]) == ("decomposed", 7)
+    assert config["time_limit"] == settings.window_time_limit  # per window, not the whole horizon's per window
     paper = client.post("/runs", json={"dataset": "spain:madrid", "method": "paper"}, headers=AUTH).json()
     assert client.get(f"/runs/{paper['id']}", headers=AUTH).json()["config"]["subhorizon"] == 4
 

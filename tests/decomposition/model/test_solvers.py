@@ -7,7 +7,10 @@ import math
 import pytest
 
 from decomposition.datasets import load_instance
-from decomposition.model.solvers import SolverOptions, proven_bound
+from decomposition.errors import SolverError
+from decomposition.model.formulation import ModelOptions, build_model
+from decomposition.model.solvers import SolverOptions, proven_bound, solve
+from decomposition.problem.lanes import shipping_lanes
 from decomposition.problem.objectives import Objective
 from decomposition.temporal.whole_horizon import make_plan
 
@@ -29,10 +32,22 @@ def test_only_proven_numbers_are_bounds(status, value, reported, is_mip, solver,
     assert proven_bound(status, value, reported, is_mip=is_mip, mip_gap=1e-4, solver=solver) == pytest.approx(proven)
 
 
-def test_a_cbc_solve_stopped_at_once_keeps_the_baseline_instead_of_crashing():
+def test_a_cbc_solve_stopped_at_once_is_no_plan_instead_of_a_crash():
     """CBC stopped after 1 ms returned a solution without all variables (pyomo's ValueError escaped
-    the CLI as a traceback); now that is "no plan", and the checked baseline is kept."""
+    the CLI as a traceback); now that is "no plan" (SolverError), or a whole plan."""
+    inst = load_instance("example:three-hospitals")
+    model = build_model(inst, shipping_lanes(inst), ModelOptions(Objective.PHI1))
+    try:
+        outcome = solve(model, SolverOptions("cbc", time_limit=0.001))
+    except SolverError as exc:
+        assert "no complete plan" in str(exc) or "no plan" in str(exc)
+    else:
+        assert outcome.status in ("time_limit", "optimal", "feasible")
+
+
+def test_a_run_whose_limit_is_spent_before_the_solve_keeps_its_start():
+    """Building the model took longer than 1 ms: the plan made without the MIP is kept, not a crash."""
     inst = load_instance("example:three-hospitals")
     report = make_plan(inst, Objective.PHI1, SolverOptions("cbc", time_limit=0.001, bound_time_limit=30))
     assert report.result.evaluation.feasible and report.value <= report.baseline_value + 1e-9
-    assert report.result.solve.status in ("baseline_kept", "time_limit", "optimal")
+    assert report.result.solve.status in ("baseline_kept", "start_kept", "time_limit", "optimal")

@@ -7,13 +7,13 @@ import time
 import pytest
 
 from decomposition.model.formulation import ModelOptions
-from decomposition.model.solvers import SolverOptions
+from decomposition.model.solvers import MIN_SOLVE_SECONDS, SolverOptions
 from decomposition.problem.instance import Arc, Instance
 from decomposition.problem.lanes import shipping_lanes
 from decomposition.problem.objectives import Objective
 from decomposition.problem.plan import Plan
 from decomposition.temporal.pieces import DecompositionConfig, PieceBudget, plan_pieces, run_in_order
-from decomposition.temporal.whole_horizon import MIN_SOLVE_SECONDS, solve_checked
+from decomposition.temporal.whole_horizon import solve_checked
 from decomposition.temporal.windows import StartState, split_horizon, state_after, window_instance
 from tests.decomposition.temporal.test_whole_horizon import mips_find_nothing
 from tests.decomposition.tiny_instances import one_scenario, three_units_one_donor, unit

@@ -17,9 +17,10 @@ from decomposition.model.solvers import SolverOptions
 from decomposition.problem.lanes import shipping_lanes
 from decomposition.problem.objectives import Objective, relative_gap
 from decomposition.problem.plan import Plan
+from decomposition.spatial.top_up import top_up
 from decomposition.temporal import whole_horizon
 from decomposition.temporal.report import summary
-from decomposition.temporal.whole_horizon import make_plan, solve_baseline, topped_up_start
+from decomposition.temporal.whole_horizon import make_plan, solve_baseline, start_plan
 from tests.decomposition.temporal.test_windows import random_instance
 from tests.decomposition.tiny_instances import (
     half_share_donor,
@@ -92,19 +93,23 @@ def test_no_plan_in_time_keeps_the_checked_start(monkeypatch):
     assert report.lp_status.endswith("optimal") and report.lp_bound <= 1.0 + 1e-9
 
 
-# The plan made without the MIP on `half_share_donor`: a may give gamma x its least excess, 0.5 x 8 = 4
-# by any period (the top-up's rule), all sent on day 1: b lacks 1 on days 2 and 3.
-START_VALUE = 2.0
+# The plan made without the MIP on `half_share_donor`: the lending flow sends 4 on day 1 (gamma x 8)
+# and 1 on day 2 (of the 2 gamma x 4 allows): b lacks 1 on day 2, the optimum. The top-up alone gives
+# a's least excess, 0.5 x 8 = 4 by any period, all on day 1: b lacks 1 on days 2 and 3.
+START_VALUE = 1.0
+TOP_UP_VALUE = 2.0
 
 
-def test_the_start_is_the_topped_up_no_reallocation_plan():
+def test_the_start_is_the_better_of_the_lending_flow_and_the_top_up():
     inst = half_share_donor()
     lanes = shipping_lanes(inst)
     options = ModelOptions(Objective.PHI4, tie_break=0.0)
-    start = topped_up_start(inst, lanes, solve_baseline(inst, lanes, options, SolverOptions("highs")), options)
+    baseline = solve_baseline(inst, lanes, options, SolverOptions("highs"))
+    start = start_plan(inst, lanes, baseline, options)
     assert start.solve.status == "start"
-    assert list(start.plan.shipments.itertuples(index=False, name=None)) == [(1, "a", "b", 4.0)]
+    assert list(start.plan.shipments.itertuples(index=False, name=None)) == [(1, "a", "b", 4.0), (2, "a", "b", 1.0)]
     assert start.evaluation.phi["phi4"] == pytest.approx(START_VALUE)
+    assert top_up(inst, baseline.plan, baseline.evaluation)[1].phi["phi4"] == pytest.approx(TOP_UP_VALUE)
 
 
 def test_a_worse_incumbent_than_the_start_is_not_returned(monkeypatch):

@@ -36,9 +36,9 @@ def surge_after_window() -> Instance:
     Whole horizon: sending 2 on day 1 or 2 costs a 2 on day 3 and saves b 2 on days 4, 5, 6:
     NCD 2, the optimum. a cannot send on day 3 (no excess); 2 sent on day 4 arrive on day 6: NCD 4.
     Sub-horizons of 2 days with the seed's 1-period overlap see at most day 3 from days 1-2, so
-    sending there only costs: the glued plan has NCD 4 or 6, and the run keeps the whole horizon's
-    top-up if better (a's 2 units are spare from day 4 on: the 2 sent on day 4, NCD 4). A
-    lookahead of 3 sees the surge.
+    sending there only costs: the glued plan has NCD 4 or 6. The run keeps the whole horizon's
+    start plan if better: its lending flow lends a's 2 units on day 1 (NCD 2, a needs them on day 3
+    and nobody refills a), the optimum. A lookahead of 3 sees the surge itself.
     """
     return Instance(
         name="surge",
@@ -166,7 +166,8 @@ def test_plain_gluing_misses_a_surge_that_lookahead_sees():
     plain = decomposed(inst, lookahead=1)
     ahead = decomposed(inst, lookahead=3)
     assert whole.value == pytest.approx(2.0)
-    assert plain.value == pytest.approx(4.0)
+    assert plain.chain_values["main"] >= 4.0 - 1e-9  # the glued windows miss it ...
+    assert plain.value == pytest.approx(2.0) and plain.kept == "start"  # ... the whole horizon's start does not
     assert ahead.value == pytest.approx(2.0)
     assert ahead.result.evaluation.feasible and plain.result.evaluation.feasible
     # the lookahead run also glued plainly beside it, and kept its own, better plan

@@ -42,3 +42,20 @@ def test_a_method_and_options_that_contradict_it_are_refused(tmp_path: Path):
     result, _ = solve(tmp_path, "--method", "paper", "--transfer-weight", "0.1")
     assert result.exit_code == 2 and "--transfer-weight" in result.output
     assert not (tmp_path / "plan").exists()
+
+
+def test_a_decomposition_without_a_time_limit_gets_the_window_default(tmp_path: Path, monkeypatch):
+    """The whole horizon's default (600 s) per window would make a run of seven windows take most of an
+    hour: a decomposition takes SURGEPLAN_WINDOW_TIME_LIMIT per window, a whole-horizon solve the other."""
+    from tasks.settings import get_settings
+
+    monkeypatch.setenv("SURGEPLAN_WINDOW_TIME_LIMIT", "7")
+    monkeypatch.setenv("SURGEPLAN_TIME_LIMIT", "9")
+    get_settings.cache_clear()
+    try:
+        decomposed, _ = solve(tmp_path / "a", "--method", "decomposed", "--subhorizon", "2", "--workers", "1")
+        whole, _ = solve(tmp_path / "b")
+    finally:
+        get_settings.cache_clear()
+    assert decomposed.exit_code == 0 and "; 7 s per window" in decomposed.output, decomposed.output
+    assert whole.exit_code == 0 and "; 9 s per solve" in whole.output, whole.output
