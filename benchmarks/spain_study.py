@@ -3,7 +3,8 @@
 Prints one row per configuration (status, Phi, baseline, bound, gap, non-covered demand per
 scenario, wall time, largest piece), the total wall time, and, in the same run, the speed-up
 from 1 to 2 Ray workers on a sample of configurations (parallel efficiency = T1 / (2 T2)).
-With --lookahead L other than 1 every configuration also runs plain gluing (lookahead 1, the
+By default each window looks a week ahead (--lookahead 7, as `surgeplan solve`); with any lookahead
+L other than 1 every configuration also runs plain gluing (lookahead 1, the
 seed's overlap period) beside it; the table then shows both chains' values, judged against
 the same reference, and which plan was kept. Unless --no-paper, every configuration also runs the
 seed paper's method as published (`--method paper`: 12 sub-periods, no start plan, nothing in
@@ -28,6 +29,7 @@ from printed_progress import PrintProgress
 from decomposition.datasets import load_instance
 from decomposition.model.solvers import SolverOptions
 from decomposition.problem.objectives import Objective, relative_gap
+from decomposition.temporal.method import WINDOW_LOOKAHEAD
 from decomposition.temporal.pieces import MAIN, PLAIN, DecompositionConfig, plan_pieces
 from decomposition.temporal.study import (
     SPAIN_DATASETS,
@@ -81,7 +83,7 @@ def main() -> None:
     parser.add_argument("--graph", action="append", help="default: complete and logistic")
     parser.add_argument("--objective", action="append", type=Objective, help="default: all eight")
     parser.add_argument("--subhorizon", type=int, default=7)
-    parser.add_argument("--lookahead", type=int, default=1)
+    parser.add_argument("--lookahead", type=int, default=WINDOW_LOOKAHEAD)
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds per piece")
     parser.add_argument("--bound-time-limit", type=float, default=300.0)
     parser.add_argument("--mip-gap", type=float, default=0.01)

@@ -37,7 +37,7 @@ from decomposition.problem.instance import (
 )
 from decomposition.problem.json_format import load_json_instance
 from decomposition.problem.objectives import Objective
-from decomposition.temporal.method import DEFAULT_SUBHORIZON, Method, MethodChoice, choose_method
+from decomposition.temporal.method import DEFAULT_SUBHORIZON, WINDOW_LOOKAHEAD, Method, MethodChoice, choose_method
 from decomposition.temporal.pieces import DecompositionConfig
 from decomposition.temporal.windows import DEFAULT_LOOKAHEAD
 from tasks.national_options import NationalRequest
@@ -212,11 +212,12 @@ class RunRequest(InstanceSelection):
         description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON}); asks for the decomposition; default: the "
         "method's",
     )
-    lookahead: WholeNumber = Field(
-        1,
+    lookahead: WholeNumber | None = Field(
+        None,
         ge=0,
         le=MAX_SUBHORIZON,
-        description=f"periods solved past each sub-horizon, then dropped (0 to {MAX_SUBHORIZON})",
+        description=f"periods solved past each sub-horizon, then dropped (0 to {MAX_SUBHORIZON}); default: "
+        f"{WINDOW_LOOKAHEAD} in a decomposition, {DEFAULT_LOOKAHEAD} (the seed's overlap) in a national run",
     )
     solver: Literal["highs", "cbc"] | None = Field(None, description="default: the settings' solver")
     time_limit: Seconds | None = Field(
@@ -285,7 +286,7 @@ def run_config(request: RunRequest, settings: Settings, instance: Instance) -> d
         "method_reason": choice.reason,
         "transfer_weight": request.transfer_weight,
         "subhorizon": choice.subhorizon,
-        "lookahead": request.lookahead,
+        "lookahead": choice.lookahead,
         "solver": request.solver or settings.solver,
         "time_limit": request.time_limit
         if request.time_limit is not None
@@ -304,8 +305,9 @@ def run_method(request: RunRequest, instance: Instance) -> MethodChoice:
     spanning it, so its sub-horizon is the horizon. A national run keeps its sub-horizon as
     asked (default 7): it is the national and regional models' own."""
     if request.national is not None:
-        return MethodChoice(Method.DECOMPOSED, request.subhorizon or DEFAULT_SUBHORIZON, "a national run")
-    choice = choose_method(instance, request.method, request.subhorizon)  # `_method_and_options` checked it
+        ahead = DEFAULT_LOOKAHEAD if request.lookahead is None else request.lookahead
+        return MethodChoice(Method.DECOMPOSED, request.subhorizon or DEFAULT_SUBHORIZON, "a national run", ahead)
+    choice = choose_method(instance, request.method, request.subhorizon, request.lookahead)  # checked already
     if choice.method is Method.WHOLE_HORIZON:
         return MethodChoice(choice.method, instance.n_periods, choice.reason)
     return choice

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import shipping_lanes
+from decomposition.temporal.windows import DEFAULT_LOOKAHEAD
 
 
 class Method(StrEnum):
@@ -31,6 +32,10 @@ WHOLE_HORIZON_LANE_PERIODS = 5_000
 # 40,000 hospitals has 1.6 billion pairs, and the API chooses a run's method while the client waits.
 UNCOUNTED = 100
 DEFAULT_SUBHORIZON = 7  # periods: a week, measured best on the Spain study
+# Periods each window also solves past its end (then dropped): a week, so a window sees the next one's
+# surge before lending what it will need; on Madrid's complete graph 7,324 with the seed's overlap of
+# one period, 7,258 with a week, 7,260 with two (60 s windows, docs/benchmarks.md).
+WINDOW_LOOKAHEAD = 7
 PAPER_SUBPERIODS = 12  # seed 002, section 5: "partitioning the time horizon into 12 subperiods"
 
 
@@ -39,29 +44,34 @@ class MethodChoice:
     method: Method
     subhorizon: int | None  # periods per sub-horizon; None for the whole horizon
     reason: str
+    lookahead: int = DEFAULT_LOOKAHEAD  # periods solved past each sub-horizon (the decomposition's)
 
 
-def choose_method(instance: Instance, method: Method = Method.AUTO, subhorizon: int | None = None) -> MethodChoice:
-    """The method to run, its sub-horizon, and why. A sub-horizon given with AUTO means the decomposition;
-    with the whole horizon or the seed's method it is refused (ValueError naming the option)."""
+def choose_method(
+    instance: Instance, method: Method = Method.AUTO, subhorizon: int | None = None, lookahead: int | None = None
+) -> MethodChoice:
+    """The method to run, its sub-horizon and lookahead, and why. A sub-horizon given with AUTO means the
+    decomposition; with the whole horizon or the seed's method it is refused (ValueError naming the
+    option). A decomposition looks WINDOW_LOOKAHEAD periods ahead unless `lookahead` says otherwise."""
     if method is Method.WHOLE_HORIZON or method is Method.PAPER:
         if subhorizon is not None:
             raise ValueError(f"subhorizon: the {method.value} method sets its own windows; leave it out")
         if method is Method.WHOLE_HORIZON:
             return MethodChoice(method, None, "asked for")
         return MethodChoice(method, paper_subhorizon(instance.n_periods), "asked for")
+    ahead = WINDOW_LOOKAHEAD if lookahead is None else lookahead
     if method is Method.DECOMPOSED or subhorizon is not None:
-        return MethodChoice(Method.DECOMPOSED, subhorizon or DEFAULT_SUBHORIZON, "asked for")
+        return MethodChoice(Method.DECOMPOSED, subhorizon or DEFAULT_SUBHORIZON, "asked for", ahead)
     units = len(instance.units)
     if units * (units - 1) * instance.n_periods > WHOLE_HORIZON_LANE_PERIODS * UNCOUNTED:  # lanes not counted
         reason = f"{units:,} units x {instance.n_periods} periods: windows of {DEFAULT_SUBHORIZON} periods"
-        return MethodChoice(Method.DECOMPOSED, DEFAULT_SUBHORIZON, reason)
+        return MethodChoice(Method.DECOMPOSED, DEFAULT_SUBHORIZON, reason, ahead)
     size = len(shipping_lanes(instance)) * instance.n_periods
     if size <= WHOLE_HORIZON_LANE_PERIODS:
         reason = f"{size:,} lane-periods, at most {WHOLE_HORIZON_LANE_PERIODS:,}: one model solves in seconds"
         return MethodChoice(Method.WHOLE_HORIZON, None, reason)
     reason = f"{size:,} lane-periods, over {WHOLE_HORIZON_LANE_PERIODS:,}: windows of {DEFAULT_SUBHORIZON} periods"
-    return MethodChoice(Method.DECOMPOSED, DEFAULT_SUBHORIZON, reason)
+    return MethodChoice(Method.DECOMPOSED, DEFAULT_SUBHORIZON, reason, ahead)
 
 
 def paper_subhorizon(n_periods: int) -> int:

@@ -33,7 +33,7 @@ from decomposition.spatial.splitting import (
     MAX_SEED,
     Clustering,
 )
-from decomposition.temporal.method import DEFAULT_SUBHORIZON, WHOLE_HORIZON_LANE_PERIODS, Method
+from decomposition.temporal.method import DEFAULT_SUBHORIZON, WHOLE_HORIZON_LANE_PERIODS, WINDOW_LOOKAHEAD, Method
 from tasks.cli.terminal import BAD_INPUT, fail
 from tasks.national_options import NationalRequest
 
@@ -124,11 +124,11 @@ Subhorizon = Annotated[
     ),
 ]
 Lookahead = Annotated[
-    int,
+    Optional[int],
     typer.Option(
-        help="Periods solved past each sub-horizon and then dropped, to see demand surges coming. 1 is the seed "
-        "paper's overlap; any other value also runs that plain gluing beside it, in parallel, and keeps the "
-        "better plan.",
+        help="Periods solved past each sub-horizon and then dropped, to see demand surges coming; default "
+        f"{WINDOW_LOOKAHEAD} (a week). 1 is the seed paper's overlap; any other value also runs that plain gluing "
+        "beside it, in parallel, and keeps the better plan.",
         min=0,
     ),
 ]

@@ -85,7 +85,7 @@ def submit(
     method: MethodOption = Method.AUTO,
     graph: GraphOption = None,
     subhorizon: Subhorizon = None,
-    lookahead: Lookahead = 1,
+    lookahead: Lookahead = None,
     solver: Solver = None,
     time_limit: TimeLimit = None,
     bound_time_limit: BoundTimeLimit = None,

@@ -22,7 +22,7 @@ from decomposition.model.solvers import SolverOptions
 from decomposition.problem.csv_format import load_csv_plan
 from decomposition.problem.instance import Instance
 from decomposition.problem.objectives import Objective
-from decomposition.temporal.method import Method, MethodChoice, choose_method
+from decomposition.temporal.method import WINDOW_LOOKAHEAD, Method, MethodChoice, choose_method
 from decomposition.temporal.pieces import DecompositionConfig, plan_pieces
 from decomposition.temporal.study import SPAIN_DATASETS
 from decomposition.temporal.whole_horizon import PlanReport, make_plan
@@ -70,7 +70,7 @@ def solve(
     overwrite: Overwrite = False,
     solver_log: Annotated[bool, typer.Option(help="Show the solver's own log.")] = False,
     subhorizon: Subhorizon = None,
-    lookahead: Lookahead = 1,
+    lookahead: Lookahead = None,
     workers: Workers = None,
     transfer_weight: TransferWeight = 0.0,
     supply_share: SupplyShare = None,
@@ -97,12 +97,13 @@ def solve(
             "coordinates, `surgeplan national` builds the network and solves it in two levels",
             BAD_INPUT,
         )
-    choice = _method_of(inst, method, subhorizon, transfer_weight)
+    choice = _method_of(inst, method, subhorizon, lookahead, transfer_weight)
     whole = choice.method is Method.WHOLE_HORIZON
     with exit_on_error():
         options = _solver_options(settings, solver, time_limit, bound_time_limit, mip_gap, solver_log, whole)
-    per = "solve" if whole else "window"
-    limit = f"{options.time_limit:g} s per {per}"
+    limit = f"{options.time_limit:g} s per solve" if whole else f"{options.time_limit:g} s per window"
+    if choice.method is Method.DECOMPOSED:
+        limit = f"lookahead {choice.lookahead}; {limit}"
     console.print(f"Method: [bold]{choice.method.value}[/] ({choice.reason}); {limit}", highlight=False)
 
     with exit_on_error(after=f". Nothing was written to {out}."):
@@ -116,7 +117,7 @@ def solve(
                 config = DecompositionConfig(
                     objective=objective,
                     subhorizon=choice.subhorizon,
-                    lookahead=lookahead,
+                    lookahead=choice.lookahead,
                     transfer_weight=transfer_weight,
                     solver=options,
                 )
@@ -126,12 +127,14 @@ def solve(
     print_summary(doc, f"Plan written to {out}/")
 
 
-def _method_of(inst: Instance, method: Method, subhorizon: int | None, transfer_weight: float) -> MethodChoice:
+def _method_of(
+    inst: Instance, method: Method, subhorizon: int | None, lookahead: int | None, transfer_weight: float
+) -> MethodChoice:
     """The method `solve` runs (`choose_method`); a combination that cannot be honoured exits with BAD_INPUT."""
     if method is Method.PAPER and transfer_weight:
         raise fail("--transfer-weight: the paper's method has no transfer-effort term; leave it out", BAD_INPUT)
     try:
-        return choose_method(inst, method, subhorizon)
+        return choose_method(inst, method, subhorizon, lookahead)
     except ValueError as exc:
         raise fail(f"--{exc}", BAD_INPUT) from None
 
@@ -182,7 +185,7 @@ def study(
     graph: Graphs = None,
     objective: Objectives = None,
     subhorizon: Subhorizon = 7,
-    lookahead: Lookahead = 1,
+    lookahead: Lookahead = None,
     solver: Solver = None,
     time_limit: TimeLimit = None,
     bound_time_limit: BoundTimeLimit = None,
@@ -207,7 +210,8 @@ def study(
     jobs = []
     for c in configs:
         inst = instances[c.dataset, c.graph]
-        config = DecompositionConfig(objective=c.objective, subhorizon=subhorizon, lookahead=lookahead, solver=options)
+        ahead = WINDOW_LOOKAHEAD if lookahead is None else lookahead
+        config = DecompositionConfig(objective=c.objective, subhorizon=subhorizon, lookahead=ahead, solver=options)
         jobs.append((plan_pieces(inst, config), inst))
     started = time.perf_counter()
     outcomes = _run_on_ray(jobs, settings, workers or settings.workers, plain=False)

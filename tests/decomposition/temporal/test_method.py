@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from decomposition.datasets import load_instance
-from decomposition.temporal.method import DEFAULT_SUBHORIZON, Method, choose_method, paper_subhorizon
+from decomposition.temporal.method import (
+    DEFAULT_SUBHORIZON,
+    WINDOW_LOOKAHEAD,
+    Method,
+    choose_method,
+    paper_subhorizon,
+)
+from decomposition.temporal.windows import DEFAULT_LOOKAHEAD
 from tests.decomposition.tiny_instances import three_units_one_donor
 
 
@@ -33,6 +40,16 @@ def test_a_subhorizon_asks_for_the_decomposition_and_contradicts_the_other_metho
     for method in (Method.WHOLE_HORIZON, Method.PAPER):
         with pytest.raises(ValueError, match="subhorizon"):
             choose_method(inst, method, subhorizon=2)
+
+
+def test_a_decomposition_looks_a_week_ahead_unless_told_and_the_other_methods_keep_the_seeds_overlap():
+    inst = three_units_one_donor()
+    assert choose_method(load_instance("spain:madrid")).lookahead == WINDOW_LOOKAHEAD == 7
+    assert choose_method(inst, subhorizon=2).lookahead == WINDOW_LOOKAHEAD
+    assert choose_method(inst, subhorizon=2, lookahead=0).lookahead == 0
+    assert choose_method(inst, Method.DECOMPOSED, lookahead=3).lookahead == 3
+    for method in (Method.AUTO, Method.WHOLE_HORIZON, Method.PAPER):  # AUTO: the tiny instance is solved whole
+        assert choose_method(inst, method, lookahead=3).lookahead == DEFAULT_LOOKAHEAD
 
 
 @pytest.mark.parametrize(("periods", "length"), [(49, 4), (13, 1), (25, 2), (2, 1), (1, 1)])
