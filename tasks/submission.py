@@ -112,17 +112,21 @@ SELECTION_RULES = {
         *_dataset_rules(),
     ]
 }
-# A method that sets its own windows takes no sub-horizon.
+# A method that sets its own windows takes no sub-horizon nor lookahead.
 OWN_WINDOWS = (Method.WHOLE_HORIZON, Method.PAPER)
-_SUBHORIZON_ONLY_TO_DECOMPOSE = {
-    "anyOf": [
-        {"not": {"required": ["subhorizon"], "properties": {"subhorizon": {"type": "integer"}}}},
-        {"not": {"required": ["method"], "properties": {"method": {"enum": [m.value for m in OWN_WINDOWS]}}}},
-    ]
-}
+WINDOW_OPTIONS = ("subhorizon", "lookahead")
+_WINDOWS_ONLY_TO_DECOMPOSE = [
+    {
+        "anyOf": [
+            {"not": {"required": [name], "properties": {name: {"type": "integer"}}}},
+            {"not": {"required": ["method"], "properties": {"method": {"enum": [m.value for m in OWN_WINDOWS]}}}},
+        ]
+    }
+    for name in WINDOW_OPTIONS
+]
 # A run's: the selection's, and a national run is asked for exactly on the datasets without arcs, with phi4.
 REQUEST_RULES = {
-    "allOf": [*SELECTION_RULES["allOf"], *_national_rules(), _NATIONAL_IS_PHI4, _SUBHORIZON_ONLY_TO_DECOMPOSE]
+    "allOf": [*SELECTION_RULES["allOf"], *_national_rules(), _NATIONAL_IS_PHI4, *_WINDOWS_ONLY_TO_DECOMPOSE]
 }
 
 
@@ -141,11 +145,12 @@ def check_builtin_name(name: str) -> str:
 
 
 # numbers as JSON writes them (not true, not "5"), as the schema tells them
-WholeNumber = Annotated[int, BeforeValidator(json_number)]
 Number = Annotated[float, BeforeValidator(json_number)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False), BeforeValidator(json_number)]
 MipGap = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False), BeforeValidator(json_number)]
 SubhorizonPeriods = Annotated[int, Field(ge=1, le=MAX_SUBHORIZON), BeforeValidator(json_number)]
+# bounds inside the type, so the OpenAPI document states them (Field(ge=...) on an optional field is not shown)
+LookaheadPeriods = Annotated[int, Field(ge=0, le=MAX_SUBHORIZON), BeforeValidator(json_number)]
 # strings as the schema tells them (a client's other values are refused with a message, not by the enum)
 BuiltinName = Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(BUILTIN_NAMES)})]
 GraphName = Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(SPAIN_GRAPHS)})]
@@ -212,10 +217,8 @@ class RunRequest(InstanceSelection):
         description=f"periods per sub-horizon (1 to {MAX_SUBHORIZON}); asks for the decomposition; default: the "
         "method's",
     )
-    lookahead: WholeNumber | None = Field(
+    lookahead: LookaheadPeriods | None = Field(
         None,
-        ge=0,
-        le=MAX_SUBHORIZON,
         description=f"periods solved past each sub-horizon, then dropped (0 to {MAX_SUBHORIZON}); default: "
         f"{WINDOW_LOOKAHEAD} in a decomposition, {DEFAULT_LOOKAHEAD} (the seed's overlap) in a national run",
     )
@@ -226,7 +229,9 @@ class RunRequest(InstanceSelection):
         "default: the settings' time_limit for the whole horizon, window_time_limit per window",
     )
     bound_time_limit: Seconds | None = Field(
-        None, description=f"seconds for the LP bound, at most {MAX_SECONDS:g}; default: time_limit"
+        None,
+        description=f"seconds for each solve behind the lower bound (the LP; in a decomposition, then the pooled "
+        f"MIP from the plan), at most {MAX_SECONDS:g}; default: time_limit, three times it in a decomposition",
     )
     mip_gap: MipGap | None = Field(None, description="relative MIP gap; default: the settings'")
     transfer_weight: Number = Field(
@@ -251,8 +256,9 @@ class RunRequest(InstanceSelection):
 
     @model_validator(mode="after")
     def _method_and_options(self) -> RunRequest:
-        if self.method in OWN_WINDOWS and self.subhorizon is not None:
-            raise FieldProblem("subhorizon", f"the {self.method.value} method sets its own windows; leave it out")
+        for name in WINDOW_OPTIONS:
+            if self.method in OWN_WINDOWS and getattr(self, name) is not None:
+                raise FieldProblem(name, f"the {self.method.value} method sets its own windows; leave it out")
         if self.method is Method.PAPER and self.transfer_weight:
             raise FieldProblem("transfer_weight", "the paper's method has no transfer-effort term; leave it out")
         return self

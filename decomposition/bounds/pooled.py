@@ -34,6 +34,7 @@ from dataclasses import replace
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
 
 from decomposition.bounds.reachable import reachable_stock
 from decomposition.errors import SolverError
@@ -47,9 +48,11 @@ from decomposition.model.formulation import (
     send_capacity,
 )
 from decomposition.model.solvers import SolverOptions, solve
+from decomposition.model.warm_start import add_shares, complete_start
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import Lanes
 from decomposition.problem.objectives import Objective
+from decomposition.problem.plan import Plan
 
 
 def build_pooled_relaxation(
@@ -172,6 +175,47 @@ def pooled_bound(
     except SolverError as exc:
         return -math.inf, str(exc)
     return outcome.dual_bound, outcome.status  # for an LP: its optimum, or -inf if not proven optimal
+
+
+def pooled_mip_bound(
+    instance: Instance, lanes: Lanes, options: ModelOptions, solver: SolverOptions, start: Plan
+) -> tuple[float, str]:
+    """A tighter proven lower bound: the tightened pooled relaxation solved as the MIP it is (whole
+    units, u binary), from `start` mapped onto it, within the solver's bound time limit; returns
+    HiGHS's dual bound (proven wherever the search stopped) and the status, (-inf, why) if none.
+
+    The integers are what the LP lacks: on Madrid's complete graph (phi4) the LP gives 7,001.88 and
+    the MIP's dual bound 7,151.66 after 120 s on one core, 7,157.36 after 240 s. Starting from a plan
+    of the full model (which maps onto it with the same criterion, see the module's docstring)
+    gives HiGHS an incumbent at once, so the search stops as soon as it proves that plan within
+    the MIP gap.
+    """
+    model = build_pooled_relaxation(instance, lanes, options, tighten=True)
+    decisions = pooled_decisions(model, start)
+    limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
+    if decisions is None or complete_start(model, decisions, solver) is None:
+        return -math.inf, "unknown (the start plan does not fit the pooled relaxation)"
+    try:
+        outcome = solve(model, replace(solver, time_limit=limit), warm_start=True)
+    except SolverError as exc:
+        return -math.inf, str(exc)
+    return outcome.dual_bound, f"MIP {outcome.status}"
+
+
+def pooled_decisions(model: pyo.ConcreteModel, plan: Plan) -> ComponentMap | None:
+    """The pooled relaxation's integer decisions as `plan` sets them: out and into are its shipments summed
+    per sender and per receiver, u marks who sends, s are its shares; None if the plan does not fit."""
+    index = model.data.instance.unit_index
+    values = ComponentMap((v, 0) for c in (model.out, model.into, model.u, model.s) for v in c.values())
+    for row in plan.shipments.itertuples(index=False):
+        source, target, period = index[row.source], index[row.target], int(row.period)
+        if (source, period) not in model.out or (target, period) not in model.into:
+            return None
+        quantity = int(round(row.quantity))
+        values[model.out[source, period]] += quantity
+        values[model.into[target, period]] += quantity
+        values[model.u[source, period]] = 1
+    return values if add_shares(model, plan, values) else None
 
 
 def pooled_scenario_bounds(

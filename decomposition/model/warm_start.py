@@ -26,8 +26,12 @@ def start_from(model: pyo.ConcreteModel, plan: Plan, solver: SolverOptions) -> f
     nothing loaded) when the model cannot hold the plan: a shipment on a lane it lacks, a share
     to a unit outside the group, or no feasible completion."""
     decisions = plan_decisions(model, plan)
-    if decisions is None:
-        return None
+    return None if decisions is None else complete_start(model, decisions, solver)
+
+
+def complete_start(model: pyo.ConcreteModel, decisions: ComponentMap, solver: SolverOptions) -> float | None:
+    """Fix `decisions` (variable -> value), solve what is left of the model, unfix them: the variables
+    then hold one complete solution, a MIP start. Its objective, or None where none completes it."""
     for var, value in decisions.items():
         var.fix(value)
     try:
@@ -45,7 +49,6 @@ def plan_decisions(model: pyo.ConcreteModel, plan: Plan) -> ComponentMap | None:
     data = model.data
     index = data.instance.unit_index
     lane_of = {(int(s), int(t)): l for l, (s, t) in enumerate(zip(data.lanes.source, data.lanes.target))}
-    group_of = {g.id: k for k, g in enumerate(data.instance.groups)}
     values = ComponentMap((v, 0) for v in _decision_variables(model))  # variables are not hashable
     for row in plan.shipments.itertuples(index=False):
         lane = lane_of.get((index[row.source], index[row.target]))
@@ -55,12 +58,19 @@ def plan_decisions(model: pyo.ConcreteModel, plan: Plan) -> ComponentMap | None:
         values[model.x[lane, period]] += int(round(row.quantity))
         values[model.y[lane, period]] = 1
         values[model.u[index[row.source], period]] = 1
+    return values if add_shares(model, plan, values) else None
+
+
+def add_shares(model: pyo.ConcreteModel, plan: Plan, values: ComponentMap) -> bool:
+    """Add `plan`'s shares to `values` (the model's s, indexed group, unit, period); False if one has no s."""
+    index = model.data.instance.unit_index
+    group_of = {g.id: k for k, g in enumerate(model.data.instance.groups)}
     for row in plan.shares.itertuples(index=False):
         key = (group_of.get(row.group), index.get(row.unit), int(row.period))
         if key not in model.s:
-            return None
+            return False
         values[model.s[key]] += int(round(row.quantity))
-    return values
+    return True
 
 
 def _decision_variables(model: pyo.ConcreteModel):

@@ -50,17 +50,18 @@ class MethodChoice:
 def choose_method(
     instance: Instance, method: Method = Method.AUTO, subhorizon: int | None = None, lookahead: int | None = None
 ) -> MethodChoice:
-    """The method to run, its sub-horizon and lookahead, and why. A sub-horizon given with AUTO means the
-    decomposition; with the whole horizon or the seed's method it is refused (ValueError naming the
-    option). A decomposition looks WINDOW_LOOKAHEAD periods ahead unless `lookahead` says otherwise."""
+    """The method to run, its sub-horizon and lookahead, and why. A sub-horizon or a lookahead given with
+    AUTO means the decomposition; with the whole horizon or the seed's method it is refused (ValueError
+    naming the option). A decomposition looks WINDOW_LOOKAHEAD periods ahead unless `lookahead` says otherwise."""
     if method is Method.WHOLE_HORIZON or method is Method.PAPER:
-        if subhorizon is not None:
-            raise ValueError(f"subhorizon: the {method.value} method sets its own windows; leave it out")
+        for name, given in (("subhorizon", subhorizon), ("lookahead", lookahead)):
+            if given is not None:
+                raise ValueError(f"{name}: the {method.value} method sets its own windows; leave it out")
         if method is Method.WHOLE_HORIZON:
             return MethodChoice(method, None, "asked for")
         return MethodChoice(method, paper_subhorizon(instance.n_periods), "asked for")
     ahead = WINDOW_LOOKAHEAD if lookahead is None else lookahead
-    if method is Method.DECOMPOSED or subhorizon is not None:
+    if method is Method.DECOMPOSED or subhorizon is not None or lookahead is not None:
         return MethodChoice(Method.DECOMPOSED, subhorizon or DEFAULT_SUBHORIZON, "asked for", ahead)
     units = len(instance.units)
     if units * (units - 1) * instance.n_periods > WHOLE_HORIZON_LANE_PERIODS * UNCOUNTED:  # lanes not counted

@@ -93,8 +93,10 @@ TimeLimit = Annotated[
 BoundTimeLimit = Annotated[
     Optional[float],
     typer.Option(
-        help="Seconds for the LP relaxation that gives the lower bound (default: --time-limit); past it the gap "
-        "is reported as unknown.",
+        help="Seconds for each solve behind the lower bound: the LP relaxation, then, in a decomposition whose "
+        "plan the LP leaves more than --mip-gap away, the pooled MIP from that plan (default: --time-limit for "
+        "the whole horizon, three times it in a decomposition). An LP stopped there proves nothing: the gap is "
+        "reported as unknown.",
         min=0.001,
     ),
 ]
@@ -128,7 +130,8 @@ Lookahead = Annotated[
     typer.Option(
         help="Periods solved past each sub-horizon and then dropped, to see demand surges coming; default "
         f"{WINDOW_LOOKAHEAD} (a week). 1 is the seed paper's overlap; any other value also runs that plain gluing "
-        "beside it, in parallel, and keeps the better plan.",
+        "beside it, in parallel, and keeps the better plan. Asks for the decomposition (not with --method "
+        "whole-horizon or paper, which set their own windows).",
         min=0,
     ),
 ]

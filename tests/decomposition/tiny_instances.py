@@ -14,19 +14,21 @@ def one_scenario(demand: dict[str, list[float]]) -> list[Scenario]:
     return [Scenario(id="s", probability=1.0, demand=demand)]
 
 
-def half_share_donor() -> Instance:
-    """a holds 10 and uses 2 a day, may send half its excess, one delivery a day; b needs 5 from day 2.
+def half_share_donor(stock: int = 10, need: int = 5) -> Instance:
+    """a holds `stock` and uses 2 a day, may send half its excess, one delivery a day; b needs `need` from day 2.
 
-    Day 1: E_a = 10 - 2 = 8, a sends <= 4 (arrives day 2). Day 2: E_a = 6 - 2 = 4, a sends <= 2
-    (arrives day 3). b: day 2 has 4 of 5 (NCD 1), day 3 has 4 + x2 >= 5 with x2 >= 1 (NCD 0).
+    As built (10, 5): day 1: E_a = 10 - 2 = 8, a sends <= 4 (arrives day 2). Day 2: E_a = 6 - 2 = 4, a
+    sends <= 2 (arrives day 3). b: day 2 has 4 of 5 (NCD 1), day 3 has 4 + x2 >= 5 with x2 >= 1 (NCD 0).
     Phi4* = 1; without reallocation Phi4 = 5 + 5 = 10.
+    With (3, 1): E_a = 1, half of it is half a unit, so nothing whole moves: Phi4* = 2, while the
+    pooled LP sends half a unit on day 1.
     """
     return Instance(
-        name="half-share",
+        name="half-share" if (stock, need) == (10, 5) else f"half-share-{stock}-{need}",
         periods=["1", "2", "3"],
-        units=[unit("a", 10, send_share=0.5, max_deliveries=1), unit("b", 0)],
+        units=[unit("a", stock, send_share=0.5, max_deliveries=1), unit("b", 0)],
         arcs=[Arc(source="a", target="b", days=1)],
-        scenarios=one_scenario({"a": [2, 2, 2], "b": [0, 5, 5]}),
+        scenarios=one_scenario({"a": [2, 2, 2], "b": [0, need, need]}),
     )
 
 

@@ -97,6 +97,8 @@ def test_a_run_gets_the_method_its_size_calls_for_and_says_why(client, env):
     "body, field, says",
     [
         ({"dataset": "spain:madrid", "method": "paper", "subhorizon": 3}, "subhorizon", "sets its own windows"),
+        ({"dataset": "spain:madrid", "method": "whole-horizon", "lookahead": 3}, "lookahead", "sets its own windows"),
+        ({"dataset": "spain:madrid", "lookahead": -1}, "lookahead", "greater than or equal to 0"),
         ({"dataset": "spain:madrid", "method": "paper", "transfer_weight": 1}, "transfer_weight", "no transfer"),
         ({"dataset": "spain:atlantis"}, "dataset", "no built-in dataset"),
         ({"dataset": "spain:madrid", "graph": "subway"}, "graph", "unknown graph 'subway'"),
@@ -516,6 +518,39 @@ def test_the_openapi_schema_tells_the_limits(client):
     [name, _null] = request["dataset"]["anyOf"]
     assert name["enum"] == ["example:three-hospitals", "spain:andalucia", "spain:madrid", "us:national", "us:states"]
     assert schemas["DatasetOptions"]["properties"]["hospitals"]["anyOf"][0]["maximum"] == 100_000
+
+
+def _unbounded_numbers(schema, schemas: dict, seen: set[str]) -> list[str]:
+    """Where a schema admits a number without both its bounds, following its references ("not" branches excluded:
+    they refuse, not admit)."""
+    found = []
+    if isinstance(schema, dict):
+        if schema.get("type") in ("integer", "number"):
+            low = "minimum" in schema or "exclusiveMinimum" in schema
+            high = "maximum" in schema or "exclusiveMaximum" in schema
+            found += [] if low and high else [schema.get("title", str(schema))]
+        reference = schema.get("$ref", "").rpartition("/")[2]
+        if reference and reference not in seen:
+            seen.add(reference)
+            found += [f"{reference}: {where}" for where in _unbounded_numbers(schemas[reference], schemas, seen)]
+        for key, value in schema.items():
+            found += [] if key == "not" else _unbounded_numbers(value, schemas, seen)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += _unbounded_numbers(value, schemas, seen)
+    return found
+
+
+def test_every_number_a_client_sends_has_its_bounds_in_the_schema(client):
+    # a bound the API checks but the document does not state refuses a schema-valid request (the
+    # lookahead's did, found by the contract fuzz in CI)
+    schemas = client.get("/openapi.json", headers=READ).json()["components"]["schemas"]
+    lookahead = schemas["RunRequest"]["properties"]["lookahead"]["anyOf"][0]
+    assert (lookahead["minimum"], lookahead["maximum"]) == (0, 1000)
+    seen: set[str] = set()
+    for name in ("RunRequest", "EvaluationRequest"):
+        assert _unbounded_numbers({"$ref": f"#/components/schemas/{name}"}, schemas, seen) == []
+    assert {"DatasetOptions", "NationalRequest"} <= seen  # the references were followed
 
 
 def test_a_read_only_token_reads_but_cannot_submit_nor_cancel(client):

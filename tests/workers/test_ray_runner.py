@@ -63,10 +63,10 @@ def test_regret_pieces_of_one_window_are_independent():
 def test_the_longest_remaining_path_is_counted_in_pieces():
     dag = plan_pieces(random_instance(3), config(subhorizon=3))  # 3 windows of the 8-period horizon
     level = _levels(dag)
-    assert level["glue"] == 1 and level["baseline"] == 2 and level["bound"] == 2
-    assert [level[f"main/window{k}"] for k in range(3)] == [4, 3, 2]
+    assert level["glue"] == 1 and level["mip-bound"] == 2 and level["baseline"] == 3 and level["bound"] == 3
+    assert [level[f"main/window{k}"] for k in range(3)] == [5, 4, 3]
     scenario = random_instance(3).scenarios[0].id
-    assert level[f"scenario:{scenario}/window0"] == 5  # it gates main/window0 (and its own window1)
+    assert level[f"scenario:{scenario}/window0"] == 6  # it gates main/window0 (and its own window1)
 
 
 def stamped(log_dir: Path):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
-from decomposition.bounds.pooled import pooled_bound
+from decomposition.bounds.pooled import pooled_bound, pooled_mip_bound
 from decomposition.bounds.relaxation import full_lp_bound, lp_relaxation_bound
 from decomposition.datasets import load_instance
 from decomposition.model.formulation import ModelOptions, build_model
@@ -15,6 +16,7 @@ from decomposition.model.solvers import SolverOptions
 from decomposition.problem.instance import Instance
 from decomposition.problem.lanes import shipping_lanes
 from decomposition.problem.objectives import Objective, relative_gap
+from decomposition.problem.plan import Plan
 from decomposition.temporal.whole_horizon import make_plan
 from tests.decomposition.temporal.test_windows import (
     random_instance,
@@ -61,6 +63,25 @@ def test_without_lanes_the_pooled_bound_is_the_no_reallocation_value():
     )
     pooled, _ = pooled_bound(inst, shipping_lanes(inst), ModelOptions(Objective.PHI4), HIGHS)
     assert pooled == pytest.approx(4.0)
+
+
+# --- the pooled relaxation as a MIP --------------------------------------------------------------
+
+
+def test_whole_units_lift_the_pooled_bound_to_the_optimum():
+    inst = half_share_donor(stock=3, need=1)  # half a unit to spare: the tightened LP sends it (0.25)
+    lanes, options = shipping_lanes(inst), ModelOptions(Objective.PHI4, tie_break=0.0)
+    lp, _ = pooled_bound(inst, lanes, options, HIGHS, tighten=True)
+    mip, status = pooled_mip_bound(inst, lanes, options, HIGHS, Plan())
+    assert lp == pytest.approx(0.25) and (mip, status) == (pytest.approx(2.0), "MIP optimal")
+
+
+def test_a_plan_the_pooled_relaxation_cannot_hold_gives_no_mip_bound():
+    inst = half_share_donor()
+    lanes, options = shipping_lanes(inst), ModelOptions(Objective.PHI4, tie_break=0.0)
+    backwards = Plan(pd.DataFrame({"period": [1], "source": ["b"], "target": ["a"], "quantity": [1]}))
+    bound, status = pooled_mip_bound(inst, lanes, options, HIGHS, backwards)  # b has no lane to a
+    assert bound == -math.inf and "does not fit" in status
 
 
 # --- a bound is proven or unknown ----------------------------------------------------------------

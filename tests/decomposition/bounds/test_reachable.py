@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decomposition.bounds.pooled import pooled_bound
+from decomposition.bounds.pooled import pooled_bound, pooled_mip_bound
 from decomposition.bounds.reachable import (
     earliest_lags,
     ncd_floor,
@@ -109,7 +109,7 @@ def test_without_lanes_the_floor_is_the_no_reallocation_value():
 
 @pytest.mark.parametrize("objective", PLAIN)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_floor_and_tightened_pooled_bound_are_below_the_optimum(seed, objective):
+def test_floor_and_tightened_pooled_bounds_are_below_the_optimum(seed, objective):
     inst = random_instance(seed)
     lanes, options = shipping_lanes(inst), ModelOptions(objective, tie_break=0.0)
     optimum = make_plan(inst, objective, EXACT)
@@ -120,3 +120,5 @@ def test_floor_and_tightened_pooled_bound_are_below_the_optimum(seed, objective)
     assert status == "optimal"
     assert 0.0 <= floor <= optimum.value + 1e-6
     assert plain - 1e-6 <= tight <= optimum.value + 1e-6
+    whole_units, mip_status = pooled_mip_bound(inst, lanes, options, EXACT, optimum.result.plan)
+    assert mip_status.startswith("MIP") and tight - 1e-6 <= whole_units <= optimum.value + 1e-6

@@ -60,7 +60,7 @@ def test_a_run_glued_from_checkpoints_is_the_run_itself(solved):
     inst, dag, results = solved
     reused = reusable_windows(dag, inst, checkpoints_of(results))
     assert set(reused) == {p.id for p in dag.pieces if p.kind == "window"}
-    inputs = {**reused, "baseline": results["baseline"], "bound": results["bound"]}
+    inputs = {**reused, "baseline": results["baseline"], "mip-bound": results["mip-bound"]}
     glue = next(p for p in dag.pieces if p.kind == "glue")
     resumed = run_piece(glue, inst, CONFIG, {d: inputs[d] for d in glue.depends_on})
     assert resumed.value == pytest.approx(results["glue"].value)

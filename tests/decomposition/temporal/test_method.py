@@ -33,13 +33,15 @@ def test_a_national_size_instance_is_decomposed_without_counting_its_lanes():
     assert choice.method is Method.DECOMPOSED and choice.reason.startswith("40,000 units x 3 periods")
 
 
-def test_a_subhorizon_asks_for_the_decomposition_and_contradicts_the_other_methods():
-    inst = three_units_one_donor()
-    assert choose_method(inst, subhorizon=2).method is Method.DECOMPOSED
+@pytest.mark.parametrize("option", ["subhorizon", "lookahead"])
+def test_a_window_option_asks_for_the_decomposition_and_contradicts_the_other_methods(option):
+    inst = three_units_one_donor()  # AUTO alone solves it whole
+    assert choose_method(inst).method is Method.WHOLE_HORIZON
+    assert choose_method(inst, **{option: 2}).method is Method.DECOMPOSED
     assert choose_method(inst, Method.DECOMPOSED).subhorizon == DEFAULT_SUBHORIZON
     for method in (Method.WHOLE_HORIZON, Method.PAPER):
-        with pytest.raises(ValueError, match="subhorizon"):
-            choose_method(inst, method, subhorizon=2)
+        with pytest.raises(ValueError, match=f"^{option}: the {method.value} method sets its own windows"):
+            choose_method(inst, method, **{option: 2})
 
 
 def test_a_decomposition_looks_a_week_ahead_unless_told_and_the_other_methods_keep_the_seeds_overlap():
@@ -48,8 +50,9 @@ def test_a_decomposition_looks_a_week_ahead_unless_told_and_the_other_methods_ke
     assert choose_method(inst, subhorizon=2).lookahead == WINDOW_LOOKAHEAD
     assert choose_method(inst, subhorizon=2, lookahead=0).lookahead == 0
     assert choose_method(inst, Method.DECOMPOSED, lookahead=3).lookahead == 3
-    for method in (Method.AUTO, Method.WHOLE_HORIZON, Method.PAPER):  # AUTO: the tiny instance is solved whole
-        assert choose_method(inst, method, lookahead=3).lookahead == DEFAULT_LOOKAHEAD
+    assert choose_method(inst, lookahead=3).lookahead == 3  # AUTO: a lookahead asks for the decomposition
+    for method in (Method.WHOLE_HORIZON, Method.PAPER):
+        assert choose_method(inst, method).lookahead == DEFAULT_LOOKAHEAD
 
 
 @pytest.mark.parametrize(("periods", "length"), [(49, 4), (13, 1), (25, 2), (2, 1), (1, 1)])

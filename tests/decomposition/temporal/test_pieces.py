@@ -12,11 +12,18 @@ from decomposition.problem.instance import Arc, Instance
 from decomposition.problem.lanes import shipping_lanes
 from decomposition.problem.objectives import Objective
 from decomposition.problem.plan import Plan
-from decomposition.temporal.pieces import DecompositionConfig, PieceBudget, plan_pieces, run_in_order
+from decomposition.temporal.pieces import (
+    BOUND_WINDOWS,
+    DecompositionConfig,
+    PieceBudget,
+    bound_solver,
+    plan_pieces,
+    run_in_order,
+)
 from decomposition.temporal.whole_horizon import solve_checked
 from decomposition.temporal.windows import StartState, split_horizon, state_after, window_instance
 from tests.decomposition.temporal.test_whole_horizon import mips_find_nothing
-from tests.decomposition.tiny_instances import one_scenario, three_units_one_donor, unit
+from tests.decomposition.tiny_instances import half_share_donor, one_scenario, three_units_one_donor, unit
 
 
 def test_each_solve_gets_what_the_earlier_ones_left():
@@ -85,3 +92,27 @@ def test_a_min_max_window_counts_what_the_earlier_ones_left():
         checked, _ = solve_checked(sub, shipping_lanes(sub), options, SolverOptions("highs", mip_gap=0.0))
         assert list(checked.plan.shipments["target"]) == [receiver]
     assert decomposed(inst, Objective.PHI1, subhorizon=3).value == pytest.approx(2.0)
+
+
+def test_the_mip_bound_proves_a_glued_plan_the_lp_leaves_open():
+    """The LP sends half a unit (0.25); whole units prove the glued plan (2) optimal."""
+    inst = half_share_donor(stock=3, need=1)
+    config = DecompositionConfig(subhorizon=1, lookahead=1, solver=SolverOptions(time_limit=30))
+    report = run_in_order(plan_pieces(inst, config), inst)
+    assert report.value == pytest.approx(2.0) and report.lp_bound == pytest.approx(2.0)
+    assert report.lp_status == "pooled MIP optimal from the plan" and report.gap == pytest.approx(0.0)
+
+
+def test_a_plan_the_lp_proves_needs_no_mip_bound():
+    inst = three_units_one_donor()
+    config = DecompositionConfig(subhorizon=1, lookahead=1, solver=SolverOptions(time_limit=30))
+    report = run_in_order(plan_pieces(inst, config), inst)
+    assert report.value == pytest.approx(2.0) and report.lp_status == "pooled relaxation optimal"
+
+
+def test_a_decompositions_bound_gets_three_windows_time_unless_told():
+    windows = DecompositionConfig(subhorizon=7, solver=SolverOptions(time_limit=60))
+    assert bound_solver(windows).bound_time_limit == 3 * 60 == BOUND_WINDOWS * 60
+    told = DecompositionConfig(subhorizon=7, solver=SolverOptions(time_limit=60, bound_time_limit=5))
+    assert bound_solver(told).bound_time_limit == 5
+    assert bound_solver(DecompositionConfig(subhorizon=7)).bound_time_limit is None  # no limit at all

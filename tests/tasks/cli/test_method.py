@@ -39,6 +39,8 @@ def test_the_seeds_method_runs_its_own_windows(tmp_path: Path):
 def test_a_method_and_options_that_contradict_it_are_refused(tmp_path: Path):
     result, _ = solve(tmp_path, "--method", "whole-horizon", "--subhorizon", "2")
     assert result.exit_code == 2 and "--subhorizon: the whole-horizon method sets its own windows" in result.output
+    result, _ = solve(tmp_path, "--method", "paper", "--lookahead", "3")
+    assert result.exit_code == 2 and "--lookahead: the paper method sets its own windows" in result.output
     result, _ = solve(tmp_path, "--method", "paper", "--transfer-weight", "0.1")
     assert result.exit_code == 2 and "--transfer-weight" in result.output
     assert not (tmp_path / "plan").exists()
