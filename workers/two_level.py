@@ -12,7 +12,7 @@ is still spare anywhere where it is still short (`decomposition.spatial.top_up`)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -157,6 +157,8 @@ def solve_national(
     piece's (SURGEPLAN_PIECE_RETRIES)."""
     if config.decomposition.objective is not Objective.PHI4:
         raise SurgeplanError("the two-level solve minimises the expected non-covered demand (phi4) only")
+    # the levels' own bounds are not the run's (that is the network's, below): no MIP to prove them
+    config = replace(config, decomposition=config.decomposition.model_copy(update={"mip_bound": False}))
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

@@ -88,6 +88,11 @@ class DecompositionConfig(BaseModel):
         "only (a heuristic cut for large regions); None: every candidate lane",
     )
     solver: SolverOptions = SolverOptions()
+    mip_bound: bool = Field(
+        default=True,
+        description="once glued, prove the plan with the pooled MIP where the LP leaves it open (`mip-bound`); "
+        "off for the levels of a national run, whose bound is the network's",
+    )
     method: Method = Field(
         default=Method.DECOMPOSED,
         description="decomposed, or paper: the seed's heuristic as published (no start plan, no storage "
@@ -514,7 +519,7 @@ def _whole_unit_bound(
     keeps the LP's bound: the same for both methods of one instance whenever the LP proves it.
     """
     bound: BoundResult = inputs["bound"]
-    if config.objective.is_regret or config.is_paper:
+    if config.objective.is_regret or config.is_paper or not config.mip_bound:
         return bound
     candidates = [_glue(rs) for rs in _glued_chains(inputs).values()] + [inputs["baseline"].best.plan]
     values = [evaluate(instance, plan).value(config.objective) for plan in candidates]

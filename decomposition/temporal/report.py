@@ -134,10 +134,22 @@ def _decomposition_summary(report: DecomposedReport) -> dict:
         "lookahead": report.lookahead,
         "chain_values": report.chain_values,
         "kept": report.kept,
-        "lower_bound_from": "LP relaxation of the pooled model over the whole horizon (decomposition/bounds/pooled.py)",
+        "lower_bound_from": _bound_source(report.lp_status),
         "pieces": len(pieces),
         "piece_statuses": statuses,
         "retried_pieces": sum(r.attempts > 1 for r in pieces),
         "reused_pieces": sum(r.attempts == 0 for r in pieces),  # windows a resumed run took from checkpoints
         "largest_piece": None if largest is None else {"id": largest.id, "seconds": round(largest.seconds, 3)},
     }
+
+
+def _bound_source(status: str) -> str:
+    """What a decomposed run's lower bound is, from its status (`decomposition.bounds.best`)."""
+    if status.startswith("pooled MIP"):
+        return (
+            "the pooled model over the whole horizon solved as a MIP from the plan: HiGHS's dual bound "
+            "(decomposition/bounds/pooled.py)"
+        )
+    if status.startswith("NCD floor"):
+        return "the non-covered demand no shipment can reach in time (decomposition/bounds/reachable.py)"
+    return "LP relaxation of the pooled model over the whole horizon (decomposition/bounds/pooled.py)"

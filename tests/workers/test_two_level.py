@@ -33,8 +33,9 @@ def config(**kw) -> NationalConfig:
 
 
 def test_a_national_run_finds_the_towns_and_ships_to_the_short_one(local_ray):
-    steps = []
-    report = solve_national(three_towns(), config(), hooks=ProgressHooks(step=steps.append))
+    steps, pieces = [], []
+    hooks = ProgressHooks(step=steps.append, progress=lambda done, total, message: pieces.append(message))
+    report = solve_national(three_towns(), config(), hooks=hooks)
     assert len(report.hierarchy.regions) == 3  # BIC finds the three towns
     assert {len({m.split("-")[0] for m in r.members}) for r in report.hierarchy.regions} == {1}
     assert len(report.hierarchy.hubs) == 2
@@ -56,6 +57,8 @@ def test_a_national_run_finds_the_towns_and_ships_to_the_short_one(local_ray):
         "bound",
     }
     assert any("national model" in s for s in steps) and any("round 1" in s for s in steps)
+    proofs = [p for p in pieces if "mip-bound" in p]  # the levels' bounds are not the run's: nothing to prove
+    assert proofs and not any("pooled MIP" in p for p in proofs)
 
 
 def test_without_rounds_left_every_region_is_solved_alone_and_only_the_top_up_helps_east(local_ray):

@@ -20,6 +20,7 @@ from decomposition.temporal.pieces import (
     plan_pieces,
     run_in_order,
 )
+from decomposition.temporal.report import summary
 from decomposition.temporal.whole_horizon import solve_checked
 from decomposition.temporal.windows import StartState, split_horizon, state_after, window_instance
 from tests.decomposition.temporal.test_whole_horizon import mips_find_nothing
@@ -101,6 +102,14 @@ def test_the_mip_bound_proves_a_glued_plan_the_lp_leaves_open():
     report = run_in_order(plan_pieces(inst, config), inst)
     assert report.value == pytest.approx(2.0) and report.lp_bound == pytest.approx(2.0)
     assert report.lp_status == "pooled MIP optimal from the plan" and report.gap == pytest.approx(0.0)
+    assert "solved as a MIP from the plan" in summary(inst, report)["decomposition"]["lower_bound_from"]
+
+
+def test_a_run_told_not_to_prove_keeps_the_lp_bound():  # the levels of a national run
+    inst = half_share_donor(stock=3, need=1)
+    config = DecompositionConfig(subhorizon=1, lookahead=1, solver=SolverOptions(time_limit=30), mip_bound=False)
+    report = run_in_order(plan_pieces(inst, config), inst)
+    assert report.lp_bound == pytest.approx(0.25) and report.lp_status == "pooled relaxation optimal"
 
 
 def test_a_plan_the_lp_proves_needs_no_mip_bound():
@@ -108,6 +117,7 @@ def test_a_plan_the_lp_proves_needs_no_mip_bound():
     config = DecompositionConfig(subhorizon=1, lookahead=1, solver=SolverOptions(time_limit=30))
     report = run_in_order(plan_pieces(inst, config), inst)
     assert report.value == pytest.approx(2.0) and report.lp_status == "pooled relaxation optimal"
+    assert summary(inst, report)["decomposition"]["lower_bound_from"].startswith("LP relaxation of the pooled")
 
 
 def test_a_decompositions_bound_gets_three_windows_time_unless_told():
