@@ -37,7 +37,16 @@ from decomposition.problem.instance import (
 )
 from decomposition.problem.json_format import load_json_instance
 from decomposition.problem.objectives import Objective
-from decomposition.temporal.method import DEFAULT_SUBHORIZON, WINDOW_LOOKAHEAD, Method, MethodChoice, choose_method
+from decomposition.temporal.method import (
+    DEFAULT_SUBHORIZON,
+    OWN_WINDOWS,
+    WINDOW_LOOKAHEAD,
+    WINDOW_OPTIONS,
+    Method,
+    MethodChoice,
+    choose_method,
+    own_windows_conflict,
+)
 from decomposition.temporal.pieces import DecompositionConfig
 from decomposition.temporal.windows import DEFAULT_LOOKAHEAD
 from tasks.national_options import NationalRequest
@@ -113,8 +122,6 @@ SELECTION_RULES = {
     ]
 }
 # A method that sets its own windows takes no sub-horizon nor lookahead.
-OWN_WINDOWS = (Method.WHOLE_HORIZON, Method.PAPER)
-WINDOW_OPTIONS = ("subhorizon", "lookahead")
 _WINDOWS_ONLY_TO_DECOMPOSE = [
     {
         "anyOf": [
@@ -256,9 +263,9 @@ class RunRequest(InstanceSelection):
 
     @model_validator(mode="after")
     def _method_and_options(self) -> RunRequest:
-        for name in WINDOW_OPTIONS:
-            if self.method in OWN_WINDOWS and getattr(self, name) is not None:
-                raise FieldProblem(name, f"the {self.method.value} method sets its own windows; leave it out")
+        conflict = own_windows_conflict(self.method, **{name: getattr(self, name) for name in WINDOW_OPTIONS})
+        if conflict is not None:
+            raise FieldProblem(*conflict)
         if self.method is Method.PAPER and self.transfer_weight:
             raise FieldProblem("transfer_weight", "the paper's method has no transfer-effort term; leave it out")
         return self

@@ -169,7 +169,7 @@ def pooled_bound(
     """
     model = build_pooled_relaxation(instance, lanes, options, tighten=tighten)
     pyo.TransformationFactory("core.relax_integer_vars").apply_to(model)
-    limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
+    limit = solver.bound_seconds
     try:
         outcome = solve(model, replace(solver, time_limit=limit), linear_relaxation=True)
     except SolverError as exc:
@@ -192,7 +192,7 @@ def pooled_mip_bound(
     """
     model = build_pooled_relaxation(instance, lanes, options, tighten=True)
     decisions = pooled_decisions(model, start)
-    limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
+    limit = solver.bound_seconds
     if decisions is None or complete_start(model, decisions, solver) is None:
         return -math.inf, "unknown (the start plan does not fit the pooled relaxation)"
     try:

@@ -27,7 +27,7 @@ def lp_relaxation_bound(model: pyo.ConcreteModel, solver: SolverOptions) -> tupl
     a failed run: the plan is already checked.
     """
     relax_to_criterion(model)
-    limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
+    limit = solver.bound_seconds
     try:
         outcome = solve(model, replace(solver, time_limit=limit), linear_relaxation=True)
     except SolverError as exc:
@@ -55,7 +55,7 @@ def full_lp_bound(
     started = time.perf_counter()
     model = build_model(instance, lanes, replace(options, tie_break=0.0, transfer_weight=0.0))
     relax_to_criterion(model)
-    limit = solver.bound_time_limit if solver.bound_time_limit is not None else solver.time_limit
+    limit = solver.bound_seconds
     highs_options: dict = {"solver": "ipm", "run_crossover": "off"}
     if solver.threads is not None:
         highs_options["threads"] = solver.threads

@@ -54,6 +54,11 @@ class SolverOptions:
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads: must be >= 1, got {self.threads}")
 
+    @property
+    def bound_seconds(self) -> float | None:
+        """The time limit of a bound's solve: `bound_time_limit`, else `time_limit`."""
+        return self.bound_time_limit if self.bound_time_limit is not None else self.time_limit
+
 
 @dataclass(frozen=True)
 class SolveOutcome:

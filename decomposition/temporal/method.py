@@ -39,6 +39,19 @@ WINDOW_LOOKAHEAD = 7
 PAPER_SUBPERIODS = 12  # seed 002, section 5: "partitioning the time horizon into 12 subperiods"
 
 
+OWN_WINDOWS = (Method.WHOLE_HORIZON, Method.PAPER)  # methods that set their own windows
+WINDOW_OPTIONS = ("subhorizon", "lookahead")  # what only a decomposition takes
+
+
+def own_windows_conflict(method: Method, **given: int | None) -> tuple[str, str] | None:
+    """(option, why) for the first of `given` (WINDOW_OPTIONS by name) that `method` cannot take, or None."""
+    if method in OWN_WINDOWS:
+        for name, value in given.items():
+            if value is not None:
+                return name, f"the {method.value} method sets its own windows; leave it out"
+    return None
+
+
 @dataclass(frozen=True)
 class MethodChoice:
     method: Method
@@ -53,10 +66,10 @@ def choose_method(
     """The method to run, its sub-horizon and lookahead, and why. A sub-horizon or a lookahead given with
     AUTO means the decomposition; with the whole horizon or the seed's method it is refused (ValueError
     naming the option). A decomposition looks WINDOW_LOOKAHEAD periods ahead unless `lookahead` says otherwise."""
-    if method is Method.WHOLE_HORIZON or method is Method.PAPER:
-        for name, given in (("subhorizon", subhorizon), ("lookahead", lookahead)):
-            if given is not None:
-                raise ValueError(f"{name}: the {method.value} method sets its own windows; leave it out")
+    conflict = own_windows_conflict(method, subhorizon=subhorizon, lookahead=lookahead)
+    if conflict is not None:
+        raise ValueError(": ".join(conflict))
+    if method in OWN_WINDOWS:
         if method is Method.WHOLE_HORIZON:
             return MethodChoice(method, None, "asked for")
         return MethodChoice(method, paper_subhorizon(instance.n_periods), "asked for")
